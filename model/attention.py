@@ -1,0 +1,155 @@
+"""Multi-head self-attention with per-head weights in circuits notation and a visible score pipeline."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Bool, Float
+from torch import Tensor, nn
+
+from model.config import ModelConfig
+from model.hooks import HookPoint, any_active
+from model.kv_cache import LayerKV
+from model.scores import ScoreFunction
+from model.switches import HeadAblation
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        h, m, d = cfg.n_heads, cfg.d_model, cfg.d_head
+        self.cfg = cfg
+        self.W_Q = nn.Parameter(torch.empty(h, m, d))  # [head, d_model, d_head]
+        self.W_K = nn.Parameter(torch.empty(h, m, d))  # [head, d_model, d_head]
+        self.W_V = nn.Parameter(torch.empty(h, m, d))  # [head, d_model, d_head]
+        self.W_O = nn.Parameter(torch.empty(h, d, m))  # [head, d_head, d_model]
+        self.b_Q = nn.Parameter(torch.zeros(h, d)) if cfg.bias else None  # [head, d_head]
+        self.b_K = nn.Parameter(torch.zeros(h, d)) if cfg.bias else None
+        self.b_V = nn.Parameter(torch.zeros(h, d)) if cfg.bias else None
+        self.b_O = nn.Parameter(torch.zeros(m)) if cfg.bias else None  # [d_model]
+        self.score_fn = ScoreFunction(cfg)
+
+        self.hook_q = HookPoint()  # [batch, pos, head, d_head]
+        self.hook_k = (
+            HookPoint()
+        )  # [batch, pos, head, d_head]  (k_pos: all positions, cached ones too)
+        self.hook_v = HookPoint()  # [batch, pos, head, d_head]
+        self.hook_raw_scores = (
+            HookPoint()
+        )  # [batch, head, q_pos, k_pos]  q.k, or additive / cosine before scaling
+        self.hook_scaled_scores = (
+            HookPoint()
+        )  # [batch, head, q_pos, k_pos]  what the mask and softmax see
+        self.hook_attn_scores = (
+            HookPoint()
+        )  # [batch, head, q_pos, k_pos]  after the mask (-inf where hidden)
+        self.hook_pattern = HookPoint()  # [batch, head, q_pos, k_pos]  softmax: each row sums to 1
+        self.hook_z = HookPoint()  # [batch, pos, head, d_head]  pattern-weighted values
+        self.hook_result = (
+            HookPoint()
+        )  # [batch, pos, head, d_model]  each head's output; only made when hooked
+        self._pipeline = (
+            self.hook_raw_scores,
+            self.hook_scaled_scores,
+            self.hook_attn_scores,
+            self.hook_pattern,
+        )
+
+    def _qkv_weight(self) -> tuple[Float[Tensor, "d_model qkv"], Float[Tensor, " qkv"] | None]:
+        # one matmul for Q, K and V together: three small ones cost more dispatch than the copy
+        h, m, d = self.W_Q.shape
+        w = torch.cat([self.W_Q, self.W_K, self.W_V]).transpose(0, 1).reshape(m, 3 * h * d)
+        b = None if self.b_Q is None else torch.cat([self.b_Q, self.b_K, self.b_V]).reshape(-1)
+        return w, b
+
+    def forward(
+        self,
+        x: Float[Tensor, "batch pos d_model"],
+        causal: bool = True,
+        key_mask: Bool[Tensor, "batch k_pos"] | None = None,
+        kv: LayerKV | None = None,
+        ablations: tuple[HeadAblation, ...] = (),
+    ) -> Float[Tensor, "batch pos d_model"]:
+        batch, n_pos, _ = x.shape
+        h, d = self.cfg.n_heads, self.cfg.d_head
+        w, b = self._qkv_weight()
+        qkv = F.linear(x, w.T, b).view(batch, n_pos, 3, h, d)
+        q = self.hook_q(qkv[:, :, 0])  # [batch, pos, head, d_head]
+        k = qkv[:, :, 1]
+        v = qkv[:, :, 2]
+        offset = 0
+        if kv is not None:
+            offset = kv.length
+            k, v = kv.extend(k, v)
+        k, v = self.hook_k(k), self.hook_v(v)
+
+        # [batch, head, pos, d_head] for the matmuls
+        qh, kh, vh = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        n_k = kh.shape[2]
+        mask = _visibility(n_pos, n_k, offset, causal, key_mask, x.device)  # True = may attend
+        dropout = self.cfg.dropout if self.training else 0.0
+
+        fused = None if any_active(*self._pipeline) else self.score_fn.fused_qk(qh, kh)
+        if fused is not None:
+            fq, fk, scale = fused
+            # is_causal aligns the mask top-left, which is only right without cached positions
+            use_is_causal = mask is not None and causal and key_mask is None and offset == 0
+            zh = F.scaled_dot_product_attention(
+                fq,
+                fk,
+                vh,
+                attn_mask=None if use_is_causal else mask,
+                dropout_p=dropout,
+                is_causal=use_is_causal,
+                scale=scale,
+            )
+        else:
+            raw = self.hook_raw_scores(self.score_fn.raw(qh, kh))
+            scaled = self.hook_scaled_scores(self.score_fn.scale(raw))
+            masked = scaled if mask is None else scaled.masked_fill(~mask, float("-inf"))
+            masked = self.hook_attn_scores(masked)
+            pattern = torch.softmax(masked, dim=-1)
+            if key_mask is not None:  # a query row whose keys are all padding: 0/0, not a weight
+                pattern = pattern.nan_to_num(0.0)
+            pattern = self.hook_pattern(pattern)
+            zh = (F.dropout(pattern, dropout) if dropout else pattern) @ vh
+
+        z = self.hook_z(zh.transpose(1, 2))  # [batch, pos, head, d_head]
+        if ablations:
+            z = _ablate(z, ablations)
+        if self.hook_result.active:
+            result = self.hook_result(torch.einsum("bphd,hdm->bphm", z, self.W_O))
+            out = result.sum(2)
+            return out + self.b_O if self.b_O is not None else out
+        return F.linear(z.reshape(batch, n_pos, h * d), self.W_O.reshape(h * d, -1).T, self.b_O)
+
+
+def _visibility(
+    n_q: int,
+    n_k: int,
+    offset: int,
+    causal: bool,
+    key_mask: Bool[Tensor, "batch k_pos"] | None,
+    device: torch.device,
+) -> Bool[Tensor, "batch 1 q_pos k_pos"] | None:
+    """Which keys each query may see: True = visible. None when every key is visible."""
+    mask = None
+    if causal:
+        q_abs = torch.arange(offset, offset + n_q, device=device)[:, None]
+        mask = (torch.arange(n_k, device=device)[None, :] <= q_abs)[None, None]
+    if key_mask is not None:
+        keys = key_mask.bool()[:, None, None, :]
+        mask = keys if mask is None else mask & keys
+    return mask
+
+
+def _ablate(
+    z: Float[Tensor, "batch pos head d_head"], ablations: tuple[HeadAblation, ...]
+) -> Float[Tensor, "batch pos head d_head"]:
+    z = z.clone()
+    for a in ablations:
+        if a.mode == "zero":
+            z[:, :, a.head] = 0.0
+        else:  # mean over positions: keeps the head's average contribution, removes what varies
+            z[:, :, a.head] = z[:, :, a.head].mean(dim=1, keepdim=True)
+    return z

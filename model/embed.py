@@ -1,0 +1,69 @@
+"""Token embedding W_E, positional encodings (sinusoidal or learned W_pos) and unembedding W_U."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from model.config import ModelConfig
+
+
+class Embed(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.W_E = nn.Parameter(torch.empty(cfg.vocab_size, cfg.d_model))  # [vocab, d_model]
+
+    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
+        return self.W_E[tokens]
+
+
+def sinusoidal_table(n_ctx: int, d_model: int) -> Float[Tensor, "pos d_model"]:
+    """Vaswani et al.'s table: even dims sin(pos / 10000^(2i/d)), odd dims the matching cos."""
+    pos = torch.arange(n_ctx, dtype=torch.float32)[:, None]
+    freq = torch.exp(
+        -math.log(10000.0) * torch.arange(0, d_model, 2, dtype=torch.float32) / d_model
+    )
+    table = torch.zeros(n_ctx, d_model)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq[: d_model // 2])
+    return table
+
+
+class PosEmbed(nn.Module):
+    """W_pos [pos, d_model]: a learned parameter, or a fixed sinusoidal buffer (not saved: derived)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.learned = cfg.pos_encoding == "learned"
+        if self.learned:
+            self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))
+        else:
+            self.register_buffer(
+                "W_pos", sinusoidal_table(cfg.n_ctx, cfg.d_model), persistent=False
+            )
+
+    def forward(
+        self, batch: int, n_pos: int, offset: int = 0
+    ) -> Float[Tensor, "batch pos d_model"]:
+        return self.W_pos[offset : offset + n_pos].unsqueeze(0).expand(batch, -1, -1)
+
+
+class Unembed(nn.Module):
+    def __init__(self, cfg: ModelConfig, embed: Embed) -> None:
+        super().__init__()
+        self.embed = [embed]  # a list so the tied W_E is not registered twice as a submodule
+        self.W_U_own = (
+            None if cfg.tied_embeddings else nn.Parameter(torch.empty(cfg.d_model, cfg.vocab_size))
+        )
+        self.b_U = nn.Parameter(torch.zeros(cfg.vocab_size)) if cfg.bias else None
+
+    @property
+    def W_U(self) -> Float[Tensor, "d_model vocab"]:
+        return self.embed[0].W_E.T if self.W_U_own is None else self.W_U_own
+
+    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos vocab"]:
+        logits = x @ self.W_U
+        return logits + self.b_U if self.b_U is not None else logits
