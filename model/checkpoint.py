@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
@@ -162,7 +162,7 @@ def _load_tensors(file: Path) -> dict[str, Tensor]:
         return load_file(file)
     except CheckpointError:
         raise
-    except (SafetensorsError, OSError, ValueError, RuntimeError) as e:
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(
             f"{file}: not a readable safetensors file ({e}); truncated or corrupt?"
         ) from None

@@ -1,0 +1,93 @@
+"""Side-by-side timing for noisy machines: interleaved rounds, medians, paired ratios.
+
+One absolute time on a shared machine means little: another process may take a core for a
+second. So every contender runs once per round, rounds repeat many times, and a ratio is the
+median of the per-round ratios: noise that hits a round hits both sides of that ratio alike.
+The order inside a round rotates so that no contender always runs first (cold caches) or last.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds per call, one sample per round, for each contender (in the order given)."""
+
+    samples: dict[str, list[float]]
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.samples[name])
+
+    def ratio(self, name: str, baseline: str) -> float:
+        """Median over rounds of time(name) / time(baseline) within the same round."""
+        pairs = zip(self.samples[name], self.samples[baseline], strict=True)
+        return statistics.median(a / b for a, b in pairs)
+
+    def ratio_quartiles(self, name: str, baseline: str) -> tuple[float, float]:
+        """25th and 75th percentile of the per-round ratios: how far to trust `ratio`."""
+        pairs = zip(self.samples[name], self.samples[baseline], strict=True)
+        q = statistics.quantiles((a / b for a, b in pairs), n=4)
+        return q[0], q[2]
+
+
+def interleaved(
+    contenders: Mapping[str, Callable[[], object]],
+    repeats: int,
+    warmup: int = 3,
+    inner: int = 1,
+) -> Timings:
+    """Time each contender `repeats` times, all of them once per round.
+
+    inner: calls per sample, averaged, for calls too short for one timer reading to be exact.
+    warmup: untimed rounds first (allocator, lazy initialisation, branch predictors).
+    """
+    names = list(contenders)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()  # a collection inside one sample would be charged to whoever ran then
+    try:
+        with torch.no_grad():
+            for round_ in range(warmup + repeats):
+                shift = round_ % len(names)
+                for name in names[shift:] + names[:shift]:
+                    fn = contenders[name]
+                    start = time.perf_counter()
+                    for _ in range(inner):
+                        fn()
+                    elapsed = (time.perf_counter() - start) / inner
+                    if round_ >= warmup:
+                        samples[name].append(elapsed)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return Timings(samples)
+
+
+def print_table(timings: Timings, baselines: tuple[str, ...], unit: str = "ms") -> None:
+    """Median per contender and, for each baseline, the median paired ratio with its quartiles."""
+    scale = {"ms": 1e3, "s": 1.0}[unit]
+    width = max(len(name) for name in timings.samples)
+    head = "".join(f"  {'vs ' + b:>21}" for b in baselines)
+    print(f"  {'contender':{width}}  {'median ' + unit:>9}{head}")
+    for name in timings.samples:
+        cells = ""
+        for b in baselines:
+            if name == b:
+                cells += f"  {'1.00x':>21}"
+                continue
+            lo, hi = timings.ratio_quartiles(name, b)
+            cells += f"  {timings.ratio(name, b):5.2f}x (IQR {lo:.2f}-{hi:.2f})"
+        print(f"  {name:{width}}  {timings.median(name) * scale:9.3f}{cells}")
+
+
+def describe_machine() -> str:
+    return f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads"

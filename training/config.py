@@ -1,0 +1,97 @@
+"""Typed training configuration; a run is a `RunConfig`: a ModelConfig plus a TrainConfig."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from model.config import ModelConfig
+
+TokenizerKind = Literal["char", "bpe", "gpt2"]
+Sampling = Literal["random", "sequential"]
+Task = Literal["lm", "reversal"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+Precision = Literal["float32", "bfloat16"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # --- data ---
+    task: Task = "lm"  # "lm": next-token prediction on a corpus; "reversal": the mask check task
+    corpus: str = "shakespeare"  # "shakespeare", "lambada", or a path to a .txt / .jsonl file
+    data_dir: str | None = (
+        None  # folder holding local corpus copies (else $ATTENTION_LAB_DATA, else the hub)
+    )
+    tokenizer: TokenizerKind = (
+        "char"  # characters (nanoGPT), BPE trained on the train split, or GPT-2's
+    )
+    bpe_vocab_size: int = 1024  # vocabulary of the trained BPE (256 bytes + merges)
+    cache_dir: str = "data_cache"  # tokenized corpora, keyed by corpus and tokenizer
+    sampling: Sampling = "random"  # random windows (nanoGPT) or non-overlapping sequential windows
+    # --- reversal task ---
+    reversal_len: int = 8  # tokens to reverse; a sequence is [x_1..x_n, SEP, x_n..x_1]
+    reversal_vocab: int = 16  # distinct symbols (plus one separator token)
+    # --- optimisation ---
+    batch_size: int = 12  # sequences per step per process
+    max_steps: int = 2000  # optimizer steps
+    lr: float = 1e-3  # peak learning rate, reached after warmup
+    min_lr: float = 1e-4  # floor of the cosine decay
+    warmup_steps: int = 100  # linear warmup from lr / warmup_steps
+    weight_decay: float = (
+        0.1  # AdamW decay on matrices only (not biases, gains, embeddings' positions)
+    )
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0  # max global gradient norm; 0 disables
+    seed: int = 1337  # fixes init, batches and dropout
+    # --- evaluation and logging ---
+    eval_interval: int = 250  # steps between evaluations (and metrics records)
+    eval_batch_size: int = 64  # windows per evaluation forward pass
+    eval_max_tokens: int | None = (
+        None  # cap on validation tokens per evaluation; None = the whole split
+    )
+    checkpoint_interval: int = 500  # steps between checkpoints (and always at the end)
+    out_dir: str = "runs/default"  # checkpoint/ and metrics.jsonl go here
+    progress: bool = True  # tqdm progress bar
+    # --- execution ---
+    device: Device = "auto"  # cuda, then mps, then cpu; or forced
+    precision: Precision = "float32"  # bfloat16 runs matmuls under autocast (CPU AMX / GPU)
+    compile: bool = False  # torch.compile the model
+    threads: int | None = None  # torch.set_num_threads; None leaves the default
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model.to_dict(), "train": dataclasses.asdict(self.train)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        unknown = sorted(set(data) - {"model", "train"})
+        if unknown:
+            raise ValueError(f"unknown config sections {unknown}; expected 'model' and 'train'")
+        train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        bad = sorted(set(data.get("train", {})) - train_fields)
+        if bad:
+            raise ValueError(f"unknown train fields {bad}; known: {sorted(train_fields)}")
+        return cls(
+            ModelConfig.from_dict(data.get("model", {})), TrainConfig(**data.get("train", {}))
+        )
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A TOML or JSON file with [model] and [train] tables. Parsed as data: nothing is executed."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".toml":
+        return tomllib.loads(text)
+    if path.suffix == ".json":
+        return json.loads(text)
+    raise ValueError(f"{path}: config files are .toml or .json")

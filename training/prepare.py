@@ -1,0 +1,90 @@
+"""From a TrainConfig to token arrays and a tokenizer: the data side of a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from jaxtyping import Int
+from torch import Tensor
+
+from model.tokenizers import CharTokenizer, Tokenizer
+from training.batches import random_windows, sequential_windows
+from training.config import RunConfig
+from training.corpora import load_corpus
+from training.reversal import reversal_batch
+from training.tokenizer_build import build_tokenizer
+
+REVERSAL_SYMBOLS = "abcdefghijklmnopqrstuvwxyz0123456789"
+REVERSAL_SEP = "|"  # sorts after every symbol, so its id is n_symbols
+
+
+@dataclass
+class RunData:
+    tokenizer: Tokenizer
+    train: np.ndarray | None  # token ids of the train split (None for the synthetic task)
+    val: np.ndarray | None
+    val_chars: int  # characters the validation tokens encode, for bits per character
+    corpus_source: str
+
+
+def prepare_data(run: RunConfig) -> RunData:
+    t = run.train
+    if t.task == "reversal":
+        if t.reversal_vocab > len(REVERSAL_SYMBOLS):
+            raise ValueError(f"reversal_vocab must be at most {len(REVERSAL_SYMBOLS)}")
+        tok = CharTokenizer.train(REVERSAL_SYMBOLS[: t.reversal_vocab] + REVERSAL_SEP)
+        return RunData(tok, None, None, 0, "synthetic:reversal")
+    from training.batches import tokenize_cached
+
+    corpus = load_corpus(t.corpus, t.data_dir)
+    tokenizer = build_tokenizer(t.tokenizer, corpus.train, t.bpe_vocab_size, t.cache_dir)
+    train = tokenize_cached(corpus.train, tokenizer, t.cache_dir, f"{corpus.name}-train")
+    val = tokenize_cached(corpus.val, tokenizer, t.cache_dir, f"{corpus.name}-val")
+    return RunData(tokenizer, train, val, len(corpus.val), corpus.source)
+
+
+def model_config_for(run: RunConfig, data: RunData) -> RunConfig:
+    """The vocabulary (and, for reversal, the context) follow from the data."""
+    model = run.model.replace(vocab_size=data.tokenizer.n_vocab)
+    if run.train.task == "reversal":
+        model = model.replace(n_ctx=max(model.n_ctx, 2 * run.train.reversal_len))
+    return RunConfig(model, run.train)
+
+
+class BatchSource:
+    """Yields training batches for one rank; its position is a step count, so resuming is exact."""
+
+    def __init__(
+        self,
+        run: RunConfig,
+        data: RunData,
+        generator: torch.Generator,
+        rank: int,
+        world_size: int,
+        start_step: int,
+    ) -> None:
+        self.run, self.data, self.generator = run, data, generator
+        self.sequential = None
+        if run.train.task == "lm" and run.train.sampling == "sequential":
+            assert data.train is not None
+            self.sequential = sequential_windows(
+                data.train,
+                run.train.batch_size,
+                run.model.n_ctx,
+                start_step=start_step,
+                shuffle_seed=run.train.seed,
+                rank=rank,
+                world_size=world_size,
+            )
+
+    def next(self) -> tuple[Int[Tensor, "batch pos"], Int[Tensor, "batch pos"]]:
+        t = self.run.train
+        if t.task == "reversal":
+            return reversal_batch(t.batch_size, t.reversal_len, t.reversal_vocab, self.generator)
+        if self.sequential is not None:
+            b = next(self.sequential)
+            return b.x, b.y
+        assert self.data.train is not None
+        return random_windows(self.data.train, t.batch_size, self.run.model.n_ctx, self.generator)

@@ -1,0 +1,310 @@
+"""The training loop and its command line.
+
+    python -m training.train --config configs/baby_gpt_char.toml [--max_steps 500 ...] [--resume]
+    torchrun --nproc_per_node 2 -m training.train --config ...      # DDP, see training/distributed.py
+
+Writes <out_dir>/checkpoint/ (model.safetensors, config, tokenizer, meta, optimizer and RNG state)
+every checkpoint_interval steps and at the end, and <out_dir>/metrics.jsonl, a record per evaluation.
+A NaN or inf loss ends the run as a result, not a crash: the record says "diverged" and the last
+good checkpoint stays as it was.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from model.build import LanguageModel, build_model
+from model.checkpoint import load_checkpoint, save_checkpoint
+from training.batches import rank_generator
+from training.cli import config_parser, run_config_from_args
+from training.config import RunConfig
+from training.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
+from training.evaluate import evaluate
+from training.metrics import MetricsLog
+from training.optim import build_optimizer, load_optimizer_tensors, lr_at, optimizer_tensors
+from training.prepare import BatchSource, RunData, model_config_for, prepare_data
+from training.reversal import accuracy_per_position
+
+CHECKPOINT = "checkpoint"
+METRICS = "metrics.jsonl"
+Status = Literal["completed", "diverged"]
+# called at every evaluation with (step, model); what it returns is merged into the metrics record
+EvalCallback = Callable[[int, LanguageModel], dict[str, Any]]
+
+
+@dataclass
+class TrainResult:
+    status: Status
+    step: int  # optimizer steps completed
+    val_loss: float | None
+    train_loss: float | None
+    seconds: float
+    tokens_per_second: float
+    out_dir: Path
+    message: str = ""
+
+
+def grad_norms_by_layer(model: nn.Module) -> dict[str, float]:
+    """Gradient norm of each block's (or LSTM layer's) parameters, the embeddings and the rest.
+
+    With shared layers one tensor serves every depth; its gradient is the sum over depths, so it is
+    reported once, under the first block's name.
+    """
+    sums: dict[str, float] = {}
+    for name, p in model.named_parameters():
+        if p.grad is None:
+            continue
+        parts = name.split(".")
+        group = ".".join(parts[:2]) if parts[0] in ("blocks", "layers") else parts[0]
+        sums[group] = sums.get(group, 0.0) + p.grad.detach().float().pow(2).sum().item()
+    norms = {k: math.sqrt(v) for k, v in sums.items()}
+    norms["total"] = math.sqrt(sum(sums.values()))
+    return norms
+
+
+def _rng_tensors(generator: torch.Generator) -> dict[str, torch.Tensor]:
+    return {"batches": generator.get_state(), "torch": torch.get_rng_state()}
+
+
+def train(
+    run: RunConfig,
+    resume: bool = False,
+    on_eval: EvalCallback | None = None,
+    name: str | None = None,
+) -> TrainResult:
+    """Train as `run` says; with resume=True continue from <out_dir>/checkpoint if there is one."""
+    info = init_distributed(run.train.device)
+    try:
+        return _train(run, info, resume, on_eval, name)
+    finally:
+        shutdown(info)
+
+
+def _train(
+    run: RunConfig, info: DistInfo, resume: bool, on_eval: EvalCallback | None, name: str | None
+) -> TrainResult:
+    t = run.train
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    out_dir = Path(t.out_dir)
+    ckpt_dir = out_dir / CHECKPOINT
+    data = prepare_data(run)
+    run = model_config_for(run, data)
+    torch.manual_seed(t.seed)
+    model = build_model(run.model).to(info.device)
+    optimizer = build_optimizer(model, t)
+    generator = rank_generator(t.seed, info.rank)
+    log = MetricsLog(out_dir / METRICS, enabled=info.is_main)
+    start_step, elapsed_before = 0, 0.0
+
+    if resume and (ckpt_dir / "model.safetensors").exists():
+        ckpt = load_checkpoint(ckpt_dir, device=info.device, extras=True)
+        if ckpt.config != run.model:
+            raise ValueError(f"{ckpt_dir}: saved for a different model config; refusing to resume")
+        model.load_state_dict(ckpt.model.state_dict())
+        load_optimizer_tensors(optimizer, ckpt.extras["optimizer"])
+        rng = (
+            ckpt.extras[f"rng_rank{info.rank}"]
+            if f"rng_rank{info.rank}" in ckpt.extras
+            else ckpt.extras["rng"]
+        )
+        generator.set_state(rng["batches"])
+        torch.set_rng_state(rng["torch"])
+        start_step = int(ckpt.meta["step"])
+        elapsed_before = float(ckpt.meta.get("elapsed_s", 0.0))
+        log.truncate_after(start_step)
+        if info.is_main:
+            print(f"resuming {ckpt_dir} at step {start_step}", file=sys.stderr)
+    elif info.is_main and log.path.exists():
+        log.path.unlink()  # a fresh run starts a fresh log
+
+    train_model: nn.Module = model
+    if info.enabled:
+        train_model = DistributedDataParallel(
+            model, device_ids=[info.device.index] if info.device.type == "cuda" else None
+        )
+    if t.compile:
+        train_model = torch.compile(train_model)
+    autocast = (
+        torch.autocast(info.device.type, dtype=torch.bfloat16)
+        if t.precision == "bfloat16"
+        else nullcontext()
+    )
+    batches = BatchSource(run, data, generator, info.rank, info.world_size, start_step)
+    tokens_per_step = t.batch_size * run.model.n_ctx * info.world_size
+    if run.train.task == "reversal":
+        tokens_per_step = t.batch_size * 2 * t.reversal_len * info.world_size
+
+    def save(step: int, extra_meta: dict[str, Any]) -> None:
+        if not info.is_main:
+            return
+        meta = {
+            "name": name or out_dir.name,
+            "step": step,
+            "run": run.to_dict(),
+            "corpus": data.corpus_source,
+            "elapsed_s": elapsed_before + time.perf_counter() - t0,
+            "n_params": model.n_params(),
+            **extra_meta,
+        }
+        extras = {"optimizer": optimizer_tensors(optimizer), "rng": _rng_tensors(generator)}
+        save_checkpoint(ckpt_dir, model, data.tokenizer, meta, extras=extras)
+
+    t0 = time.perf_counter()
+    bar = tqdm(
+        range(start_step, t.max_steps),
+        initial=start_step,
+        total=t.max_steps,
+        disable=not (t.progress and info.is_main),
+        dynamic_ncols=True,
+    )
+    last_loss, last_val = None, None
+    status: Status = "completed"
+    message = ""
+    step = start_step
+    model.train()
+    for step in bar:
+        lr = lr_at(step, t)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = batches.next()
+        x, y = x.to(info.device), y.to(info.device)
+        step_t0 = time.perf_counter()
+        with autocast:
+            logits = train_model(x)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+        loss.backward()
+        if t.grad_clip > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+        else:
+            grad_norm = torch.sqrt(
+                sum(p.grad.pow(2).sum() for p in model.parameters() if p.grad is not None)
+            )
+        loss_value = all_reduce_mean(loss.detach(), info).item()
+        if not (math.isfinite(loss_value) and math.isfinite(float(grad_norm))):
+            status = "diverged"
+            message = (
+                f"training diverged at step {step}: loss {loss_value}, gradient norm {float(grad_norm)}. "
+                f"The last good checkpoint ({ckpt_dir}) is kept; try a lower --lr or a different switch."
+            )
+            log.write(
+                {
+                    "step": step,
+                    "event": "diverged",
+                    "train_loss": loss_value,
+                    "grad_norm": float(grad_norm),
+                    "lr": lr,
+                    "elapsed_s": elapsed_before + time.perf_counter() - t0,
+                }
+            )
+            break
+        is_eval = (step + 1) % t.eval_interval == 0 or step + 1 == t.max_steps
+        layer_norms = grad_norms_by_layer(model) if is_eval else None
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        last_loss = loss_value
+        dt = time.perf_counter() - step_t0
+        bar.set_postfix(
+            loss=f"{loss_value:.3f}",
+            lr=f"{lr:.2e}",
+            tok_s=f"{tokens_per_step / max(dt, 1e-9):,.0f}",
+        )
+
+        if is_eval:
+            barrier(info)
+            if info.is_main:
+                record = {
+                    "step": step + 1,
+                    "train_loss": loss_value,
+                    "lr": lr,
+                    "grad_norm": float(grad_norm),
+                    "grad_norm_by_layer": layer_norms,
+                    "elapsed_s": elapsed_before + time.perf_counter() - t0,
+                    "tokens_per_s": tokens_per_step
+                    * (step + 1 - start_step)
+                    / (time.perf_counter() - t0),
+                }
+                record |= _validate(model, run, data, info)
+                last_val = record.get("val_loss")
+                if on_eval is not None:
+                    record |= on_eval(step + 1, model)
+                log.write(record)
+                bar.write(
+                    f"step {step + 1}: train {loss_value:.4f}"
+                    + (f" val {last_val:.4f}" if last_val is not None else "")
+                )
+            barrier(info)
+        if (step + 1) % t.checkpoint_interval == 0 or step + 1 == t.max_steps:
+            save(step + 1, {"val_loss": last_val, "train_loss": last_loss})
+            barrier(info)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    done = step + 1 if status == "completed" else step
+    if status == "diverged" and info.is_main:
+        print(message, file=sys.stderr)
+    tps = tokens_per_step * max(done - start_step, 0) / max(seconds, 1e-9)
+    return TrainResult(status, done, last_val, last_loss, seconds, tps, out_dir, message)
+
+
+def _validate(
+    model: LanguageModel, run: RunConfig, data: RunData, info: DistInfo
+) -> dict[str, Any]:
+    t = run.train
+    if t.task == "reversal":
+        acc = accuracy_per_position(model, t.reversal_len, t.reversal_vocab)
+        half = t.reversal_len
+        return {
+            "accuracy_per_position": acc,
+            "first_half_accuracy": sum(acc[: half - 1]) / (half - 1),
+            "second_half_accuracy": sum(acc[half:]) / half,
+        }
+    assert data.val is not None
+    result = evaluate(
+        model, data.val, run.model.n_ctx, t.eval_batch_size, t.eval_max_tokens, info.device
+    )
+    n_chars = data.val_chars
+    if t.eval_max_tokens is not None and t.eval_max_tokens + 1 < len(data.val):
+        n_chars = round(
+            n_chars * result.n_tokens / (len(data.val) - 1)
+        )  # the share of the split scored
+    return {
+        "val_loss": result.loss,
+        "val_bpc": result.bits_per_char(n_chars),
+        "val_tokens": result.n_tokens,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = config_parser("Train a transformer (or the LSTM baseline) as configured.")
+    parser.add_argument("--resume", action="store_true", help="continue from <out_dir>/checkpoint")
+    args = parser.parse_args(argv)
+    try:
+        run = run_config_from_args(args)
+    except (ValueError, TypeError, OSError) as e:
+        parser.error(str(e))
+    result = train(run, resume=args.resume)
+    if result.status == "diverged":
+        print(f"result: diverged at step {result.step} (recorded in {result.out_dir / METRICS})")
+    else:
+        print(
+            f"result: {result.step} steps in {result.seconds:.1f} s, val loss {result.val_loss}, "
+            f"{result.tokens_per_second:,.0f} tokens/s"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
