@@ -1,0 +1,51 @@
+"""Tiny checkpoints for the app's tests: built in a temp dir, never read from /work/shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from model.build import build_model
+from model.checkpoint import save_checkpoint
+from model.config import ModelConfig
+from model.tokenizers import CharTokenizer
+
+TEXT = (
+    "ROMEO:\nBut, soft! what light through yonder window breaks?\n"
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n"
+    "the cat sat on the mat. one two three four five six seven eight nine ten eleven twelve\n"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz 0123456789 ,.;:!?'-&$\n"
+)
+TINY = dict(n_ctx=64, d_model=32, n_layers=2, n_heads=2, d_head=16, d_mlp=64)
+
+
+def record(final: float) -> dict:
+    curve = [
+        {"step": s, "train_loss": 4.2 - 0.01 * s, "val_loss": 4.3 - 0.009 * s}
+        for s in range(0, 201, 50)
+    ]
+    return {"curve": curve, "final_val_loss": final, "lambada": {"accuracy": 0.01, "loss": 6.0}}
+
+
+def make_checkpoints(root: Path, lstm: bool = True) -> Path:
+    """root/baseline (2 x 2 transformer), root/no_pos, and optionally root/lstm; plus records."""
+    import json
+
+    tok = CharTokenizer.train(TEXT)
+    torch.manual_seed(0)
+    variants = {
+        "baseline": ModelConfig(vocab_size=tok.n_vocab, **TINY),
+        "no_pos": ModelConfig(vocab_size=tok.n_vocab, pos_encoding="none", **TINY),
+    }
+    if lstm:
+        variants["lstm"] = ModelConfig(vocab_size=tok.n_vocab, architecture="lstm", **TINY)
+    for i, (name, cfg) in enumerate(variants.items()):
+        model = build_model(cfg)
+        with torch.no_grad():  # GPT-2's N(0, 0.02) init attends almost uniformly; sharpen it so
+            for p in model.parameters():  # that switching the mask visibly moves the loss
+                if p.dim() >= 2:
+                    p.mul_(12.0)
+        folder = save_checkpoint(root / name, model, tok, {"name": name})
+        (folder / "record.json").write_text(json.dumps(record(3.0 + i)))
+    return root

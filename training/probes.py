@@ -1,0 +1,82 @@
+"""What a trained model is measured on besides loss: fixed-sample statistics and samples.
+
+Used by the experiment suite to fill each variant's record; every function takes a model and
+returns plain JSON-ready numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from model.build import LanguageModel
+from model.generate import GenerationSettings, generate
+from model.tokenizers import Tokenizer
+from viz.metrics import attention_entropy, future_attention_fraction
+
+
+def _resid_names(model: LanguageModel) -> list[str]:
+    if model.cfg.architecture == "lstm":
+        return ["hook_embed"] + [f"layers.{i}.hook_hidden" for i in range(model.cfg.n_layers)]
+    return ["blocks.0.hook_resid_pre"] + [f"blocks.{i}.hook_resid_post" for i in range(model.cfg.n_layers)]
+
+
+@torch.no_grad()
+def sample_statistics(model: LanguageModel, tokens: torch.Tensor) -> dict[str, Any]:
+    """On a fixed batch [batch, pos]: residual-stream norm per layer (embedding first), mean pairwise
+    cosine of token representations per layer (rank collapse shows as it nears 1), and for
+    transformers attention entropy per head (bits) and the share of attention on future positions."""
+    model.eval()
+    names = _resid_names(model)
+    is_tf = model.cfg.architecture == "transformer"
+    if is_tf:
+        names += [f"blocks.{i}.attn.hook_pattern" for i in range(model.cfg.n_layers)]
+    _, cache = model.run_with_cache(tokens, names=names)
+    out: dict[str, Any] = {"residual_norm": [], "token_cosine": []}
+    for name in _resid_names(model):
+        r = cache[name].float()  # [batch, pos, d_model]
+        out["residual_norm"].append(r.norm(dim=-1).mean().item())
+        unit = F.normalize(r, dim=-1)
+        sim = unit @ unit.transpose(1, 2)  # [batch, pos, pos]
+        n = sim.shape[-1]
+        off_diag = (sim.sum((-1, -2)) - sim.diagonal(dim1=-2, dim2=-1).sum(-1)) / (n * (n - 1))
+        out["token_cosine"].append(off_diag.mean().item())
+    if is_tf:
+        patterns = np.stack([cache[f"blocks.{i}.attn.hook_pattern"].numpy() for i in range(model.cfg.n_layers)])
+        # [layer, batch, head, q, k] -> mean over the batch
+        out["attention_entropy"] = attention_entropy(patterns).mean(1).round(4).tolist()
+        out["future_attention"] = future_attention_fraction(patterns).mean(1).round(4).tolist()
+    return out
+
+
+@torch.no_grad()
+def probe_patterns(model: LanguageModel, tokens: torch.Tensor) -> torch.Tensor:
+    """Attention patterns of one probe prompt: [layer, head, q_pos, k_pos]."""
+    names = [f"blocks.{i}.attn.hook_pattern" for i in range(model.cfg.n_layers)]
+    was_training = model.training
+    model.eval()
+    _, cache = model.run_with_cache(tokens, names=names)
+    model.train(was_training)
+    return torch.stack([cache[n][0] for n in names])
+
+
+def samples(model: LanguageModel, tokenizer: Tokenizer, prompts: list[str], n_tokens: int, seed: int) -> list[dict[str, str]]:
+    """Generations from fixed prompts with a fixed seed (temperature 0.8, top-k 40)."""
+    model.eval()
+    out = []
+    for prompt in prompts:
+        ids = torch.tensor([tokenizer.encode(prompt)])
+        new = generate(model, ids, GenerationSettings(max_new_tokens=n_tokens, temperature=0.8, top_k=40, seed=seed))
+        out.append({"prompt": prompt, "text": tokenizer.decode(new[0].tolist())})
+    return out
+
+
+@torch.no_grad()
+def batch_loss(model: LanguageModel, tokens: torch.Tensor) -> float:
+    """Mean next-token loss on [batch, pos + 1] token ids."""
+    model.eval()
+    logits = model(tokens[:, :-1]).float()
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1)).item()
