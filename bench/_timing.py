@@ -8,13 +8,20 @@ The order inside a round rotates so that no contender always runs first (cold ca
 
 from __future__ import annotations
 
+import argparse
 import gc
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
+
+# wall: what a user waits. cpu: this process's CPU seconds, blind to the time other processes hold
+# the cores, so much steadier on a loaded machine; with more than one thread it also counts threads
+# spinning at a barrier, so pair it with --threads 1.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ def interleaved(
     repeats: int,
     warmup: int = 3,
     inner: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Timings:
     """Time each contender `repeats` times, all of them once per round.
 
@@ -60,10 +68,10 @@ def interleaved(
                 shift = round_ % len(names)
                 for name in names[shift:] + names[:shift]:
                     fn = contenders[name]
-                    start = time.perf_counter()
+                    start = clock()
                     for _ in range(inner):
                         fn()
-                    elapsed = (time.perf_counter() - start) / inner
+                    elapsed = (clock() - start) / inner
                     if round_ >= warmup:
                         samples[name].append(elapsed)
     finally:
@@ -89,5 +97,28 @@ def print_table(timings: Timings, baselines: tuple[str, ...], unit: str = "ms") 
         print(f"  {name:{width}}  {timings.median(name) * scale:9.3f}{cells}")
 
 
-def describe_machine() -> str:
-    return f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads"
+def add_timing_args(parser: argparse.ArgumentParser, repeats: int, inner: int = 1) -> None:
+    parser.add_argument("--repeats", type=int, default=repeats, help="timed rounds")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
+    parser.add_argument("--inner", type=int, default=inner, help="calls per timed sample")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: leave torch's)"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="cpu (with --threads 1) is steadier when other processes load the machine",
+    )
+
+
+def apply_timing_args(args: argparse.Namespace) -> str:
+    """Set the thread count; returns a header line naming everything that shapes the timings."""
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "
+        f"{os.cpu_count()} cores, load average {load}; {args.clock} clock, "
+        f"{args.repeats} interleaved rounds x {args.inner} calls, medians"
+    )

@@ -31,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # also runnable as `python bench/bench_forward.py`
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench._timing import describe_machine, interleaved, print_table  # noqa: E402
+from bench._timing import CLOCKS, add_timing_args, apply_timing_args, interleaved, print_table  # noqa: E402
 from model.build import build_model  # noqa: E402
 from model.config import ModelConfig  # noqa: E402
 from model.transformer import Transformer  # noqa: E402
@@ -180,7 +180,7 @@ def run_case(case: Case, args: argparse.Namespace) -> list[tuple[str, float, flo
         print(f"  capture app: {len(app_names)} of {len(model.hook_names)} hook points")
         contenders["capture app"] = lambda: model.run_with_cache(tokens, names=app_names)
         contenders["capture all"] = lambda: model.run_with_cache(tokens, names=None)
-    timings = interleaved(contenders, args.repeats, args.warmup, args.inner)
+    timings = interleaved(contenders, args.repeats, args.warmup, args.inner, CLOCKS[args.clock])
     print_table(timings, ("plain", "idle"))
 
     goals = [(f"{case.label} idle vs plain", timings.ratio("idle", "plain"), MAX_IDLE_RATIO)]
@@ -192,12 +192,9 @@ def run_case(case: Case, args: argparse.Namespace) -> list[tuple[str, float, flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=40, help="timed rounds per shape")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed rounds first")
-    parser.add_argument("--inner", type=int, default=5, help="calls per timed sample")
+    add_timing_args(parser, repeats=40)
     args = parser.parse_args(argv)
-
-    print(f"{describe_machine()}; {args.repeats} rounds x {args.inner} calls, medians")
+    print(apply_timing_args(args))
     goals = [goal for case in CASES for goal in run_case(case, args)]
 
     print("\ngoals")

@@ -7,7 +7,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from model.config import ModelConfig
 
@@ -62,6 +62,30 @@ class TrainConfig:
     precision: Precision = "float32"  # bfloat16 runs matmuls under autocast (CPU AMX / GPU)
     compile: bool = False  # torch.compile the model
     threads: int | None = None  # torch.set_num_threads; None leaves the default
+
+    def __post_init__(self) -> None:
+        # a config file bypasses argparse's choices: without this, task = "reversl" trains an LM
+        for name, kind in (
+            ("task", Task),
+            ("tokenizer", TokenizerKind),
+            ("sampling", Sampling),
+            ("device", Device),
+            ("precision", Precision),
+        ):
+            value = getattr(self, name)
+            if value not in get_args(kind):
+                raise ValueError(f"TrainConfig.{name}={value!r}; expected one of {get_args(kind)}")
+        # the intervals are moduli in the loop; zero would crash it mid-run
+        sizes = (
+            "batch_size",
+            "max_steps",
+            "eval_interval",
+            "eval_batch_size",
+            "checkpoint_interval",
+        )
+        for name in sizes:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"TrainConfig.{name} must be positive, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

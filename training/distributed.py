@@ -69,6 +69,16 @@ def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return value
 
 
+def all_gather_cpu(value: torch.Tensor, info: DistInfo) -> list[torch.Tensor]:
+    """Every rank's `value` (same shape and dtype on all ranks), in rank order, on the CPU."""
+    if not info.enabled:
+        return [value]
+    local = value.to(info.device)  # nccl gathers only GPU tensors
+    gathered = [torch.empty_like(local) for _ in range(info.world_size)]
+    dist.all_gather(gathered, local)
+    return [g.cpu() for g in gathered]
+
+
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()

@@ -30,6 +30,7 @@ from model.build import LanguageModel
 from model.checkpoint import load_checkpoint, save_checkpoint
 from training.config import RunConfig
 from training.corpora import load_corpus
+from training.evaluate import evaluate
 from training.lambada import lambada_eval
 from training.metrics import read_metrics
 from training.prepare import model_config_for, prepare_data
@@ -68,15 +69,33 @@ def read_suite(path: str | Path) -> Suite:
     snap = set(meta.get("snapshot_variants", []))
     variants = []
     for v in spec["variant"]:
-        data = {"model": {**base.get("model", {}), **v.get("model", {})}, "train": {**base.get("train", {}), **v.get("train", {})}}
+        data = {
+            "model": {**base.get("model", {}), **v.get("model", {})},
+            "train": {**base.get("train", {}), **v.get("train", {})},
+        }
         data["train"]["out_dir"] = str(Path(meta["work_dir"]) / v["name"])
         changes = {**v.get("model", {}), **v.get("train", {})}
-        variants.append(Variant(v["name"], v.get("description", ""), RunConfig.from_dict(data), v["name"] in snap, changes))
+        variants.append(
+            Variant(
+                v["name"],
+                v.get("description", ""),
+                RunConfig.from_dict(data),
+                v["name"] in snap,
+                changes,
+            )
+        )
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: duplicate variant names")
-    return Suite(meta["name"], Path(meta["out_dir"]), Path(meta["work_dir"]), meta["probe_prompt"],
-                 list(meta["sample_prompts"]), int(meta.get("sample_tokens", 80)), variants)
+    return Suite(
+        meta["name"],
+        Path(meta["out_dir"]),
+        Path(meta["work_dir"]),
+        meta["probe_prompt"],
+        list(meta["sample_prompts"]),
+        int(meta.get("sample_tokens", 80)),
+        variants,
+    )
 
 
 def is_complete(suite: Suite, variant: Variant) -> bool:
@@ -110,7 +129,8 @@ def run_variant(suite: Suite, variant: Variant, data_dir: str | None) -> dict[st
     def on_eval(step: int, model: LanguageModel) -> dict[str, Any]:
         extra: dict[str, Any] = {}
         if lambada_val is not None:
-            res = lambada_eval(model, data.tokenizer, lambada_val)
+            # a fixed 200-passage subset keeps evaluation cheap; the record's final figure uses all
+            res = lambada_eval(model, data.tokenizer, lambada_val[:200])
             extra |= {"lambada_loss": res.loss, "lambada_accuracy": res.accuracy}
         if variant.snapshots and probe_ids is not None:
             snapshots.append(probe_patterns(model, probe_ids).half())
@@ -127,47 +147,96 @@ def run_variant(suite: Suite, variant: Variant, data_dir: str | None) -> dict[st
     curve = read_metrics(work / METRICS)
     ckpt = load_checkpoint(work / CHECKPOINT)
     record: dict[str, Any] = {
-        "name": variant.name, "description": variant.description, "changes": variant.changes,
-        "suite": suite.name, "config": variant.run.to_dict(), "status": result.status,
-        "message": result.message, "steps": result.step, "n_params": ckpt.model.n_params(),
+        "name": variant.name,
+        "description": variant.description,
+        "changes": variant.changes,
+        "suite": suite.name,
+        "config": variant.run.to_dict(),
+        "status": result.status,
+        "message": result.message,
+        "steps": result.step,
+        "n_params": ckpt.model.n_params(),
         "train_seconds": round(float(ckpt.meta.get("elapsed_s", seconds)), 1),
-        "tokens_per_s": round(result.tokens_per_second, 1), "corpus": data.corpus_source,
-        "tokenizer": data.tokenizer.kind, "curve": curve,
+        "tokens_per_s": round(result.tokens_per_second, 1),
+        "corpus": data.corpus_source,
+        "tokenizer": data.tokenizer.kind,
+        "curve": curve,
     }
     evals = [r for r in curve if "val_loss" in r or "second_half_accuracy" in r]
     if evals:
         last = evals[-1]
-        record["final"] = {k: last[k] for k in ("val_loss", "val_bpc", "lambada_loss", "lambada_accuracy", "first_half_accuracy", "second_half_accuracy") if k in last}
+        record["final"] = {
+            k: last[k]
+            for k in (
+                "val_loss",
+                "val_bpc",
+                "lambada_loss",
+                "lambada_accuracy",
+                "first_half_accuracy",
+                "second_half_accuracy",
+            )
+            if k in last
+        }
     model = ckpt.model
     if lm:
         assert data.val is not None and lambada_val is not None
+        full = evaluate(model, data.val, sized.model.n_ctx, run.train.eval_batch_size)
+        record["final"] = {
+            **record.get("final", {}),
+            "val_loss": full.loss,
+            "val_bpc": full.bits_per_char(data.val_chars),
+            "val_tokens": full.n_tokens,
+        }
         n = sized.model.n_ctx
         fixed = torch.from_numpy(data.val[: 8 * n + 1].astype("int64"))
         windows = torch.stack([fixed[i * n : i * n + n + 1] for i in range(8)])
         record["probe"] = sample_statistics(model, windows[:, :-1])
         lam = lambada_eval(model, data.tokenizer, lambada_val)
         record["lambada"] = lam.__dict__
-        record["samples"] = samples(model, data.tokenizer, suite.sample_prompts, suite.sample_tokens, seed=0)
+        record["final"] |= {"lambada_loss": lam.loss, "lambada_accuracy": lam.accuracy}
+        record["samples"] = samples(
+            model, data.tokenizer, suite.sample_prompts, suite.sample_tokens, seed=0
+        )
     else:
         t = run.train
-        record["reversal"] = {"accuracy_per_position": accuracy_per_position(model, t.reversal_len, t.reversal_vocab),
-                              "length": t.reversal_len, "symbols": t.reversal_vocab, "chance": 1.0 / t.reversal_vocab}
+        record["reversal"] = {
+            "accuracy_per_position": accuracy_per_position(model, t.reversal_len, t.reversal_vocab),
+            "length": t.reversal_len,
+            "symbols": t.reversal_vocab,
+            "chance": 1.0 / t.reversal_vocab,
+        }
         from training.reversal import reversal_batch
 
         x, y = reversal_batch(8, t.reversal_len, t.reversal_vocab, torch.Generator().manual_seed(0))
         windows = torch.cat([x, y[:, -1:]], dim=1)
         _, cache = model.run_with_cache(x[:1], names=lambda s: s.endswith("hook_pattern"))
-        pats = torch.stack([cache[f"blocks.{i}.attn.hook_pattern"][0] for i in range(model.cfg.n_layers)])
-        record["probe"] = {"tokens": x[0].tolist(), "patterns": pats.numpy().round(3).tolist(),
-                           "future_attention": sample_statistics(model, x)["future_attention"]}
+        pats = torch.stack(
+            [cache[f"blocks.{i}.attn.hook_pattern"][0] for i in range(model.cfg.n_layers)]
+        )
+        record["probe"] = {
+            "tokens": x[0].tolist(),
+            "patterns": pats.numpy().round(3).tolist(),
+            "future_attention": sample_statistics(model, x)["future_attention"],
+        }
 
-    save_checkpoint(dest, model, ckpt.tokenizer, {**ckpt.meta, "name": variant.name}, dtype=torch.float16)
+    save_checkpoint(
+        dest, model, ckpt.tokenizer, {**ckpt.meta, "name": variant.name}, dtype=torch.float16
+    )
     shipped = load_checkpoint(dest)
     record["fixed_batch"] = {"tokens": windows.tolist(), "loss": batch_loss(shipped.model, windows)}
     if snapshots:
-        save_file({"patterns": torch.stack(snapshots), "steps": torch.tensor(snapshot_steps)}, dest / SNAPSHOTS)
-        record["snapshots"] = {"file": SNAPSHOTS, "steps": snapshot_steps, "prompt": suite.probe_prompt,
-                               "tokens": shipped.tokenizer.token_strings(probe_ids[0].tolist()) if probe_ids is not None else []}
+        save_file(
+            {"patterns": torch.stack(snapshots), "steps": torch.tensor(snapshot_steps)},
+            dest / SNAPSHOTS,
+        )
+        record["snapshots"] = {
+            "file": SNAPSHOTS,
+            "steps": snapshot_steps,
+            "prompt": suite.probe_prompt,
+            "tokens": shipped.tokenizer.token_strings(probe_ids[0].tolist())
+            if probe_ids is not None
+            else [],
+        }
     record["complete"] = True
     tmp = dest / (RECORD + ".tmp")
     tmp.write_text(json.dumps(record, indent=1))
@@ -176,11 +245,22 @@ def run_variant(suite: Suite, variant: Variant, data_dir: str | None) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train every variant of an ablation suite and record the results.")
+    parser = argparse.ArgumentParser(
+        description="Train every variant of an ablation suite and record the results."
+    )
     parser.add_argument("--suite", default="configs/suite.toml", help="suite spec (TOML)")
     parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
-    parser.add_argument("--jobs", type=int, default=1, help="variants trained at once (each in its own process, one thread)")
-    parser.add_argument("--data_dir", default=None, help="folder with the corpora (else $ATTENTION_LAB_DATA, else the hub)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="variants trained at once (each in its own process, one thread)",
+    )
+    parser.add_argument(
+        "--data_dir",
+        default=None,
+        help="folder with the corpora (else $ATTENTION_LAB_DATA, else the hub)",
+    )
     parser.add_argument("--force", action="store_true", help="retrain variants already complete")
     args = parser.parse_args(argv)
     suite = read_suite(args.suite)
@@ -195,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     for v in todo:
         print(f"== {v.name}", flush=True)
         record = run_variant(suite, v, args.data_dir)
-        print(f"== {v.name}: {record['status']} {record.get('final', {})} in {record['train_seconds']} s", flush=True)
+        print(
+            f"== {v.name}: {record['status']} {record.get('final', {})} in {record['train_seconds']} s",
+            flush=True,
+        )
     return 0
 
 
@@ -208,7 +291,16 @@ def _run_parallel(args: argparse.Namespace, todo: list[Variant]) -> int:
     while pending or running:
         while pending and len(running) < args.jobs:
             v = pending.pop(0)
-            cmd = [sys.executable, "-m", "training.experiments", "--suite", args.suite, "--only", v.name, "--threads_one"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "training.experiments",
+                "--suite",
+                args.suite,
+                "--only",
+                v.name,
+                "--threads_one",
+            ]
             if args.data_dir:
                 cmd += ["--data_dir", args.data_dir]
             if args.force:
@@ -216,7 +308,9 @@ def _run_parallel(args: argparse.Namespace, todo: list[Variant]) -> int:
             log_path = Path(v.run.train.out_dir).parent / f"{v.name}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log = open(log_path, "wb")  # noqa: SIM115 - closed when the process ends
-            running.append((v, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)))
+            running.append(
+                (v, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
+            )
             print(f"started {v.name}", flush=True)
         time.sleep(2)
         for item in list(running):

@@ -33,7 +33,9 @@ class LambadaResult:
     n_skipped: int  # passages with characters the tokenizer cannot encode
 
 
-def _examples(tokenizer: Tokenizer, passages: list[str] | tuple[str, ...], n_ctx: int) -> tuple[list[tuple[list[int], int]], int]:
+def _examples(
+    tokenizer: Tokenizer, passages: list[str] | tuple[str, ...], n_ctx: int
+) -> tuple[list[tuple[list[int], int]], int]:
     """(ids, n_target) per passage: context and word ids cut to the last n_ctx + 1 tokens."""
     out, skipped = [], 0
     for passage in passages:
@@ -53,7 +55,10 @@ def _examples(tokenizer: Tokenizer, passages: list[str] | tuple[str, ...], n_ctx
 
 @torch.no_grad()
 def lambada_eval(
-    model: nn.Module, tokenizer: Tokenizer, passages: list[str] | tuple[str, ...], batch_size: int = 32
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    passages: list[str] | tuple[str, ...],
+    batch_size: int = 32,
 ) -> LambadaResult:
     was_training = model.training
     model.eval()
@@ -78,7 +83,9 @@ def lambada_eval(
             correct += int(torch.equal(row_logits.argmax(-1), targets))
     model.train(was_training)
     n = len(examples)
-    return LambadaResult(correct / n if n else 0.0, total_loss / n if n else float("nan"), n, skipped)
+    return LambadaResult(
+        correct / n if n else 0.0, total_loss / n if n else float("nan"), n, skipped
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,8 +93,14 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint folder")
-    parser.add_argument("--split", choices=["val", "all"], default="val", help="held-out passages or all 5,153")
-    parser.add_argument("--data_dir", default=None, help="folder with lambada_test.jsonl (else $ATTENTION_LAB_DATA, else the hub)")
+    parser.add_argument(
+        "--split", choices=["val", "all"], default="val", help="held-out passages or all 5,153"
+    )
+    parser.add_argument(
+        "--data_dir",
+        default=None,
+        help="folder with lambada_test.jsonl (else $ATTENTION_LAB_DATA, else the hub)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="score only the first N passages")
     args = parser.parse_args(argv)
     try:
@@ -97,9 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     assert corpus.val_passages is not None and corpus.train_passages is not None
-    passages = corpus.val_passages if args.split == "val" else corpus.train_passages + corpus.val_passages
+    passages = (
+        corpus.val_passages if args.split == "val" else corpus.train_passages + corpus.val_passages
+    )
     result = lambada_eval(ckpt.model, ckpt.tokenizer, passages[: args.limit])
-    print(json.dumps({"checkpoint": str(ckpt.path), "split": args.split, **asdict(result)}, indent=1))
+    print(
+        json.dumps({"checkpoint": str(ckpt.path), "split": args.split, **asdict(result)}, indent=1)
+    )
     return 0
 
 

@@ -10,13 +10,19 @@ from torch import Tensor, nn
 from training.config import TrainConfig
 
 
+def _is_bias(name: str) -> bool:
+    # per-head biases such as b_Q [head, d_head] are 2-D, so dimension alone does not tell
+    leaf = name.rsplit(".", 1)[-1]
+    return leaf == "b" or leaf.startswith(("b_", "bias"))
+
+
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """Decay matrices (attention, MLP, embeddings); never biases, LayerNorm gains or temperatures:
     pulling those toward 0 changes what the layer computes rather than regularising it."""
     decay, no_decay = [], []
-    for p in model.parameters():  # parameters() lists shared tensors once
+    for name, p in model.named_parameters():  # lists shared tensors once
         if p.requires_grad:
-            (decay if p.dim() >= 2 else no_decay).append(p)
+            (decay if p.dim() >= 2 and not _is_bias(name) else no_decay).append(p)
     groups = [
         {"params": decay, "weight_decay": cfg.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},

@@ -21,7 +21,9 @@ from viz.metrics import attention_entropy, future_attention_fraction
 def _resid_names(model: LanguageModel) -> list[str]:
     if model.cfg.architecture == "lstm":
         return ["hook_embed"] + [f"layers.{i}.hook_hidden" for i in range(model.cfg.n_layers)]
-    return ["blocks.0.hook_resid_pre"] + [f"blocks.{i}.hook_resid_post" for i in range(model.cfg.n_layers)]
+    return ["blocks.0.hook_resid_pre"] + [
+        f"blocks.{i}.hook_resid_post" for i in range(model.cfg.n_layers)
+    ]
 
 
 @torch.no_grad()
@@ -45,7 +47,9 @@ def sample_statistics(model: LanguageModel, tokens: torch.Tensor) -> dict[str, A
         off_diag = (sim.sum((-1, -2)) - sim.diagonal(dim1=-2, dim2=-1).sum(-1)) / (n * (n - 1))
         out["token_cosine"].append(off_diag.mean().item())
     if is_tf:
-        patterns = np.stack([cache[f"blocks.{i}.attn.hook_pattern"].numpy() for i in range(model.cfg.n_layers)])
+        patterns = np.stack(
+            [cache[f"blocks.{i}.attn.hook_pattern"].numpy() for i in range(model.cfg.n_layers)]
+        )
         # [layer, batch, head, q, k] -> mean over the batch
         out["attention_entropy"] = attention_entropy(patterns).mean(1).round(4).tolist()
         out["future_attention"] = future_attention_fraction(patterns).mean(1).round(4).tolist()
@@ -63,13 +67,19 @@ def probe_patterns(model: LanguageModel, tokens: torch.Tensor) -> torch.Tensor:
     return torch.stack([cache[n][0] for n in names])
 
 
-def samples(model: LanguageModel, tokenizer: Tokenizer, prompts: list[str], n_tokens: int, seed: int) -> list[dict[str, str]]:
+def samples(
+    model: LanguageModel, tokenizer: Tokenizer, prompts: list[str], n_tokens: int, seed: int
+) -> list[dict[str, str]]:
     """Generations from fixed prompts with a fixed seed (temperature 0.8, top-k 40)."""
     model.eval()
     out = []
     for prompt in prompts:
         ids = torch.tensor([tokenizer.encode(prompt)])
-        new = generate(model, ids, GenerationSettings(max_new_tokens=n_tokens, temperature=0.8, top_k=40, seed=seed))
+        new = generate(
+            model,
+            ids,
+            GenerationSettings(max_new_tokens=n_tokens, temperature=0.8, top_k=40, seed=seed),
+        )
         out.append({"prompt": prompt, "text": tokenizer.decode(new[0].tolist())})
     return out
 

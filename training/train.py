@@ -27,11 +27,18 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from model.build import LanguageModel, build_model
-from model.checkpoint import load_checkpoint, save_checkpoint
+from model.checkpoint import load_checkpoint, recover_interrupted_save, save_checkpoint
 from training.batches import rank_generator
 from training.cli import config_parser, run_config_from_args
 from training.config import RunConfig
-from training.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
+from training.distributed import (
+    DistInfo,
+    all_gather_cpu,
+    all_reduce_mean,
+    barrier,
+    init_distributed,
+    shutdown,
+)
 from training.evaluate import evaluate
 from training.metrics import MetricsLog
 from training.optim import build_optimizer, load_optimizer_tensors, lr_at, optimizer_tensors
@@ -75,8 +82,16 @@ def grad_norms_by_layer(model: nn.Module) -> dict[str, float]:
     return norms
 
 
-def _rng_tensors(generator: torch.Generator) -> dict[str, torch.Tensor]:
-    return {"batches": generator.get_state(), "torch": torch.get_rng_state()}
+def _rng_extras(generator: torch.Generator, info: DistInfo) -> dict[str, dict[str, torch.Tensor]]:
+    """RNG state to resume from: "rng" (rank 0's) and, under DDP, "rng_rank{r}" for every rank,
+    whose batch generators differ. Every rank must call this (it gathers)."""
+    batches = all_gather_cpu(generator.get_state(), info)
+    torch_states = all_gather_cpu(torch.get_rng_state(), info)
+    extras = {"rng": {"batches": batches[0], "torch": torch_states[0]}}
+    if info.enabled:
+        for r, (b, t) in enumerate(zip(batches, torch_states, strict=True)):
+            extras[f"rng_rank{r}"] = {"batches": b, "torch": t}
+    return extras
 
 
 def train(
@@ -110,6 +125,7 @@ def _train(
     log = MetricsLog(out_dir / METRICS, enabled=info.is_main)
     start_step, elapsed_before = 0, 0.0
 
+    recover_interrupted_save(ckpt_dir)
     if resume and (ckpt_dir / "model.safetensors").exists():
         ckpt = load_checkpoint(ckpt_dir, device=info.device, extras=True)
         if ckpt.config != run.model:
@@ -149,6 +165,7 @@ def _train(
         tokens_per_step = t.batch_size * 2 * t.reversal_len * info.world_size
 
     def save(step: int, extra_meta: dict[str, Any]) -> None:
+        rng = _rng_extras(generator, info)
         if not info.is_main:
             return
         meta = {
@@ -160,7 +177,7 @@ def _train(
             "n_params": model.n_params(),
             **extra_meta,
         }
-        extras = {"optimizer": optimizer_tensors(optimizer), "rng": _rng_tensors(generator)}
+        extras = {"optimizer": optimizer_tensors(optimizer), **rng}
         save_checkpoint(ckpt_dir, model, data.tokenizer, meta, extras=extras)
 
     t0 = time.perf_counter()
@@ -175,6 +192,24 @@ def _train(
     status: Status = "completed"
     message = ""
     step = start_step
+    saved_step = start_step if start_step else None  # the checkpoint a divergence leaves
+    done = start_step
+
+    def diverge(at_step: int, why: str, record: dict[str, Any]) -> None:
+        nonlocal status, message
+        status = "diverged"
+        kept = (
+            f"The last good checkpoint ({ckpt_dir}, step {saved_step}) is kept"
+            if saved_step is not None
+            else "No checkpoint was written"
+        )
+        message = (
+            f"training diverged at step {at_step}: {why}. "
+            f"{kept}; try a lower --lr or a different switch."
+        )
+        elapsed = elapsed_before + time.perf_counter() - t0
+        log.write({"step": at_step, "event": "diverged", **record, "elapsed_s": elapsed})
+
     model.train()
     for step in bar:
         lr = lr_at(step, t)
@@ -195,26 +230,17 @@ def _train(
             )
         loss_value = all_reduce_mean(loss.detach(), info).item()
         if not (math.isfinite(loss_value) and math.isfinite(float(grad_norm))):
-            status = "diverged"
-            message = (
-                f"training diverged at step {step}: loss {loss_value}, gradient norm {float(grad_norm)}. "
-                f"The last good checkpoint ({ckpt_dir}) is kept; try a lower --lr or a different switch."
-            )
-            log.write(
-                {
-                    "step": step,
-                    "event": "diverged",
-                    "train_loss": loss_value,
-                    "grad_norm": float(grad_norm),
-                    "lr": lr,
-                    "elapsed_s": elapsed_before + time.perf_counter() - t0,
-                }
+            diverge(
+                step,
+                f"loss {loss_value}, gradient norm {float(grad_norm)}",
+                {"train_loss": loss_value, "grad_norm": float(grad_norm), "lr": lr},
             )
             break
         is_eval = (step + 1) % t.eval_interval == 0 or step + 1 == t.max_steps
         layer_norms = grad_norms_by_layer(model) if is_eval else None
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        done = step + 1
         last_loss = loss_value
         dt = time.perf_counter() - step_t0
         bar.set_postfix(
@@ -247,12 +273,21 @@ def _train(
                     + (f" val {last_val:.4f}" if last_val is not None else "")
                 )
             barrier(info)
+            # a finite loss checks the weights before the step, not after it: an absurd step can
+            # leave weights whose outputs are NaN, which must not become the "last good" checkpoint
+            val_bad = last_val is not None and not math.isfinite(last_val)
+            if all_reduce_mean(torch.tensor(float(val_bad), device=info.device), info).item():
+                diverge(step + 1, "validation loss is not finite", {"train_loss": loss_value})
+                break
         if (step + 1) % t.checkpoint_interval == 0 or step + 1 == t.max_steps:
+            if not all(torch.isfinite(p).all() for p in model.parameters()):
+                diverge(step + 1, "weights are not finite", {"train_loss": loss_value})
+                break
             save(step + 1, {"val_loss": last_val, "train_loss": last_loss})
+            saved_step = step + 1
             barrier(info)
     bar.close()
     seconds = time.perf_counter() - t0
-    done = step + 1 if status == "completed" else step
     if status == "diverged" and info.is_main:
         print(message, file=sys.stderr)
     tps = tokens_per_step * max(done - start_step, 0) / max(seconds, 1e-9)
