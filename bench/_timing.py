@@ -40,8 +40,10 @@ class Timings:
 
     def ratio_quartiles(self, name: str, baseline: str) -> tuple[float, float]:
         """25th and 75th percentile of the per-round ratios: how far to trust `ratio`."""
-        pairs = zip(self.samples[name], self.samples[baseline], strict=True)
-        q = statistics.quantiles((a / b for a, b in pairs), n=4)
+        ratios = [a / b for a, b in zip(self.samples[name], self.samples[baseline], strict=True)]
+        if len(ratios) < 2:
+            return ratios[0], ratios[0]
+        q = statistics.quantiles(ratios, n=4)
         return q[0], q[2]
 
 
@@ -97,9 +99,11 @@ def print_table(timings: Timings, baselines: tuple[str, ...], unit: str = "ms") 
         print(f"  {name:{width}}  {timings.median(name) * scale:9.3f}{cells}")
 
 
-def add_timing_args(parser: argparse.ArgumentParser, repeats: int, inner: int = 1) -> None:
+def add_timing_args(
+    parser: argparse.ArgumentParser, repeats: int, warmup: int = 3, inner: int = 1
+) -> None:
     parser.add_argument("--repeats", type=int, default=repeats, help="timed rounds")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
+    parser.add_argument("--warmup", type=int, default=warmup, help="untimed rounds first")
     parser.add_argument("--inner", type=int, default=inner, help="calls per timed sample")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch.set_num_threads (default: leave torch's)"

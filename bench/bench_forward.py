@@ -1,6 +1,6 @@
 """What instrumentation costs a forward pass: idle hook points, and capturing what the app shows.
 
-Three questions, each answered by contenders timed side by side in one run (see `bench/_timing.py`):
+Two questions, each answered by contenders timed side by side in one run (see `bench/_timing.py`):
 
 a. idle    our `Transformer` with no hook installed vs `PlainGPT` below, the same network written
            the usual way (fused qkv Linear, `scaled_dot_product_attention`, no hook points) and
@@ -12,7 +12,7 @@ b. capture `run_with_cache` of every internal the app shows (Q, K, V, the score 
            (names=None) is printed too, without a goal.
 
     .venv/bin/python -m bench.bench_forward                 # about a minute on 2 cores
-    .venv/bin/python -m bench.bench_forward --repeats 100   # tighter medians
+    .venv/bin/python -m bench.bench_forward --repeats 100 --threads 1 --clock cpu  # steadier
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def run_case(case: Case, args: argparse.Namespace) -> list[tuple[str, float, flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_timing_args(parser, repeats=40)
+    add_timing_args(parser, repeats=30)
     args = parser.parse_args(argv)
     print(apply_timing_args(args))
     goals = [goal for case in CASES for goal in run_case(case, args)]

@@ -8,7 +8,7 @@ Both contenders run `model.generate.generate` on the same model and prompt, inte
   re-encodes the window from scratch, cache or not; printed for honesty, without a goal.
 
     .venv/bin/python -m bench.bench_generate                  # under a minute on 2 cores
-    .venv/bin/python -m bench.bench_generate --repeats 20
+    .venv/bin/python -m bench.bench_generate --repeats 15 --threads 1 --clock cpu   # steadier on a loaded machine
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--long-ctx", type=int, default=320, help="n_ctx of the model the goal is measured on"
     )
-    add_timing_args(parser, repeats=10)
+    add_timing_args(parser, repeats=5, warmup=1)
     args = parser.parse_args(argv)
     print(apply_timing_args(args))
     if args.prompt + args.new_tokens > args.long_ctx:

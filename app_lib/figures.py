@@ -1,0 +1,182 @@
+"""The Explore page's figures from one `Capture` and the user's focus (layer, head, query, key).
+
+Kept apart from the page so the benchmark can time exactly what the page draws, without Streamlit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from app_lib.capture import Capture, GenerationStep
+from viz.attention import head_heatmap, score_pipeline
+from viz.grid_fast import fast_pattern_grid
+from viz.metrics import uniform_entropy
+from viz.qkv import qkv_inspector
+from viz.stats import entropy_bars, entropy_heatmap, layer_pos_heatmap
+from viz.tokens import token_loss_html, topk_table
+
+# Overview figures pool long prompts to this many positions: a full-resolution 4 x 4 grid over 256
+# tokens would be ~6 MB of JSON, past the page's 3 MB budget; the focused head stays exact.
+GRID_POSITIONS = 64
+PIPELINE_POSITIONS = 96
+
+
+@dataclass(frozen=True)
+class Focus:
+    layer: int = 0
+    head: int = 0
+    q_pos: int = 0
+    k_pos: int = 0
+
+
+def clamp_focus(focus: Focus, n_layers: int, n_heads: int, n_pos: int) -> Focus:
+    """A focus that fits this capture (a shorter prompt or another model may shrink the ranges)."""
+    q = min(max(focus.q_pos, 0), n_pos - 1)
+    return Focus(
+        layer=min(max(focus.layer, 0), n_layers - 1),
+        head=min(max(focus.head, 0), n_heads - 1),
+        q_pos=q,
+        k_pos=min(max(focus.k_pos, 0), n_pos - 1),
+    )
+
+
+def grid_figure(cap: Capture, gamma: float = 1.0) -> go.Figure:
+    assert cap.patterns is not None
+    return fast_pattern_grid(
+        cap.patterns, cap.tokens, gamma=gamma, max_positions=GRID_POSITIONS, cell_px=150
+    )
+
+
+def head_figure(cap: Capture, focus: Focus, gamma: float = 1.0) -> go.Figure:
+    assert cap.patterns is not None
+    return head_heatmap(
+        cap.patterns[focus.layer, focus.head],
+        cap.tokens,
+        title=f"Layer {focus.layer} head {focus.head}",
+        gamma=gamma,
+    )
+
+
+def pipeline_figure(cap: Capture, focus: Focus) -> go.Figure:
+    assert cap.raw_scores is not None and cap.scaled_scores is not None
+    assert cap.masked_scores is not None and cap.patterns is not None
+    at = (focus.layer, focus.head)
+    return score_pipeline(
+        cap.raw_scores[at],
+        cap.scaled_scores[at],
+        cap.masked_scores[at],
+        cap.patterns[at],
+        cap.tokens,
+        title=f"Layer {focus.layer} head {focus.head}: raw → scaled → masked → softmax",
+        max_positions=PIPELINE_POSITIONS,
+    )
+
+
+def qkv_figure(cap: Capture, focus: Focus) -> go.Figure:
+    assert cap.q is not None and cap.k is not None and cap.v is not None and cap.z is not None
+    assert cap.patterns is not None and cap.scaled_scores is not None
+    layer, head, qp, kp = focus.layer, focus.head, focus.q_pos, focus.k_pos
+    score = float(cap.scaled_scores[layer, head, qp, kp])
+    return qkv_inspector(
+        cap.q[layer, qp, head],
+        cap.k[layer, kp, head],
+        float(cap.patterns[layer, head, qp, kp]),
+        cap.v[layer, :, head],
+        cap.z[layer, qp, head],
+        tokens=cap.tokens,
+        q_pos=qp,
+        k_pos=kp,
+        weights=cap.patterns[layer, head, qp],
+        score=score if np.isfinite(score) else None,
+        title=f"Layer {layer} head {head}: query {qp} → key {kp}",
+    )
+
+
+def resid_figure(cap: Capture) -> go.Figure:
+    return layer_pos_heatmap(
+        cap.resid_norms,
+        cap.tokens,
+        title="Residual-stream norm ‖x‖ per layer and position",
+        row_labels=cap.stream_labels,
+        value_name="‖x‖",
+    )
+
+
+def ln_figures(cap: Capture) -> tuple[go.Figure, go.Figure] | None:
+    if cap.ln_mean is None or cap.ln_std is None:
+        return None
+    mean = layer_pos_heatmap(
+        cap.ln_mean,
+        cap.tokens,
+        title="LayerNorm input mean",
+        row_labels=cap.ln_labels,
+        value_name="mean",
+        zmid=0.0,
+    )
+    std = layer_pos_heatmap(
+        cap.ln_std,
+        cap.tokens,
+        title="LayerNorm input standard deviation",
+        row_labels=cap.ln_labels,
+        value_name="std",
+    )
+    return mean, std
+
+
+def entropy_figures(cap: Capture, causal: bool) -> tuple[go.Figure, go.Figure]:
+    assert cap.entropy is not None
+    ceiling = uniform_entropy(len(cap.tokens), causal=causal)
+    return (
+        entropy_heatmap(cap.entropy, max_bits=ceiling),
+        entropy_bars(cap.entropy, uniform_bits=ceiling),
+    )
+
+
+def loss_html(cap: Capture) -> str:
+    tips = [
+        "next: " + ", ".join(f"{t} {p:.2f}" for t, p in zip(row, probs, strict=True))
+        for row, probs in zip(cap.top_tokens, cap.top_probs, strict=True)
+    ]
+    return token_loss_html(cap.tokens, cap.losses, tooltips=tips)
+
+
+def topk_rows(cap: Capture) -> list[dict]:
+    return topk_table(cap.tokens, cap.top_tokens, cap.top_probs, cap.losses)
+
+
+def generation_figure(step: GenerationStep, labels: list[str]) -> go.Figure:
+    """The predicting query's attention at one generation step: one row per layer and head.
+
+    labels: token labels of the whole sequence (prompt + generated); the row's keys are the last
+    `k_pos` of them up to the query (a sliding window once the context is full).
+    """
+    assert step.rows is not None
+    n_layers, n_heads, n_keys = step.rows.shape
+    end = step.query_pos + 1
+    keys = labels[end - n_keys : end]
+    return layer_pos_heatmap(
+        step.rows.reshape(n_layers * n_heads, n_keys),
+        keys,
+        title=f"Attention of the query at position {step.query_pos} when it sampled the next token",
+        row_labels=[f"L{layer} H{head}" for layer in range(n_layers) for head in range(n_heads)],
+        value_name="weight",
+        colorscale="Viridis",
+    )
+
+
+def all_explore_figures(cap: Capture, focus: Focus, causal: bool = True) -> dict[str, go.Figure]:
+    """Every figure the Explore page can show for this capture (what the benchmark measures)."""
+    figs: dict[str, go.Figure] = {"resid": resid_figure(cap)}
+    ln = ln_figures(cap)
+    if ln is not None:
+        figs["ln_mean"], figs["ln_std"] = ln
+    if cap.has_attention:
+        figs["grid"] = grid_figure(cap)
+        figs["head"] = head_figure(cap, focus)
+        figs["pipeline"] = pipeline_figure(cap, focus)
+        figs["qkv"] = qkv_figure(cap, focus)
+        figs["entropy_map"], figs["entropy_bars"] = entropy_figures(cap, causal)
+    return figs

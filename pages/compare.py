@@ -1,0 +1,203 @@
+"""Compare: two models, or one model under two switch sets, on the same prompt; and the recorded
+training curves and metrics of every shipped variant."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from app_lib.capture import Capture
+from app_lib.models import list_variants, read_record, record_curve, scalar_metrics
+from app_lib.prompts import DEFAULT_EXAMPLE, EXAMPLES, prepare_prompt
+from app_lib.state import capture_for, clamp_choice, guard, init_state
+from app_lib.widgets import describe, model_picker, switch_defaults, switch_panel
+from model.checkpoint import Checkpoint
+from model.switches import Switches
+from viz.attention import head_heatmap, pattern_difference
+from viz.curves import metric_bars, position_loss_curves, training_curves
+from viz.stats import layer_pos_heatmap
+
+MODES = ["Two models", "One model, two switch sets"]
+PLOT_CONFIG = {"displaylogo": False}
+DIFF_POSITIONS = 128  # pool longer prompts in the three-panel difference figure
+
+init_state(
+    {
+        "cmp_mode": MODES[0],
+        "cmp_prompt": EXAMPLES[DEFAULT_EXAMPLE],
+        "cmp_layer": 0,
+        "cmp_head": 0,
+        **switch_defaults("a_"),
+        **switch_defaults("b_"),
+    }
+)
+
+
+def sidebar() -> tuple[Checkpoint | None, Checkpoint | None, str, Switches, Switches]:
+    with st.sidebar:
+        mode = st.radio("Compare", MODES, key="cmp_mode")
+        ckpt_a = model_picker("cmp_a", "Model A")
+        if mode == MODES[0]:
+            ckpt_b = model_picker("cmp_b", "Model B", default_index=1)
+        else:
+            ckpt_b = ckpt_a
+        text = st.text_area("Prompt", key="cmp_prompt", height=120)
+        with st.expander("Switches of A", expanded=mode == MODES[1]):
+            sw_a = switch_panel("a_", ckpt_a.config) if ckpt_a is not None else Switches()
+        with st.expander("Switches of B", expanded=mode == MODES[1]):
+            sw_b = switch_panel("b_", ckpt_b.config) if ckpt_b is not None else Switches()
+    return ckpt_a, ckpt_b, text, sw_a, sw_b
+
+
+def run_side(name: str, ckpt: Checkpoint, text: str, switches: Switches) -> Capture | None:
+    prepared = prepare_prompt(text, ckpt.tokenizer, ckpt.config.n_ctx)
+    for m in prepared.messages:
+        getattr(st, m.level)(f"{name}: {m.text}")
+    if not prepared.ok:
+        return None
+    return capture_for(ckpt, prepared.ids, switches)
+
+
+def label(name: str, ckpt: Checkpoint, switches: Switches) -> str:
+    if switches.is_default:
+        return f"{name}: {ckpt.name}"
+    off = [
+        n
+        for n, on in (
+            ("mask", switches.causal_mask),
+            ("residual", switches.residual),
+            ("LN", switches.layernorm),
+            ("pos", switches.pos_encoding),
+        )
+        if not on
+    ]
+    off += [f"L{a.layer}H{a.head}" for a in switches.head_ablations]
+    return f"{name}: {ckpt.name} (−{', −'.join(off)})"
+
+
+def loss_row(cap_a: Capture, cap_b: Capture, label_a: str, label_b: str) -> None:
+    cols = st.columns(3)
+    la, lb = cap_a.mean_loss, cap_b.mean_loss
+    cols[0].metric(f"Loss {label_a}", "—" if math.isnan(la) else f"{la:.4f}")
+    cols[1].metric(f"Loss {label_b}", "—" if math.isnan(lb) else f"{lb:.4f}")
+    delta = lb - la
+    cols[2].metric("B − A", "—" if math.isnan(delta) else f"{delta:+.4f}")
+
+
+def patterns(
+    cap_a: Capture, cap_b: Capture, ckpt_a: Checkpoint, ckpt_b: Checkpoint, la: str, lb: str
+) -> None:
+    if not (cap_a.has_attention and cap_b.has_attention):
+        st.info(
+            "Attention views do not apply: at least one side is an LSTM, which has no attention."
+        )
+        return
+    n_layers = min(ckpt_a.config.n_layers, ckpt_b.config.n_layers)
+    n_heads = min(ckpt_a.config.n_heads, ckpt_b.config.n_heads)
+    clamp_choice("cmp_layer", list(range(n_layers)), 0)
+    clamp_choice("cmp_head", list(range(n_heads)), 0)
+    c1, c2 = st.columns(2)
+    layer = c1.selectbox("Layer", range(n_layers), key="cmp_layer")
+    head = c2.selectbox("Head", range(n_heads), key="cmp_head")
+    assert cap_a.patterns is not None and cap_b.patterns is not None
+    pa, pb = cap_a.patterns[layer, head], cap_b.patterns[layer, head]
+    title = f"Layer {layer} head {head}"
+    if pa.shape == pb.shape and cap_a.tokens == cap_b.tokens:
+        fig = pattern_difference(
+            pa, pb, cap_a.tokens, labels=(la, lb), title=title, max_positions=DIFF_POSITIONS
+        )
+        st.plotly_chart(fig, config=PLOT_CONFIG, key="cmp_diff_fig")
+    else:
+        st.caption(
+            "The two tokenizers split the prompt differently, so the patterns are shown side by side without a difference."
+        )
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(
+            head_heatmap(pa, cap_a.tokens, title=f"{la} · {title}", height=480),
+            config=PLOT_CONFIG,
+            key="cmp_a_fig",
+        )
+        c2.plotly_chart(
+            head_heatmap(pb, cap_b.tokens, title=f"{lb} · {title}", height=480),
+            config=PLOT_CONFIG,
+            key="cmp_b_fig",
+        )
+
+
+def residuals_and_loss(cap_a: Capture, cap_b: Capture, la: str, lb: str) -> None:
+    c1, c2 = st.columns(2)
+    for col, cap, name, key in ((c1, cap_a, la, "cmp_resid_a"), (c2, cap_b, lb, "cmp_resid_b")):
+        fig = layer_pos_heatmap(
+            cap.resid_norms,
+            cap.tokens,
+            title=f"Residual norm · {name}",
+            row_labels=cap.stream_labels,
+            value_name="‖x‖",
+        )
+        col.plotly_chart(fig, config=PLOT_CONFIG, key=key)
+    same = cap_a.tokens == cap_b.tokens
+    names = (la, lb) if la != lb else (f"{la} (A)", f"{lb} (B)")
+    fig = position_loss_curves(
+        {names[0]: cap_a.losses, names[1]: cap_b.losses},
+        tokens=cap_a.tokens if same else None,
+        title="Per-token loss",
+    )
+    st.plotly_chart(fig, config=PLOT_CONFIG, key="cmp_loss_fig")
+
+
+def records_section() -> None:
+    st.header("Recorded training runs")
+    records = {v.name: r for v in list_variants() if (r := read_record(v.path)) is not None}
+    if not records:
+        st.info("No shipped variant has a record.json yet.")
+        return
+    curves = {name: c for name, r in records.items() if (c := record_curve(r))}
+    if curves:
+        try:
+            st.plotly_chart(training_curves(curves), config=PLOT_CONFIG, key="cmp_curves_fig")
+        except ValueError as e:  # a curve without step/loss pairs: say so, keep the page
+            st.warning(f"Training curves could not be drawn: {e}")
+    metrics = {name: scalar_metrics(r) for name, r in records.items()}
+    rows = [{"variant": name, **m} for name, m in metrics.items()]
+    st.dataframe(rows, hide_index=True, key="cmp_metrics_table")
+    shared = sorted({k for m in metrics.values() for k in m})
+    if shared:
+        default = "final_val_loss" if "final_val_loss" in shared else shared[0]
+        clamp_choice("cmp_metric", shared, default)
+        metric = st.selectbox("Metric", shared, key="cmp_metric")
+        values = {
+            name: m[metric]
+            for name, m in metrics.items()
+            if metric in m and math.isfinite(m[metric])
+        }
+        if values:
+            reference = "baseline" if "baseline" in values else None
+            st.plotly_chart(
+                metric_bars(values, title=metric, reference=reference),
+                config=PLOT_CONFIG,
+                key="cmp_bars_fig",
+            )
+
+
+def body() -> None:
+    ckpt_a, ckpt_b, text, sw_a, sw_b = sidebar()
+    st.title("Compare")
+    if ckpt_a is None or ckpt_b is None:
+        st.info("Pick two models (or one) in the sidebar.")
+    else:
+        st.caption(
+            f"A: **{ckpt_a.name}** · {describe(ckpt_a)}  \nB: **{ckpt_b.name}** · {describe(ckpt_b)}"
+        )
+        cap_a = run_side("A", ckpt_a, text, sw_a)
+        cap_b = run_side("B", ckpt_b, text, sw_b)
+        if cap_a is not None and cap_b is not None:
+            la, lb = label("A", ckpt_a, sw_a), label("B", ckpt_b, sw_b)
+            loss_row(cap_a, cap_b, la, lb)
+            patterns(cap_a, cap_b, ckpt_a, ckpt_b, la, lb)
+            residuals_and_loss(cap_a, cap_b, la, lb)
+    records_section()
+
+
+with guard("Compare"):
+    body()

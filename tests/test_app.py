@@ -1,0 +1,326 @@
+"""AppTest drives every page on tiny checkpoints: each switch, layer/head/position choice, every
+bad input; no exception ever, and the numbers shown move when they should."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from app_lib.models import ENV_ROOT
+from app_lib.state import STRICT_ENV
+from tests.app_checkpoints import TEXT, make_checkpoints
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 60  # the first run imports torch and plotly; the machine is shared
+
+
+@pytest.fixture(scope="module")
+def ckpt_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+
+
+@pytest.fixture(autouse=True)
+def app_env(ckpt_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_ROOT, str(ckpt_root))
+    # unexpected errors must fail the test (at.exception), not become the user-facing message
+    monkeypatch.setenv(STRICT_ENV, "1")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def explore() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    found = [m.value for m in at.metric if m.label == label]
+    assert found, f"no metric {label!r}; have {[m.label for m in at.metric]}"
+    return found[0]
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def dump(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def ok(target) -> AppTest:
+    """Run the app (from the AppTest or from a widget just changed); no exception allowed."""
+    at = target.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def errors(at: AppTest) -> str:
+    return " ".join(e.value for e in at.error)
+
+
+def warnings(at: AppTest) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+# --- Explore --------------------------------------------------------------------------------------
+
+
+def test_landing_page_opens_on_baseline_with_example_prompt_and_grid():
+    at = explore()
+    assert at.selectbox(key="explore_model").value == "baseline"
+    assert at.text_area(key="prompt").value.startswith("ROMEO")
+    assert not at.error and not at.warning
+    assert float(metric(at, "Loss (nats/token)")) > 0
+    (grid,) = charts(at)
+    assert len(grid["data"]) == 2 * 2  # one heatmap per layer x head
+    assert len(at.get("download_button")) == 8  # head PNG/SVG/HTML/CSV/NPZ + grid PNG/SVG/HTML
+
+
+@pytest.mark.parametrize("switch", ["sw_mask", "sw_residual", "sw_layernorm", "sw_pos"])
+def test_each_switch_changes_the_loss_and_shows_the_change(switch):
+    at = explore()
+    before = metric(at, "Loss (nats/token)")
+    ok(at.checkbox(key=switch).uncheck())
+    after = metric(at, "Loss (nats/token)")
+    assert after != before
+    delta = next(m.delta for m in at.metric if m.label == "Loss (nats/token)")
+    assert "vs unswitched" in delta
+    assert metric(at, "Unswitched loss") == before
+    ok(at.checkbox(key=switch).check())
+    assert metric(at, "Loss (nats/token)") == before
+
+
+def test_removing_the_mask_changes_the_heatmap():
+    at = explore()
+    z_before = charts(at)[0]["data"][0]["z"]
+    ok(at.checkbox(key="sw_mask").uncheck())
+    assert charts(at)[0]["data"][0]["z"] != z_before
+
+
+def test_head_knockouts_zero_and_mean_change_the_loss():
+    at = explore()
+    base = metric(at, "Loss (nats/token)")
+    ok(at.multiselect(key="sw_knockouts").select("L0H0").select("L1H1"))
+    zero = metric(at, "Loss (nats/token)")
+    ok(at.radio(key="sw_ko_mode").set_value("mean"))
+    mean = metric(at, "Loss (nats/token)")
+    assert len({base, zero, mean}) == 3
+    ok(at.multiselect(key="sw_knockouts").unselect("L0H0").unselect("L1H1"))
+    assert metric(at, "Loss (nats/token)") == base
+
+
+@pytest.mark.parametrize(
+    "view", ["Focused head", "Score pipeline", "Q/K/V", "Residual & LayerNorm", "Entropy"]
+)
+def test_every_view_renders_for_the_selected_layer_and_head(view):
+    at = explore()
+    at.session_state["view"] = view
+    ok(at.selectbox(key="layer").set_value(1))
+    ok(at.selectbox(key="head").set_value(1))
+    figs = charts(at)
+    assert figs
+    if view in ("Focused head", "Score pipeline", "Q/K/V"):
+        assert "Layer 1 head 1" in dump(figs[0]["layout"]["title"])
+
+
+def test_qkv_inspector_follows_the_chosen_query_and_key():
+    at = explore()
+    at.session_state["view"] = "Q/K/V"
+    ok(at)
+    ok(at.selectbox(key="q_pos").set_value(10))
+    ok(at.selectbox(key="k_pos").set_value(3))
+    assert "query 10 → key 3" in dump(charts(at)[0]["layout"]["title"])
+
+
+def test_layernorm_view_says_so_when_layernorm_is_off():
+    at = explore()
+    at.session_state["view"] = "Residual & LayerNorm"
+    ok(at)
+    assert len(charts(at)) == 3
+    ok(at.checkbox(key="sw_layernorm").uncheck())
+    assert len(charts(at)) == 1
+    assert any("No LayerNorm ran" in c.value for c in at.caption)
+
+
+def test_per_token_loss_view_shows_coloured_prompt_and_topk_table():
+    at = explore()
+    at.session_state["view"] = "Per-token loss"
+    ok(at)
+    assert at.dataframe and len(at.dataframe[0].value) == len(at.text_area(key="prompt").value)
+
+
+def test_generation_streams_and_appends_to_the_analysed_prompt():
+    at = explore()
+    at.session_state["view"] = "Generate"
+    ok(at)
+    prompt = at.text_area(key="prompt").value
+    ok(at.number_input(key="gen_tokens").set_value(5))
+    ok(at.button(key="gen_go").click())
+    assert at.text_area(key="prompt").value.startswith(prompt)
+    assert len(at.text_area(key="prompt").value) == len(prompt) + 5
+    assert metric(at, "Tokens analysed") == str(len(prompt) + 5)
+    (step_fig,) = charts(at)  # the per-step attention recorded through the KV cache
+    assert len(step_fig["data"][0]["y"]) == 2 * 2
+    ok(at.select_slider(key="gen_step").set_value(4))
+
+
+def test_example_prompts_switch_the_text():
+    at = explore()
+    ok(at.selectbox(key="example").set_value("Counting"))
+    assert at.text_area(key="prompt").value.startswith("one two")
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "needle"),
+    [
+        ("", "error", "empty"),
+        ("   \n ", "error", "empty"),
+        ("snow ☃ and ✓", "error", "'☃'"),
+        (TEXT * 3, "warning", "context is 64"),
+        ("a" * 100_000, "warning", "100,000 characters"),
+    ],
+)
+def test_bad_prompts_get_a_clear_message(text, level, needle):
+    at = explore()
+    ok(at.text_area(key="prompt").input(text))
+    shown = errors(at) if level == "error" else warnings(at)
+    assert needle in shown
+    if level == "warning":  # still analysed: the last n_ctx tokens
+        assert metric(at, "Tokens analysed") == "64"
+    # the app keeps working after the bad input
+    ok(at.text_area(key="prompt").input("the cat sat"))
+    assert not at.error and metric(at, "Tokens analysed") == "11"
+
+
+def _bad_folder(tmp: Path, kind: str) -> Path:
+    folder = tmp / kind
+    if kind == "missing":
+        return folder
+    good = Path(__import__("os").environ[ENV_ROOT]) / "baseline"
+    folder.mkdir()
+    for f in good.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    if kind == "corrupt":
+        (folder / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    elif kind == "mismatched":
+        cfg = json.loads((folder / "config.json").read_text())
+        cfg["d_model"] = 48
+        (folder / "config.json").write_text(json.dumps(cfg))
+    elif kind == "pickle":
+        (folder / "model.safetensors").unlink()
+        (folder / "model.pt").write_bytes(b"\x80\x04fake pickle")
+    elif kind == "bad_json":
+        (folder / "config.json").write_text("{not json")
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "mismatched", "pickle", "bad_json"])
+def test_bad_checkpoint_folders_get_a_clear_error_and_the_app_recovers(kind, tmp_path):
+    at = explore()
+    ok(at.selectbox(key="explore_model").set_value("Other folder…"))
+    ok(at.text_input(key="explore_path").input(str(_bad_folder(tmp_path, kind))))
+    assert "Cannot load this checkpoint" in errors(at)
+    ok(at.selectbox(key="explore_model").set_value("baseline"))
+    assert not at.error and float(metric(at, "Loss (nats/token)")) > 0
+
+
+def test_user_folder_loads_like_a_shipped_variant(ckpt_root):
+    at = explore()
+    ok(at.selectbox(key="explore_model").set_value("Other folder…"))
+    ok(at.text_input(key="explore_path").input(str(ckpt_root / "no_pos")))
+    assert not at.error
+    assert at.checkbox(key="sw_pos").disabled  # trained without positions: nothing to switch
+
+
+def test_lstm_checkpoint_shows_what_applies():
+    at = explore()
+    ok(at.selectbox(key="explore_model").set_value("lstm"))
+    assert any("LSTM" in i.value and "do not apply" in i.value for i in at.info)
+    assert at.checkbox(key="sw_mask").disabled
+    assert float(metric(at, "Loss (nats/token)")) > 0
+    for view in ("Residual & LayerNorm", "Per-token loss", "Generate"):
+        at.session_state["view"] = view
+        ok(at)
+    ok(at.number_input(key="gen_tokens").set_value(3))
+    ok(at.button(key="gen_go").click())
+
+
+def test_model_change_clamps_layer_head_and_knockouts(ckpt_root):
+    at = explore()
+    ok(at.selectbox(key="layer").set_value(1))
+    ok(at.multiselect(key="sw_knockouts").select("L1H1"))
+    ok(at.selectbox(key="explore_model").set_value("lstm"))
+    ok(at.selectbox(key="explore_model").set_value("baseline"))
+
+
+def test_without_shipped_variants_the_app_asks_for_a_folder(tmp_path, monkeypatch, ckpt_root):
+    monkeypatch.setenv(ENV_ROOT, str(tmp_path / "empty"))
+    at = explore()
+    assert any("No shipped variants" in i.value for i in at.info)
+    ok(at.text_input(key="explore_path").input(str(ckpt_root / "baseline")))
+    assert float(metric(at, "Loss (nats/token)")) > 0
+
+
+def test_two_sessions_do_not_share_switches():
+    a, b = explore(), explore()
+    base = metric(b, "Loss (nats/token)")
+    ok(a.checkbox(key="sw_mask").uncheck())
+    ok(b)
+    assert metric(b, "Loss (nats/token)") == base != metric(a, "Loss (nats/token)")
+
+
+# --- Compare --------------------------------------------------------------------------------------
+
+
+def compare() -> AppTest:
+    at = explore()
+    return ok(at.switch_page("pages/compare.py"))
+
+
+def test_compare_two_models_side_by_side_and_records():
+    at = compare()
+    assert at.selectbox(key="cmp_a_model").value == "baseline"
+    assert at.selectbox(key="cmp_b_model").value != "baseline"
+    ok(at.selectbox(key="cmp_b_model").set_value("no_pos"))
+    titles = [dump(c["layout"].get("title")) for c in charts(at)]
+    assert any("max |Δ|" in dump(c) for c in charts(at))  # the difference panel
+    assert any("Training curves" in t for t in titles)
+    assert any("final_val_loss" in t for t in titles)
+    ok(at.selectbox(key="cmp_layer").set_value(1))
+    ok(at.selectbox(key="cmp_head").set_value(1))
+    ok(at.selectbox(key="cmp_metric").set_value("lambada.accuracy"))
+
+
+def test_compare_one_model_two_switch_sets_shows_the_loss_change():
+    at = compare()
+    ok(at.radio(key="cmp_mode").set_value("One model, two switch sets"))
+    assert metric(at, "B − A") == "+0.0000"
+    ok(at.checkbox(key="b_mask").uncheck())
+    assert metric(at, "B − A") != "+0.0000"
+    ok(at.multiselect(key="a_knockouts").select("L0H1"))
+    for key in ("a_residual", "a_layernorm", "a_pos"):
+        ok(at.checkbox(key=key).uncheck())
+
+
+def test_compare_with_an_lstm_and_bad_prompt():
+    at = compare()
+    ok(at.selectbox(key="cmp_b_model").set_value("lstm"))
+    assert any("LSTM" in i.value for i in at.info)
+    ok(at.text_area(key="cmp_prompt").input("snow ☃"))
+    assert "'☃'" in errors(at)
+    ok(at.text_area(key="cmp_prompt").input(""))
+    assert "empty" in errors(at)
+
+
+def test_compare_records_tolerate_missing_and_broken_files(ckpt_root):
+    (ckpt_root / "no_pos" / "record.json").write_text("{broken")
+    try:
+        at = compare()
+        assert not at.error
+    finally:
+        (ckpt_root / "no_pos" / "record.json").write_text(json.dumps({"final_val_loss": 3.5}))

@@ -1,0 +1,34 @@
+"""Every shipped checkpoint loads, matches its record, and reproduces its recorded loss."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.checkpoint import load_checkpoint
+from training.probes import batch_loss
+
+ROOT = Path(__file__).resolve().parents[1] / "checkpoints"
+SHIPPED = sorted(p.parent for p in ROOT.glob("*/record.json"))
+
+
+def test_the_suite_ships_its_variants() -> None:
+    if not SHIPPED:
+        pytest.skip("no shipped checkpoints in this checkout")
+    names = {p.name for p in SHIPPED}
+    assert {"baseline", "no_residual", "no_causal_mask"} <= names
+    size = sum(f.stat().st_size for p in SHIPPED for f in p.iterdir())
+    assert size < 25 * 2**20, f"shipped weights and records take {size / 2**20:.1f} MB"
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_checkpoint_reproduces_its_record(folder: Path) -> None:
+    record = json.loads((folder / "record.json").read_text())
+    assert record["complete"]
+    ckpt = load_checkpoint(folder)
+    assert ckpt.config.to_dict() == record["model_config"]
+    tokens = torch.tensor(record["fixed_batch"]["tokens"])
+    assert abs(batch_loss(ckpt.model, tokens) - record["fixed_batch"]["loss"]) < 1e-4
