@@ -305,7 +305,7 @@ def distance_profile(
 
 
 def input_saliency(
-    model: LanguageModel, ids: Sequence[int], max_targets: int = 32
+    model: LanguageModel, ids: Sequence[int], max_targets: int = 16
 ) -> SaliencyProfile:
     """Input-gradient saliency of the last `max_targets` next-token losses, by distance.
 
@@ -357,11 +357,16 @@ class OrderCheck:
 def order_check(
     model: LanguageModel, ids: Sequence[int], n_shuffles: int = 4, seed: int = 0
 ) -> OrderCheck:
+    """One forward pass over a batch: the prompt as written, then `n_shuffles` permutations."""
+    if len(ids) < 2:
+        raise ValueError("order_check needs at least two tokens")
     rng = np.random.default_rng(seed)
-    shuffled = [
-        mean_loss(model, [int(i) for i in rng.permutation(list(ids))]) for _ in range(n_shuffles)
-    ]
-    return OrderCheck(mean_loss(model, ids), float(np.mean(shuffled)), n_shuffles)
+    rows = [list(ids)] + [rng.permutation(list(ids)).tolist() for _ in range(n_shuffles)]
+    seqs = torch.tensor(rows)  # [batch, pos + 1]
+    with torch.no_grad():
+        logits = model(seqs[:, :-1]).float()  # [batch, pos, vocab]
+    losses = F.cross_entropy(logits.transpose(1, 2), seqs[:, 1:], reduction="none").mean(1)
+    return OrderCheck(losses[0].item(), losses[1:].mean().item(), n_shuffles)
 
 
 # --------------------------------------------------------------------------- Q2: Q, K, V and scores
@@ -385,6 +390,7 @@ _WEIGHT_DIMS = {
 }
 
 
+@torch.no_grad()
 def attention_shapes(
     model: Transformer, ids: Sequence[int], layer: int = 0
 ) -> list[dict[str, str]]:
@@ -477,6 +483,7 @@ def pattern_similarity(patterns: np.ndarray) -> np.ndarray:
     return _cosine_matrix(p.mean(axis=1).reshape(p.shape[0], -1))
 
 
+@torch.no_grad()
 def capture_patterns(
     model: Transformer, ids: Sequence[int], switches: Switches = NO_SWITCHES
 ) -> np.ndarray:
@@ -550,19 +557,19 @@ def grad_norm_series(
     return steps, series
 
 
-def mean_over_steps(series: Mapping[str, Sequence[float]]) -> dict[str, float]:
-    """group -> mean of its finite values over training."""
+def median_over_steps(series: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """group -> median of its finite values over training (one clipped spike does not dominate)."""
     out = {}
     for g, values in series.items():
         finite = [v for v in values if math.isfinite(v)]
         if finite:
-            out[g] = float(np.mean(finite))
+            out[g] = float(np.median(finite))
     return out
 
 
 def depth_ratio(means: Mapping[str, float]) -> float | None:
-    """Gradient norm of the first block over that of the last: > 1, the earlier layers learn faster;
-    << 1, the gradient fades on its way down (vanishing gradients)."""
+    """Gradient norm of the first block over that of the last: near 1, the gradient reaches the
+    first block undiminished; << 1, it fades on its way down (vanishing gradients)."""
     blocks = sorted(
         (int(g.split(".")[1]), v) for g, v in means.items() if g.startswith(("blocks.", "layers."))
     )
@@ -659,6 +666,23 @@ def reversal_summary(record: Mapping[str, Any]) -> ReversalSummary | None:
     )
 
 
+@dataclass(frozen=True)
+class FutureAttention:
+    """Share of attention on future positions, over a [layer, head] matrix."""
+
+    mean: float
+    peak: float
+    peak_layer: int
+    peak_head: int
+
+
+def future_summary(matrix: np.ndarray | None) -> FutureAttention | None:
+    if matrix is None:
+        return None
+    layer, head = np.unravel_index(int(np.argmax(matrix)), matrix.shape)
+    return FutureAttention(float(matrix.mean()), float(matrix.max()), int(layer), int(head))
+
+
 def reversal_probe(record: Mapping[str, Any]) -> tuple[np.ndarray, list[str]] | None:
     """The recorded probe's patterns [layer, head, q_pos, k_pos] and its token labels."""
     probe = record.get("probe")
@@ -724,3 +748,25 @@ def sample_text(
     )
     model.eval()
     return tokenizer.decode(generate(model, _tensor(ids), settings)[0].tolist())
+
+
+def measure(kind: str, model: LanguageModel, tokenizer: Any, ids: Sequence[int]) -> Any:
+    """One live measurement by name, so the page needs a single cached entry point:
+
+    saliency, order (OrderCheck), shapes (table rows), weights (block similarity), patterns
+    ([layer, head, q_pos, k_pos]), depth (DepthProfile), bypass (BypassResult)."""
+    if kind == "saliency":
+        return input_saliency(model, ids)
+    if kind == "order":
+        return order_check(model, ids)
+    if kind == "shapes":
+        return attention_shapes(model, ids)
+    if kind == "weights":
+        return block_weight_similarity(model)
+    if kind == "patterns":
+        return capture_patterns(model, ids)
+    if kind == "depth":
+        return depth_profile(model, ids)
+    if kind == "bypass":
+        return bypass_residual(model, tokenizer, ids)
+    raise KeyError(f"unknown measurement {kind!r}")

@@ -15,6 +15,7 @@ from app_lib.curriculum import (
     BypassResult,
     DepthProfile,
     DotSpread,
+    FutureAttention,
     OrderCheck,
     ReversalSummary,
     SaliencyProfile,
@@ -47,6 +48,13 @@ def times(x: float | None, digits: int = 1) -> str:
     return f"×{x:.{digits}f}"
 
 
+def sig(x: float | None, digits: int = 3) -> str:
+    """Significant digits, for numbers that may be tiny (a vanished gradient: 2.1e-05)."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{x:.{digits}g}"
+
+
 def ms(seconds: float) -> str:
     return f"{1000 * seconds:.1f} ms"
 
@@ -63,8 +71,7 @@ def missing(items: Sequence[str]) -> str:
     one = len(items) == 1
     return (
         f"{names(items)} {'has' if one else 'have'} not been trained yet (or {'is' if one else 'are'} "
-        f"still training): this part fills in once {'its' if one else 'their'} record.json "
-        f"{'appears' if one else 'appear'}."
+        f"still training): this part fills in once {'its record.json appears' if one else 'their record.json files appear'}."
     )
 
 
@@ -100,7 +107,7 @@ def timing_text(
         a, b = models
         ratio = seconds[b][-1] / seconds[a][-1]
         parts.append(
-            f"At {hi} tokens one **{b}** step takes {times(ratio, 2)} the time of a **{a}** step."
+            f"At {hi} tokens one **{b}** step takes {num(ratio, 2)} times as long as a **{a}** step."
         )
     parts.append(
         "A slope of 1 means time grows in proportion to length, 2 with its square. Attention's "
@@ -287,14 +294,15 @@ def grad_text(ratios: Mapping[str, float | None]) -> str:
     parts = []
     for model, r in ratios.items():
         if r is not None:
-            parts.append(f"`{model}` {num(r, 2)}")
+            parts.append(f"`{model}` {sig(r)}")
     if not parts:
         return ""
     return (
-        "Gradient norm of the first block over that of the last, averaged over training: "
+        "Gradient norm of the first block over that of the last (median over training): "
         + ", ".join(parts)
         + ". Near 1 the gradient reaches the early blocks undiminished; far below 1 it fades on "
-        "the way down, as it does through a deep stack of layers without a skip path."
+        "the way down, as it does through a deep stack of layers without a skip path. (The "
+        "embedding's gradient stays large either way: with tied weights it is also the unembedding.)"
     )
 
 
@@ -328,35 +336,48 @@ def bypass_text(r: BypassResult) -> str:
         f"({pct(top_off[1])}). Token cosine after the last block: {num(r.cosine_on[-1], 3)} → "
         f"{num(r.cosine_off[-1], 3)}; mean attention entropy per layer "
         f"{', '.join(num(v, 2) for v in r.entropy_on)} → {', '.join(num(v, 2) for v in r.entropy_off)} bits. "
-        "The model was trained to add small corrections to a stream; without it each block receives "
-        "the previous block's correction alone, which it has never seen."
+        "Every block was trained to read a stream that still carries the embedding and all earlier "
+        "blocks' writes; bypassed, it receives only the previous block's output, which it has never "
+        "seen on its own."
     )
 
 
 # --------------------------------------------------------------------------- mask, LAMBADA
 
 
-def reversal_text(
-    summaries: Mapping[str, ReversalSummary],
-    future: float | None,
-    future_where: tuple[int, int] | None,
-    future_mean: float | None,
-) -> str:
+def reversal_text(summaries: Mapping[str, ReversalSummary], future: FutureAttention | None) -> str:
     parts = []
-    for model, s in summaries.items():
+    for model, r in summaries.items():
         parts.append(
-            f"- **{model}**: random first half {pct(s.first_half)} (chance {pct(s.chance)}), "
-            f"reversed second half {pct(s.second_half)}."
+            f"- **{model}**: random first half {pct(r.first_half)} (chance {pct(r.chance)}), "
+            f"reversed second half {pct(r.second_half)}."
         )
-    if future is not None and future_where is not None:
-        layer, head = future_where
+    if future is not None:
         parts.append(
-            f"\nThe unmasked model's attention on future positions: {pct(future_mean)} on average over "
-            f"heads, up to {pct(future)} (layer {layer}, head {head}). The first half is random: a "
-            "model beating chance there is reading the answer, not predicting it — which is why a "
-            "language model needs the mask."
+            f"\nThe unmasked model's attention on future positions: {pct(future.mean)} on average "
+            f"over heads, up to {pct(future.peak)} (layer {future.peak_layer}, head "
+            f"{future.peak_head}). The first half is random: a model beating chance there is "
+            "reading the answer, not predicting it — which is why a language model needs the mask."
         )
     return "\n".join(parts)
+
+
+def unmasked_lm_text(final_losses: Mapping[str, float], future: FutureAttention | None) -> str:
+    parts = []
+    if "baseline" in final_losses and "no_causal_mask" in final_losses:
+        b, u = final_losses["baseline"], final_losses["no_causal_mask"]
+        parts.append(
+            f"Trained and evaluated without the mask, the language model reaches a validation loss "
+            f"of {num(u)} nats against the baseline's {num(b)} ({signed(u - b)}). That number is "
+            "not a prediction: every position can see the token it is asked for."
+        )
+    if future is not None:
+        parts.append(
+            f"On the fixed validation sample {pct(future.mean)} of its attention lands on future "
+            f"positions (up to {pct(future.peak)} in layer {future.peak_layer}, head "
+            f"{future.peak_head})."
+        )
+    return " ".join(parts)
 
 
 def lambada_text(results: Mapping[str, Mapping[str, float]]) -> str:
@@ -364,15 +385,24 @@ def lambada_text(results: Mapping[str, Mapping[str, float]]) -> str:
     losses = {n: r["loss"] for n, r in results.items() if "loss" in r}
     parts = []
     if accs:
-        best = max(accs, key=accs.__getitem__)
-        parts.append(
-            f"Best last-word accuracy: `{best}` {pct(accs[best])}"
-            + (f"; baseline {pct(accs['baseline'])}" if "baseline" in accs else "")
-            + f" ({len(accs)} variants)."
-        )
+        best, worst = max(accs.values()), min(accs.values())
+        if best == worst:
+            parts.append(
+                f"Every variant recorded ({len(accs)}) scores {pct(best)} last-word accuracy."
+            )
+        else:
+            leader = max(accs, key=accs.__getitem__)
+            baseline = (
+                f"; baseline {pct(accs['baseline'])}"
+                if "baseline" in accs and leader != "baseline"
+                else ""
+            )
+            parts.append(
+                f"Best last-word accuracy: `{leader}` {pct(best)}{baseline} ({len(accs)} variants)."
+            )
     if losses:
-        best = min(losses, key=losses.__getitem__)
-        parts.append(f"Lowest last-word loss: `{best}` {num(losses[best])} nats.")
+        leader = min(losses, key=losses.__getitem__)
+        parts.append(f"Lowest last-word loss: `{leader}` {num(losses[leader])} nats.")
     parts.append(
         "LAMBADA's passages are chosen so the last word needs the whole passage; a small model "
         "trained on Shakespeare alone is expected to score near zero here, so read the loss curve "

@@ -11,8 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app_lib.capture import Capture, GenerationStep
-from viz.attention import head_heatmap, score_pipeline
-from viz.grid_fast import fast_pattern_grid
+from viz.attention import head_heatmap, pattern_grid, score_pipeline
 from viz.metrics import uniform_entropy
 from viz.qkv import qkv_inspector
 from viz.stats import entropy_bars, entropy_heatmap, layer_pos_heatmap
@@ -45,7 +44,7 @@ def clamp_focus(focus: Focus, n_layers: int, n_heads: int, n_pos: int) -> Focus:
 
 def grid_figure(cap: Capture, gamma: float = 1.0) -> go.Figure:
     assert cap.patterns is not None
-    return fast_pattern_grid(
+    return pattern_grid(
         cap.patterns, cap.tokens, gamma=gamma, max_positions=GRID_POSITIONS, cell_px=150
     )
 

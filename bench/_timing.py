@@ -120,7 +120,15 @@ def apply_timing_args(args: argparse.Namespace) -> str:
     """Set the thread count; returns a header line naming everything that shapes the timings."""
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    loads = os.getloadavg()
+    load = ", ".join(f"{x:.1f}" for x in loads)
+    cores = os.cpu_count() or 1
+    if loads[0] > cores and (torch.get_num_threads() > 1 or args.clock == "wall"):
+        print(
+            f"warning: load average {loads[0]:.1f} on {cores} cores: other processes hold the "
+            "cores, so wall-clock ratios are mostly noise (threads stall at barriers); "
+            "--threads 1 --clock cpu gives steadier ratios"
+        )
     return (
         f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "
         f"{os.cpu_count()} cores, load average {load}; {args.clock} clock, "

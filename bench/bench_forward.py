@@ -192,7 +192,7 @@ def run_case(case: Case, args: argparse.Namespace) -> list[tuple[str, float, flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_timing_args(parser, repeats=30)
+    add_timing_args(parser, repeats=25)
     args = parser.parse_args(argv)
     print(apply_timing_args(args))
     goals = [goal for case in CASES for goal in run_case(case, args)]

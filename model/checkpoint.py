@@ -82,6 +82,7 @@ def save_checkpoint(
     """Write a checkpoint folder atomically. dtype (e.g. torch.float16) shrinks shipped weights."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    recover_interrupted_save(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         weights = distinct_state_dict(model)
@@ -110,8 +111,18 @@ def save_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        recover_interrupted_save(path)  # a failure between the two renames
         raise
     return path
+
+
+def recover_interrupted_save(path: str | Path) -> None:
+    """A save killed between its two renames leaves only the previous checkpoint, moved aside to
+    .<name>.old: move it back. Does nothing when `path` exists."""
+    path = Path(path)
+    old = path.with_name(f".{path.name}.old")
+    if not path.exists() and old.is_dir():
+        os.replace(old, path)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -152,20 +163,20 @@ def _refuse_pickle(path: Path) -> None:
 
 
 def _load_tensors(file: Path) -> dict[str, Tensor]:
+    # safetensors parsing cannot run code, so it goes first; sniffing for pickle beforehand would
+    # refuse valid files whose 8-byte header length happens to begin with 0x80 (e.g. 128)
     try:
-        with open(file, "rb") as fh:
-            head = fh.read(2)
-        if head[:1] == b"\x80" or head == b"PK":  # pickle protocol 2+ / torch.save zip archive
-            raise CheckpointError(
-                f"{file}: is a pickle, not safetensors; refused because unpickling can run code"
-            )
         return load_file(file)
-    except CheckpointError:
-        raise
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(
-            f"{file}: not a readable safetensors file ({e}); truncated or corrupt?"
-        ) from None
+        problem = f"not a readable safetensors file ({e}); truncated or corrupt?"
+        try:
+            with open(file, "rb") as fh:
+                head = fh.read(2)
+        except OSError:
+            head = b""
+        if head[:1] == b"\x80" or head == b"PK":  # pickle protocol 2+ / torch.save zip archive
+            problem = "is a pickle, not safetensors; refused because unpickling can run code"
+        raise CheckpointError(f"{file}: {problem}") from None
 
 
 def load_checkpoint(
@@ -173,6 +184,7 @@ def load_checkpoint(
 ) -> Checkpoint:
     """Load and validate a checkpoint folder; every problem raises CheckpointError naming the file."""
     path = Path(path)
+    recover_interrupted_save(path)
     _refuse_pickle(path)
     try:
         config = ModelConfig.from_dict(_read_json(path / CONFIG))

@@ -31,6 +31,7 @@ class ModelConfig:
     tied_embeddings: bool = False  # W_U = W_E^T: fewer parameters, as GPT-2 does
     bias: bool = True  # biases in the linear maps and LayerNorms
     ln_eps: float = 1e-5  # LayerNorm epsilon
+    scale_embed: bool = False  # token embeddings times sqrt(d_model) (Vaswani et al.): else unit-amplitude sinusoids drown the 0.02-scale token signal
     # --- train-time ablations (each answers one of the curriculum's questions) ---
     residual: bool = (
         True  # skip connections around attention and MLP; False: each sublayer replaces the stream

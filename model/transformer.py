@@ -87,7 +87,10 @@ class Transformer(HookedRoot):
                 f"attention_mask {tuple(attention_mask.shape)} != tokens {tuple(tokens.shape)}"
             )
 
-        x = self.hook_embed(self.embed(tokens))
+        x = self.embed(tokens)
+        if self.cfg.scale_embed:
+            x = x * math.sqrt(self.cfg.d_model)
+        x = self.hook_embed(x)
         if self.pos_embed is not None and switches.pos_encoding:
             x = x + self.hook_pos_embed(self.pos_embed(batch, n_pos, offset))
         if self.training and self.cfg.dropout:

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from app_lib import curriculum as cur
@@ -42,7 +41,7 @@ LENGTHS = (16, 32, 64, 128, 256)  # the timing sweep; short enough to run in sec
 D_HEADS = (4, 8, 16, 32, 64, 128, 256)
 PLOT = {"displaylogo": False}
 
-init_state({"cur_prompt": EXAMPLES["Shakespeare (longer)"]})
+init_state({"cur_prompt": EXAMPLES["Shakespeare (longer)"], "cur_seed": 0, "cur_n_tokens": 40})
 
 
 @contextmanager
@@ -64,23 +63,11 @@ def chart(fig) -> None:
 # keyed by (checkpoint path, modification stamp, token ids): small hashable things, never arrays
 
 
-def _model(path: str, stamp: float):
-    return load_model(path, stamp).model
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def saliency(path: str, stamp: float, ids: tuple[int, ...]) -> cur.SaliencyProfile:
-    return cur.input_saliency(_model(path, stamp), ids)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def order_check(path: str, stamp: float, ids: tuple[int, ...]) -> cur.OrderCheck:
-    return cur.order_check(_model(path, stamp), ids)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def shapes(path: str, stamp: float, ids: tuple[int, ...]) -> list[dict[str, str]]:
-    return cur.attention_shapes(_model(path, stamp), ids)
+@st.cache_data(max_entries=128, show_spinner=False)
+def measured(kind: str, path: str, stamp: float, ids: tuple[int, ...]):
+    """`app_lib.curriculum.measure(kind, ...)` once per (kind, checkpoint, stamp, prompt)."""
+    ckpt = load_model(path, stamp)
+    return cur.measure(kind, ckpt.model, ckpt.tokenizer, ids)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -88,25 +75,10 @@ def spread(d_heads: tuple[int, ...]) -> cur.DotSpread:
     return cur.dot_product_spread(d_heads)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def weight_similarity(path: str, stamp: float) -> np.ndarray:
-    return cur.block_weight_similarity(_model(path, stamp))
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def patterns_of(path: str, stamp: float, ids: tuple[int, ...]) -> np.ndarray:
-    return cur.capture_patterns(_model(path, stamp), ids)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def depth(path: str, stamp: float, ids: tuple[int, ...]) -> cur.DepthProfile:
-    return cur.depth_profile(_model(path, stamp), ids)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def bypass(path: str, stamp: float, ids: tuple[int, ...]) -> cur.BypassResult:
+@st.cache_data(max_entries=64, show_spinner=False)
+def sample(path: str, stamp: float, ids: tuple[int, ...], n_tokens: int, seed: int) -> str:
     ckpt = load_model(path, stamp)
-    return cur.bypass_residual(ckpt.model, ckpt.tokenizer, ids)
+    return cur.sample_text(ckpt.model, ckpt.tokenizer, ids, n_tokens, seed)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -203,7 +175,7 @@ def q1(prompt: str) -> None:
         for name in ("baseline", "lstm"):
             got = live(name, prompt)
             if got is not None:
-                profiles[name] = saliency(*got[1:])
+                profiles[name] = measured("saliency", *got[1:])
         if profiles:
             chart(saliency_chart({n: p.share.tolist() for n, p in profiles.items()}))
             say(txt.saliency_text(profiles))
@@ -215,7 +187,7 @@ def q1(prompt: str) -> None:
         for name in ("baseline", "no_pos"):
             got = live(name, prompt)
             if got is not None:
-                checks[name] = order_check(*got[1:])
+                checks[name] = measured("order", *got[1:])
         say(txt.no_pos_text(cur.finals(shipped, names, "val_loss"), checks))
 
 
@@ -227,7 +199,7 @@ def q2(prompt: str) -> None:
         if got is not None:
             ckpt, *key = got
             c = ckpt.config
-            st.dataframe(shapes(*key), hide_index=True, width="stretch")
+            st.dataframe(measured("shapes", *key), hide_index=True, width="stretch")
             say(txt.shapes_text(len(key[2]), c.d_model, c.n_heads, c.d_head))
     with section("Score functions"):
         st.subheader("Scaled, unscaled, additive and cosine scores")
@@ -292,8 +264,8 @@ def q3(prompt: str) -> None:
         if got is not None:
             ckpt, *key = got
             labels = [f"L{i}" for i in range(ckpt.config.n_layers)]
-            weights = weight_similarity(key[0], key[1])
-            pats = cur.pattern_similarity(patterns_of(*key))
+            weights = measured("weights", *key)
+            pats = cur.pattern_similarity(measured("patterns", *key))
             c1, c2 = st.columns(2)
             with c1:
                 chart(similarity_matrix(weights, labels, title="Weights (cosine)"))
@@ -306,7 +278,7 @@ def q3(prompt: str) -> None:
         for name in ("shared_layers", "baseline"):
             got = live(name, prompt)
             if got is not None:
-                profiles[name] = depth(*got[1:])
+                profiles[name] = measured("depth", *got[1:])
         if profiles:
             n = max(len(p.lens_loss) for p in profiles.values())
             chart(
@@ -337,7 +309,7 @@ def q4(prompt: str) -> None:
             chart(grad_norm_chart(series))
             st.markdown(
                 txt.grad_text(
-                    {n: cur.depth_ratio(cur.mean_over_steps(s[1])) for n, s in series.items()}
+                    {n: cur.depth_ratio(cur.median_over_steps(s[1])) for n, s in series.items()}
                 )
             )
     with section("Stream statistics"):
@@ -373,7 +345,7 @@ def q4(prompt: str) -> None:
         got = live("baseline", prompt)
         if got is not None:
             ckpt, *key = got
-            r = bypass(*key)
+            r = measured("bypass", *key)
             c1, c2 = st.columns(2)
             c1.metric("Loss, residual on (nats)", txt.num(r.loss_on))
             c2.metric(
@@ -421,7 +393,6 @@ def mask_check() -> None:
                 )
             )
         future = cur.probe_matrix(shipped.record("reversal_unmasked"), "future_attention")
-        peak = where = mean = None
         if future is not None:
             chart(
                 layer_head_map(
@@ -431,9 +402,7 @@ def mask_check() -> None:
                     zmax=1.0,
                 )
             )
-            where = tuple(int(i) for i in np.unravel_index(int(np.argmax(future)), future.shape))
-            peak, mean = float(future.max()), float(future.mean())
-        say(txt.reversal_text(summaries, peak, where, mean))
+        say(txt.reversal_text(summaries, cur.future_summary(future)))
         probe = cur.reversal_probe(shipped.record("reversal_unmasked"))
         if probe is not None:
             pats, labels = probe
@@ -448,6 +417,27 @@ def mask_check() -> None:
                     height=480,
                 )
             )
+    unmasked_lm()
+
+
+def unmasked_lm() -> None:
+    st.subheader("The same in the language model: `no_causal_mask`")
+    names = ["baseline", "no_causal_mask"]
+    note_missing(names)
+    with section("Unmasked language model"):
+        future = cur.probe_matrix(shipped.record("no_causal_mask"), "future_attention")
+        if future is not None:
+            chart(
+                layer_head_map(
+                    future,
+                    title="no_causal_mask: share of attention on future positions",
+                    value_name="share",
+                    zmax=1.0,
+                )
+            )
+        say(
+            txt.unmasked_lm_text(cur.finals(shipped, names, "val_loss"), cur.future_summary(future))
+        )
 
 
 def lambada() -> None:
@@ -484,25 +474,43 @@ def lambada() -> None:
             st.caption(txt.missing(absent))
 
 
-def generations() -> None:
+def generations(prompt: str) -> None:
     st.header("Generations side by side")
-    with section("Generations"):
+    settings = f"temperature {cur.SAMPLE_TEMPERATURE}, top-k {cur.SAMPLE_TOP_K}"
+    with section("Recorded generations"):
+        st.subheader("Recorded at the end of training")
         by_prompt = cur.samples_by_prompt(shipped, list(cur.LM_VARIANTS))
         if not by_prompt:
             st.info("No variant has recorded samples yet.")
+        else:
+            st.caption(f"Each variant's recorded sample: same prompt, same seed, {settings}.")
+            chosen = st.selectbox(
+                "Prompt",
+                list(by_prompt),
+                key="cur_sample_prompt",
+                format_func=lambda p: p.replace("\n", " ⏎ "),
+            )
+            for name, text in by_prompt[chosen].items():
+                st.markdown(f"**{name}**")
+                st.text(chosen + text)
+    with section("Live generations"):
+        st.subheader("Live, from your prompt")
+        lm = [n for n in cur.LM_VARIANTS if n in shipped.checkpoints]
+        if not lm:
+            st.info("No language-model checkpoint is here yet.")
             return
-        st.caption(
-            "Each variant's recorded sample: same prompt, same seed, temperature 0.8, top-k 40."
-        )
-        chosen = st.selectbox(
-            "Prompt",
-            list(by_prompt),
-            key="cur_sample_prompt",
-            format_func=lambda p: p.replace("\n", " ⏎ "),
-        )
-        for name, text in by_prompt[chosen].items():
-            st.markdown(f"**{name}**")
-            st.text(chosen + text)
+        c1, c2 = st.columns(2)
+        seed = int(c1.number_input("Seed", 0, 2**31 - 1, key="cur_seed"))
+        n_tokens = int(c2.slider("New tokens", 10, 120, key="cur_n_tokens"))
+        if st.button(f"Generate from all {len(lm)} variants", key="cur_generate"):
+            st.session_state["cur_generated"] = (prompt, seed, n_tokens)
+        if st.session_state.get("cur_generated") == (prompt, seed, n_tokens):
+            st.caption(f"Seed {seed}, {n_tokens} new tokens, {settings}.")
+            for name in lm:
+                got = live(name, prompt)
+                if got is not None:
+                    st.markdown(f"**{name}**")
+                    st.text(prompt + sample(*got[1:], n_tokens, seed))
 
 
 # --------------------------------------------------------------------------- the page
@@ -519,28 +527,19 @@ if not shipped.records and not shipped.checkpoints:
         "Each section below fills in as records appear."
     )
 
-tabs = st.tabs(
-    [
-        "Q1 · time",
-        "Q2 · Q, K, V",
-        "Q3 · layers",
-        "Q4 · skips",
-        "Mask check",
-        "LAMBADA",
-        "Generations",
-    ]
-)
-with tabs[0]:
-    q1(prompt)
-with tabs[1]:
-    q2(prompt)
-with tabs[2]:
-    q3(prompt)
-with tabs[3]:
-    q4(prompt)
-with tabs[4]:
-    mask_check()
-with tabs[5]:
-    lambada()
-with tabs[6]:
-    generations()
+SECTIONS = {
+    "Q1 · time": lambda: q1(prompt),
+    "Q2 · Q, K, V": lambda: q2(prompt),
+    "Q3 · layers": lambda: q3(prompt),
+    "Q4 · skips": lambda: q4(prompt),
+    "Mask check": mask_check,
+    "LAMBADA": lambada,
+    "Generations": lambda: generations(prompt),
+}
+# stateful tabs: only the open one runs, so a first visit does not compute all seven sections
+for tab, draw in zip(
+    st.tabs(list(SECTIONS), key="cur_tab", on_change="rerun"), SECTIONS.values(), strict=True
+):
+    if tab.open:
+        with tab:
+            draw()

@@ -15,7 +15,14 @@ import torch.nn.functional as F
 
 from app_lib import exports
 from app_lib.capture import capture, generate_with_attention
-from app_lib.figures import Focus, all_explore_figures, clamp_focus, generation_figure
+from app_lib.figures import (
+    GRID_POSITIONS,
+    Focus,
+    all_explore_figures,
+    clamp_focus,
+    generation_figure,
+    grid_figure,
+)
 from app_lib.models import (
     ENV_ROOT,
     checkpoint_root,
@@ -29,9 +36,7 @@ from model.checkpoint import load_checkpoint
 from model.generate import GenerationSettings
 from model.switches import HeadAblation, Switches
 from tests.app_checkpoints import make_checkpoints
-from viz.attention import pattern_grid
 from viz.export import METADATA_KEY, read_npz_metadata
-from viz.grid_fast import fast_pattern_grid
 from viz.metrics import attention_entropy
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -196,16 +201,17 @@ def test_generation_past_the_context_slides_the_window(ckpt):
 # --- figures and exports --------------------------------------------------------------------------
 
 
-def test_fast_grid_draws_what_pattern_grid_draws():
-    p = np.random.default_rng(0).random((2, 3, 20, 20))
-    toks = [f"t{i}" for i in range(20)]
-    slow, fast = pattern_grid(p, toks, max_positions=8), fast_pattern_grid(p, toks, max_positions=8)
-    assert len(slow.data) == len(fast.data) == 6
-    for a, b in zip(slow.data, fast.data, strict=True):
-        np.testing.assert_allclose(np.asarray(a.z), np.asarray(b.z))
-        assert a.x == b.x and a.hovertemplate == b.hovertemplate
-    assert fast.layout.coloraxis.cmax == 1.0 and fast.layout.yaxis4.matches == "y"
-    assert {a.text for a in fast.layout.annotations} == {"H0", "H1", "H2"}
+def test_grid_figure_draws_every_head_of_the_capture(ckpt, ids):
+    cap = capture(ckpt.model, ckpt.tokenizer, ids, Switches())
+    n_layers, n_heads = cap.patterns.shape[:2]
+    fig = grid_figure(cap, gamma=0.5)
+    assert len(fig.data) == n_layers * n_heads and fig.layout.coloraxis.cmax == 1.0
+    last = fig.data[-1]
+    assert last.name == f"L{n_layers - 1} H{n_heads - 1}"
+    assert len(ids) <= GRID_POSITIONS  # short prompt: full resolution
+    np.testing.assert_allclose(np.asarray(last.z), cap.patterns[-1, -1], rtol=1e-6)
+    assert len(last.x) == len(ids) and fig.layout[f"yaxis{len(fig.data)}"].matches == "y"
+    assert [a.text for a in fig.layout.annotations] == [f"H{h}" for h in range(n_heads)]
 
 
 def test_focus_is_clamped_to_the_capture():

@@ -22,6 +22,7 @@ from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig
 from model.tokenizers import CharTokenizer
 from tests.app_checkpoints import TEXT, TINY
+from viz import curriculum as figs
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "curriculum.py")
 TIMEOUT = 90  # first run imports torch and plotly on a shared, loaded machine
@@ -68,7 +69,7 @@ def reversal_record(masked: bool) -> dict:
     first = [1 / 16] * (length - 1) if masked else [0.9] * (length - 1)
     acc = first + [1.0] + [0.95] * length
     pats = np.full((2, 2, 2 * length, 2 * length), 1 / (2 * length)).tolist()
-    future = [[0.0, 0.0], [0.0, 0.0]] if masked else [[0.2, 0.4], [0.1, 0.3]]
+    future = [[0.0, 0.0], [0.0, 0.0]] if masked else [[0.2, 0.4], [0.1, 0.3]]  # mean 0.25
     return {
         "name": "reversal_masked" if masked else "reversal_unmasked",
         "curve": [{"step": 50, "first_half_accuracy": first[0], "second_half_accuracy": 0.95}],
@@ -225,7 +226,7 @@ def test_grad_norm_series_and_depth_ratio() -> None:
     steps, series = cur.grad_norm_series(curve)
     assert steps == [100, 200]
     assert list(series) == ["embed", "blocks.0", "blocks.1"]
-    means = cur.mean_over_steps(series)
+    means = cur.median_over_steps(series)
     assert means == {"embed": 2.0, "blocks.0": 2.0, "blocks.1": 3.0}
     assert cur.depth_ratio(means) == pytest.approx(2.0 / 3.0)
     assert cur.depth_ratio({"embed": 1.0}) is None
@@ -312,6 +313,59 @@ def test_order_check_and_timing(tiny, ids) -> None:
     )
 
 
+def test_live_samples_repeat_with_the_seed(tiny, ids) -> None:
+    ckpt = tiny["lstm"]
+    a = cur.sample_text(ckpt.model, ckpt.tokenizer, ids, 12, seed=3)
+    assert a == cur.sample_text(ckpt.model, ckpt.tokenizer, ids, 12, seed=3)
+    assert len(ckpt.tokenizer.encode(a)) == 12  # char-level: one character per token
+
+
+def test_measure_rejects_unknown_kinds(tiny, ids) -> None:
+    with pytest.raises(KeyError, match="unknown measurement"):
+        cur.measure("nope", tiny["baseline"].model, tiny["baseline"].tokenizer, ids)
+
+
+# --------------------------------------------------------------------------- figure builders
+
+
+def test_figure_builders_draw_what_they_are_given() -> None:
+    fig = figs.step_time_chart([16, 32], {"a": [0.001, 0.002], "b": [0.003, 0.004]})
+    assert [t.name for t in fig.data] == ["a", "b"] and list(fig.data[0].y) == [1.0, 2.0]  # ms
+    assert len(figs.saliency_chart({"a": [0.5, 0.3, 0.2]}, max_distance=1).data[0].y) == 2
+    steps_series = {"m": ([100, 200], {"blocks.0": [1.0, 2.0], "blocks.1": [3.0, 4.0]})}
+    assert len(figs.grad_norm_chart(steps_series).data) == 2
+    assert figs.similarity_matrix(np.eye(2), ["L0", "L1"], title="t").data[0].zmid == 0.0
+    assert len(figs.reversal_chart({"m": [0.1] * 8}, 4, 0.0625).data) == 1
+    assert figs.layer_head_map(np.zeros((2, 3)), title="t", value_name="v").data[0].z.shape == (
+        2,
+        3,
+    )
+    assert list(figs.params_scatter({"a": (10.0, 3.0)}).data[0].x) == [10.0]
+    fig = figs.layer_lines(
+        {"a": [1.0, 2.0]}, ["embed", "after block 0", "after block 1"], title="t", y_title="y"
+    )
+    assert math.isnan(fig.data[0].y[-1])  # a shorter series is padded, not stretched
+    spread = figs.dot_spread_chart([4, 16], {"u": [2.0, 4.0]}, {"u": [0.5, 0.9]}, 64)
+    assert len(spread.data) == 2
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: figs.step_time_chart([16, 32], {}),
+        lambda: figs.step_time_chart([16, 32], {"a": [1.0]}),
+        lambda: figs.grad_norm_chart({}),
+        lambda: figs.similarity_matrix(np.eye(2), ["only one"], title="t"),
+        lambda: figs.reversal_chart({"m": [0.1] * 7}, 4, 0.1),
+        lambda: figs.layer_head_map(np.zeros(3), title="t", value_name="v"),
+        lambda: figs.params_scatter({}),
+    ],
+)
+def test_figure_builders_reject_bad_input(build) -> None:
+    with pytest.raises(ValueError):
+        build()
+
+
 # --------------------------------------------------------------------------- explanations
 
 
@@ -327,6 +381,23 @@ def test_explanations_quote_the_records(suite_root: Path, tmp_path: Path) -> Non
     points = {"baseline": (10_000.0, 3.0), "shared_layers": (4_000.0, 3.3)}
     assert "10,000 to 4,000 (60.0% fewer)" in txt.shared_params_text(points)
     assert "+0.300" in txt.shared_params_text(points)
+
+
+def test_text_keeps_small_numbers_and_ties() -> None:
+    assert "`no_residual` 2.1e-05" in txt.grad_text({"no_residual": 2.1e-5, "x": None})
+    tie = txt.lambada_text({"a": {"accuracy": 0.0}, "b": {"accuracy": 0.0}})
+    assert "Every variant recorded (2) scores 0.0%" in tie
+    lead = txt.lambada_text({"baseline": {"accuracy": 0.01, "loss": 7.0}, "b": {"accuracy": 0.05}})
+    assert "`b` 5.0%; baseline 1.0% (2 variants)" in lead and "`baseline` 7.000 nats" in lead
+
+
+def test_unmasked_lm_text_quotes_its_numbers() -> None:
+    future = cur.future_summary(np.array([[0.1, 0.2], [0.6, 0.3]]))
+    assert future == cur.FutureAttention(0.3, 0.6, 1, 0)
+    text = txt.unmasked_lm_text({"baseline": 5.0, "no_causal_mask": 0.5}, future)
+    assert "0.500 nats against the baseline's 5.000 (-4.500)" in text
+    assert "30.0% of its attention" in text and "60.0% in layer 1, head 0" in text
+    assert cur.future_summary(None) is None
 
 
 def test_missing_text_names_the_variant() -> None:
@@ -346,9 +417,31 @@ def clear_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     st.cache_resource.clear()
 
 
-def run_page(root: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+# what each tab must show on the fake suite: its header and a sentence built from the numbers
+TABS = {
+    "Q1 · time": ("1 ·", "of a prediction's input-gradient"),
+    "Q2 · Q, K, V": ("2 ·", "unscaled std"),
+    "Q3 · layers": ("3 ·", "cuts the parameters from 10,000 to 4,000"),
+    "Q4 · skips": ("4 ·", "Bypassing the residual"),
+    "Mask check": ("The mask check", "25.0% on average over heads, up to 40.0% (layer 0, head 1)"),
+    "LAMBADA": ("LAMBADA", "last-word accuracy"),
+    "Generations": ("Generations", ""),
+}
+
+
+def run_page(root: Path, monkeypatch: pytest.MonkeyPatch, tab: str | None = None) -> AppTest:
     monkeypatch.setenv(ENV_ROOT, str(root))
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    if tab is not None:
+        at.session_state["cur_tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def open_tab(at: AppTest, tab: str) -> AppTest:
+    at.session_state["cur_tab"] = tab
+    at.run()
     assert not at.exception, at.exception
     return at
 
@@ -359,41 +452,52 @@ def page_text(at: AppTest) -> str:
 
 def test_page_renders_every_section(suite_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = run_page(suite_root, monkeypatch)
-    headers = [h.value for h in at.header]
-    assert len(headers) == 7 and headers[0].startswith("1 ·") and "LAMBADA" in headers[5]
-    text = page_text(at)
-    for quoted in (
-        "no_residual 3.100",
-        "of a prediction's input-gradient",
-        "Bypassing the residual",
-        "unscaled std",
-    ):
-        assert quoted in text, quoted
-    assert len(at.get("plotly_chart")) >= 15
-    assert not at.warning
+    n_charts = 0
+    for tab, (header, quoted) in TABS.items():
+        open_tab(at, tab)
+        assert [h.value for h in at.header][0].startswith(header), tab
+        assert quoted in page_text(at), (tab, quoted)
+        assert not at.warning, (tab, [w.value for w in at.warning])
+        n_charts += len(at.get("plotly_chart"))
+    assert n_charts >= 15
 
+
+def test_page_buttons_measure_and_generate(
+    suite_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(suite_root, monkeypatch)
     at.button(key="cur_time").click().run(timeout=TIMEOUT)
     assert not at.exception, at.exception
-    assert "log-log slope" in page_text(at)
+    assert "log-log slope" in page_text(at) and len(at.get("plotly_chart")) == 2
+
+    open_tab(at, "Generations")
+    at.button(key="cur_generate").click().run(timeout=TIMEOUT)
+    assert not at.exception, at.exception
+    prompt = at.text_area(key="cur_prompt").value
+    live_texts = [t.value for t in at.text if t.value.startswith(prompt)]
+    assert len(live_texts) == len(LIVE)  # every language-model checkpoint generated
 
 
 def test_page_numbers_follow_the_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Change the recorded results on disk: the numbers the page's explanation quotes change."""
     root = write_suite(tmp_path / "suite")
-    assert "no_residual 3.100" in page_text(run_page(root, monkeypatch))
+    before = page_text(run_page(root, monkeypatch, tab="Q4 · skips"))
+    assert "no_residual 3.100 (+0.100 nats)" in before
     record = json.loads((root / "no_residual" / "record.json").read_text())
     record["final"]["val_loss"] = 5.5
     (root / "no_residual" / "record.json").write_text(json.dumps(record))
     st.cache_data.clear()
-    text = page_text(run_page(root, monkeypatch))
-    assert "no_residual 5.500" in text and "(+2.500 nats)" in text
+    after = page_text(run_page(root, monkeypatch, tab="Q4 · skips"))
+    assert "no_residual 5.500 (+2.500 nats)" in after and "3.100" not in after
 
 
 def test_page_with_nothing_trained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = run_page(tmp_path, monkeypatch)
-    text = page_text(at)
-    assert (
-        "No trained variants" in text
-        and "`baseline` and `no_residual` have not been trained yet" in text
+    assert "No trained variants" in page_text(at)
+    for tab in TABS:
+        open_tab(at, tab)
+    assert "`baseline` and `no_residual` have not been trained yet" in page_text(
+        open_tab(at, "Q4 · skips")
     )
 
 
@@ -413,3 +517,16 @@ def test_page_survives_odd_records(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (tmp_path / "no_pos" / "record.json").write_text("{not json")
     at = run_page(tmp_path, monkeypatch)
     assert "`no_pos`" in page_text(at)  # an unreadable record counts as not trained
+    for tab in TABS:
+        open_tab(at, tab)
+
+
+def test_page_with_an_empty_prompt(suite_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run_page(suite_root, monkeypatch)
+    at.text_area(key="cur_prompt").set_value("   ")
+    for tab in TABS:
+        open_tab(at, tab)
+        assert not at.warning, (tab, [w.value for w in at.warning])
+    assert "cannot analyse this prompt: The prompt is empty" in page_text(
+        open_tab(at, "Q4 · skips")
+    )

@@ -39,6 +39,7 @@ def write_corpus(folder: Path) -> Path:
     """About 5 KB of text with some structure to learn."""
     path = folder / "corpus.txt"
     if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
         lines = [
             f"{i} the {'cat dog fox'.split()[i % 3]} sat on mat {i * 7 % 13}.\n" for i in range(150)
         ]
@@ -202,7 +203,11 @@ def test_nan_loss_ends_the_run_as_diverged_and_keeps_the_last_checkpoint(tmp_pat
 
 
 def test_absurd_lr_diverges_before_any_checkpoint(tmp_path):
-    result = train(tiny_run(tmp_path, lr=1e6, grad_clip=0.0, warmup_steps=0, eval_interval=1))
+    result = train(
+        tiny_run(
+            tmp_path, lr=1e6, grad_clip=0.0, warmup_steps=0, eval_interval=1, checkpoint_interval=1
+        )
+    )
     assert result.status == "diverged"
     assert "No checkpoint was written" in result.message
     assert not (tmp_path / "run/checkpoint").exists()  # no checkpoint of NaN-producing weights
@@ -210,7 +215,7 @@ def test_absurd_lr_diverges_before_any_checkpoint(tmp_path):
 
 
 def test_cli_reports_divergence_and_exits_0(tmp_path, capsys):
-    run = tiny_run(tmp_path, max_steps=4, checkpoint_interval=2, eval_interval=1)
+    run = tiny_run(tmp_path, max_steps=4, checkpoint_interval=1, eval_interval=1)
     config = tmp_path / "run.json"
     config.write_text(json.dumps(run.to_dict()))
     assert training.train.main(["--config", str(config)]) == 0

@@ -14,9 +14,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
+import plotly.colors as pc
+import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 from viz.attention import head_heatmap, pattern_difference, pattern_grid, score_pipeline
+from viz.colors import sample_colors
 from viz.curves import metric_bars, position_loss_curves, training_curves
 from viz.export import (
     METADATA_KEY,
@@ -28,6 +32,7 @@ from viz.export import (
     to_png,
     to_svg,
 )
+from viz.figure import column_spans, figure, row_spans
 from viz.metrics import (
     attention_entropy,
     future_attention_fraction,
@@ -76,7 +81,14 @@ def test_pattern_grid_one_trace_per_head_on_one_shared_colour_axis(grid):
     assert "%{x}" in first.hovertemplate and "%{y}" in first.hovertemplate
     assert list(first.x) == ["0 &lt;b&gt;", "1 ␣a", "2 a", "3 ↵", "4 $x", "5 &amp;", "6 a$"]
     assert len(set(first.x)) == len(TOKENS)
-    assert {a.text for a in fig.layout.annotations} >= {"H0", "H1", "H2"}
+    assert [a.text for a in fig.layout.annotations] == ["H0", "H1", "H2"]
+    # Every panel zooms with the first; layers top to bottom, heads left to right.
+    assert [fig.layout[f"xaxis{i}"].matches for i in range(2, 7)] == ["x"] * 5
+    assert [fig.layout[f"yaxis{i}"].matches for i in range(2, 7)] == ["y"] * 5
+    assert fig.data[4].xaxis == "x5" and fig.layout.xaxis5.domain == fig.layout.xaxis2.domain
+    assert fig.layout.yaxis.domain[0] > fig.layout.yaxis4.domain[1]  # layer 0 above layer 1
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis4.title.text) == ("L0", "L1")
+    assert fig.layout.yaxis5.autorange == "reversed"
     # gamma < 1 bends the colour scale (more stops), never the values shown on hover.
     bent = pattern_grid(grid, TOKENS, gamma=0.5)
     assert len(bent.layout.coloraxis.colorscale) > 2
@@ -138,6 +150,15 @@ def test_score_pipeline_four_panels_two_scales_and_a_mask_note():
     assert int(np.isnan(np.asarray(fig.data[2].z)).sum()) == n * (n - 1) // 2
     assert f"{n * (n - 1) // 2} of {n * n} cells" in fig.layout.title.text  # no title: note only
     assert fig.layout.coloraxis.cmax == pytest.approx(np.abs(raw).max(), rel=1e-6)
+    np.testing.assert_allclose(np.asarray(fig.data[3].z), pattern, rtol=1e-6)
+    assert [a.text for a in fig.layout.annotations] == [
+        "raw q·k",
+        "scaled",
+        "masked",
+        "softmax → pattern",
+    ]
+    assert [fig.layout[f"yaxis{i}"].matches for i in (2, 3, 4)] == ["y"] * 3
+    assert fig.layout.yaxis.title.text == "query" and fig.layout.xaxis4.title.text == "key"
     with pytest.raises(ValueError, match="masked"):
         score_pipeline(raw, raw, masked[:-1], pattern, TOKENS)
 
@@ -160,6 +181,109 @@ def test_pattern_difference_side_by_side_and_signed_difference():
         pattern_difference(a, b[:4, :4], list("abcde"))
 
 
+# --- figures built from plain dicts (viz.figure) -------------------------------------------------
+
+
+def small_figures() -> dict[str, go.Figure]:
+    """Every interactive builder, on small inputs, with and without its optional parts."""
+    rng = np.random.default_rng(5)
+    n = len(TOKENS)
+    patterns, scores = causal_patterns((2, 3), n)
+    raw = np.where(np.isfinite(scores[0, 0]), scores[0, 0], 0.5) * 4.0
+    qkv_args = (*rng.normal(size=(2, 8)), 0.3, rng.normal(size=(n, 8)), rng.normal(size=8))
+    return {
+        "pattern_grid": pattern_grid(patterns, TOKENS, gamma=0.5),
+        "pattern_grid_pooled": pattern_grid(patterns, TOKENS, max_positions=3),
+        "head_heatmap": head_heatmap(patterns[0, 0], TOKENS, title="L0 H0"),
+        "head_heatmap_scores": head_heatmap(
+            scores[0, 0], TOKENS, zmin=None, zmax=None, zmid=0.0, max_positions=3
+        ),
+        "score_pipeline": score_pipeline(raw, raw / 4, scores[0, 0], patterns[0, 0], TOKENS),
+        "score_pipeline_pooled": score_pipeline(
+            raw, raw, raw, patterns[0, 0], TOKENS, title="t", max_positions=3
+        ),
+        "pattern_difference": pattern_difference(patterns[0, 0], patterns[1, 2], TOKENS),
+        "qkv_inspector": qkv_inspector(
+            *qkv_args, tokens=TOKENS, q_pos=n - 1, k_pos=2, weights=patterns[0, 0, -1], score=1.0
+        ),
+        "qkv_inspector_bare": qkv_inspector(*qkv_args),
+        "layer_pos_heatmap": layer_pos_heatmap(rng.random((3, n)), TOKENS, row_labels=list("abc")),
+        "layer_pos_heatmap_signed": layer_pos_heatmap(rng.normal(size=(3, n)), TOKENS, zmid=0.0),
+        "entropy_heatmap": entropy_heatmap(rng.random((2, 3)), max_bits=2.0),
+        "entropy_bars": entropy_bars(rng.random((2, 3)), uniform_bits=1.5),
+        "entropy_bars_bare": entropy_bars(rng.random((2, 3))),
+    }
+
+
+def shipped_and_validated(fig: go.Figure) -> tuple[dict, dict]:
+    """The figure as the browser gets it, and the same after a pass through plotly's validator."""
+    spec = fig.to_dict()
+    validated = go.Figure(spec).to_dict()  # raises on an unknown property or a bad value
+    as_json = [json.loads(pio.to_json(d, validate=False)) for d in (spec, validated)]
+    return as_json[0], as_json[1]
+
+
+@pytest.mark.parametrize("name", list(small_figures()))
+def test_builders_write_what_plotly_validation_would_keep(name):
+    # Builders skip plotly's validation for speed (viz.figure); this is where it still runs: an
+    # unknown property raises, and a non-canonical value (a bare-string title, a colour-scale
+    # name) would come back rewritten.
+    shipped, validated = shipped_and_validated(small_figures()[name])
+    assert shipped == validated
+
+
+def test_the_validation_check_catches_what_plotly_would_rewrite():
+    trace = {"type": "heatmap", "z": [[1.0]]}
+    shipped, validated = shipped_and_validated(figure([trace], {"title": "bare"}))
+    assert shipped != validated  # plotly.js 3+ ignores a bare-string title
+    with pytest.raises(ValueError, match="colorbaar"):
+        shipped_and_validated(figure([{**trace, "colorbaar": {}}], {}))
+
+
+def test_figures_validate_edits_made_after_building():
+    fig = figure([{"type": "heatmap", "z": [[1.0]]}], {"title": {"text": "t"}})
+    fig.update_layout(title="retitled")  # as the export buttons do
+    assert fig.to_dict()["layout"]["title"] == {"text": "retitled"}
+    fig.update_xaxes(title="key")
+    assert fig.to_dict()["layout"]["xaxis"]["title"] == {"text": "key"}
+    with pytest.raises(ValueError):
+        fig.update_layout(titel="typo")
+    with pytest.raises(ValueError):
+        fig.update_traces(zmiddle=0.0)
+
+
+def test_panel_spans_follow_make_subplots_arithmetic():
+    np.testing.assert_allclose(column_spans([1, 1], 0.1), [[0.0, 0.45], [0.55, 1.0]])
+    np.testing.assert_allclose(column_spans([3, 1], 0.0), [[0.0, 0.75], [0.75, 1.0]])
+    # rows are listed top first: the first (small) row sits at the top of the figure
+    np.testing.assert_allclose(row_spans([1, 3], 0.0), [[0.75, 1.0], [0.0, 0.75]])
+
+
+def test_max_pooling_ignores_nan_keeps_dtype_and_reduces_partial_blocks():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(2, 3, 11, 11))
+    x[x > 1.0] = np.nan
+    x[0, 0, :3, :3] = np.nan  # an all-NaN block stays NaN
+    factor = 3
+    padded = np.pad(x, [(0, 0), (0, 0), (0, 1), (0, 1)], constant_values=np.nan)
+    blocks = padded.reshape(2, 3, 4, factor, 4, factor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmax(blocks, axis=(3, 5))
+    np.testing.assert_array_equal(pool_last2(x, factor), expected)
+    assert np.isnan(pool_last2(x, factor)[0, 0, 0, 0])
+    assert pool_last2(x.astype(np.float32), factor).dtype == np.float32
+
+
+def test_sample_colors_matches_plotly_sample_colorscale():
+    fractions = np.random.default_rng(7).random(500)
+    for name in ("Reds", "Viridis", "RdBu_r"):
+        ours = sample_colors(name, fractions)
+        theirs = pc.sample_colorscale(name, list(fractions))
+        for a, b in zip(ours, theirs, strict=True):  # equal but for the rounding of exact halves
+            np.testing.assert_allclose(pc.unlabel_rgb(a), pc.unlabel_rgb(b), atol=1)
+
+
 # --- qkv ----------------------------------------------------------------------------------------
 
 
@@ -179,6 +303,17 @@ def test_qkv_inspector_panels_dot_product_and_outlined_key():
     assert "weight 0.300" in titles
     assert fig.layout.shapes[0].y0 == 1.5  # the outline around key 2's row of V
     assert fig.data[3].coloraxis == fig.data[5].coloraxis  # V and z share a scale
+    # One d_head column all the way down; the weight bars share V's rows.
+    assert [t.xaxis for t in fig.data] == ["x", "x2", "x3", "x4", "x5", "x6"]
+    assert [fig.layout[f"xaxis{i}"].matches for i in ("", 2, 3, 4)] == ["x6"] * 4
+    assert fig.layout.yaxis5.matches == "y4" and fig.layout.xaxis5.range == (0, 1)
+    assert fig.layout.yaxis4.autorange == fig.layout.yaxis5.autorange == "reversed"
+    tops = [fig.layout[f"yaxis{i}"].domain[1] for i in ("", 2, 3, 4, 6)]
+    assert tops == sorted(tops, reverse=True)  # q, k, q⊙k, V, z from the top
+    v_rows = fig.layout.yaxis4.domain
+    assert fig.layout.coloraxis3.colorbar.y == pytest.approx(
+        (fig.layout.yaxis6.domain[0] + v_rows[1]) / 2
+    )
 
 
 @pytest.mark.parametrize(
@@ -224,6 +359,9 @@ def test_entropy_figures():
     assert np.asarray(heat.data[0].z).shape == (2, 3) and heat.data[0].texttemplate
     bars = entropy_bars(entropy, uniform_bits=uniform_entropy(6))
     assert len(bars.data) == 3 and len(bars.layout.shapes) == 1
+    line = bars.layout.shapes[0]
+    assert line.y0 == line.y1 == pytest.approx(uniform_entropy(6)) and line.xref == "x domain"
+    assert bars.layout.annotations[0].text.startswith("uniform")
     with pytest.raises(ValueError, match=r"\[layer, head\]"):
         entropy_bars(entropy[0])
 

@@ -12,6 +12,7 @@ good checkpoint stays as it was.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -331,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, OSError) as e:
         parser.error(str(e))
     result = train(run, resume=args.resume)
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun only rank 0 reports, as only it logs
     if result.status == "diverged":
         print(f"result: diverged at step {result.step} (recorded in {result.out_dir / METRICS})")
     else:

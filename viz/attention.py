@@ -12,9 +12,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from viz.colors import PATTERN_SCALE, SIGNED_SCALE, power_colorscale, symmetric_range
+from viz.colors import (
+    PATTERN_SCALE,
+    SIGNED_SCALE,
+    explicit_colorscale,
+    power_colorscale,
+    symmetric_range,
+)
+from viz.figure import axis_id, column_spans, figure, panel_title, row_spans, title_with_note
 from viz.labels import block_labels, plotly_text
 from viz.pooling import Reduce, compact, pool_factor, pool_last2
 from viz.shapes import Shapes
@@ -54,20 +60,63 @@ def _pool_note(factor: int, how: Reduce = "max") -> str:
     return f"each cell: {kept} in a {factor}×{factor} block of positions (open one head for full detail)"
 
 
-def _title(text: str, note: str | None = None) -> dict:
-    """A figure title with an optional grey subtitle (notes there are never clipped by margins)."""
-    note_font = dict(size=11, color="gray")
-    if note and not text:  # plotly.js may skip the whole title group when its text is empty
-        return dict(text=note, font=note_font)
-    title: dict = dict(text=text)
-    if note:
-        title["subtitle"] = dict(text=note, font=note_font)
-    return title
-
-
 def _stacked_colorbar(title: str, upper: bool) -> dict:
     """Two colour bars on the right, one above the other, for figures with two colour axes."""
-    return dict(title=title, thickness=10, len=0.45, y=0.77 if upper else 0.23, yanchor="middle")
+    return {
+        "title": {"text": title},
+        "thickness": 10,
+        "len": 0.45,
+        "y": 0.77 if upper else 0.23,
+        "yanchor": "middle",
+    }
+
+
+def _linked_panels(
+    panels: Sequence[tuple[np.ndarray, str, str, str]],
+    labels: list[str],
+    *,
+    n_cols: int,
+    gap: float,
+    row_titles: Sequence[str],
+    x_title: str | None = None,
+) -> tuple[list[dict], dict, list[list[float]]]:
+    """Heatmap panels in rows of `n_cols`, every axis zooming with the first panel's (what
+    make_subplots' shared_xaxes="all", shared_yaxes="all" give), queries top to bottom.
+
+    panels: (z, name, coloraxis, hovertemplate) per panel, row by row; the x and y categories
+    are `labels` for all of them. Returns the traces, the layout's axes and the column spans.
+    """
+    n_rows = len(panels) // n_cols
+    cols, rows = column_spans([1] * n_cols, gap), row_spans([1] * n_rows, gap)
+    data: list[dict] = []
+    axes: dict = {}
+    for i, (z, name, coloraxis, hover) in enumerate(panels):
+        row, col = divmod(i, n_cols)
+        n = axis_id(i + 1)
+        data.append(
+            {
+                "type": "heatmap",
+                "z": z,
+                "x": labels,
+                "y": labels,
+                "name": name,
+                "coloraxis": coloraxis,
+                "hovertemplate": hover,
+                "xaxis": f"x{n}",
+                "yaxis": f"y{n}",
+            }
+        )
+        x_axis: dict = {"domain": cols[col], "anchor": f"y{n}", "showticklabels": False}
+        y_axis: dict = {"domain": rows[row], "anchor": f"x{n}", "showticklabels": False}
+        y_axis["autorange"] = "reversed"
+        if i:
+            x_axis["matches"], y_axis["matches"] = "x", "y"
+        if x_title:
+            x_axis["title"] = {"text": x_title}
+        if col == 0:
+            y_axis["title"] = {"text": row_titles[row]}
+        axes[f"xaxis{n}"], axes[f"yaxis{n}"] = x_axis, y_axis
+    return data, axes, cols
 
 
 def pattern_grid(
@@ -88,51 +137,37 @@ def pattern_grid(
     256 tokens the full-resolution grid would be ~6 MB of JSON. gamma < 1 brightens small weights.
     """
     s = Shapes("pattern_grid")
-    p = s.array(patterns, "layer head q_pos k_pos", "patterns")
+    # float32 throughout: the browser gets float32 anyway and a block maximum is exact in it
+    p = s.array(patterns, "layer head q_pos k_pos", "patterns", dtype=np.float32)
     toks = s.tokens(tokens, "q_pos", "k_pos")
     n_layers, n_heads = p.shape[:2]
     z, labels, factor = _pooled(p, toks, max_positions, "max")
     value_name = "max weight" if factor > 1 else "weight"
-
-    fig = make_subplots(
-        rows=n_layers,
-        cols=n_heads,
-        shared_xaxes="all",
-        shared_yaxes="all",
-        column_titles=[f"H{h}" for h in range(n_heads)],
-        horizontal_spacing=0.015,
-        vertical_spacing=0.015,
+    names = [f"L{layer} H{head}" for layer in range(n_layers) for head in range(n_heads)]
+    panels = [
+        (z[i // n_heads, i % n_heads], name, "coloraxis", _hover(value_name, ".4f", name))
+        for i, name in enumerate(names)
+    ]
+    data, layout, cols = _linked_panels(
+        panels,
+        labels,
+        n_cols=n_heads,
+        gap=0.015,
+        row_titles=[f"L{layer}" for layer in range(n_layers)],
     )
-    for layer in range(n_layers):
-        for head in range(n_heads):
-            name = f"L{layer} H{head}"
-            fig.add_trace(
-                go.Heatmap(
-                    z=z[layer, head],
-                    x=labels,
-                    y=labels,
-                    name=name,
-                    coloraxis="coloraxis",
-                    hovertemplate=_hover(value_name, ".4f", name),
-                ),
-                row=layer + 1,
-                col=head + 1,
-            )
-        fig.update_yaxes(title_text=f"L{layer}", row=layer + 1, col=1)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed")
-    fig.update_layout(
-        title=_title(title, _pool_note(factor) if factor > 1 else None),
+    layout.update(
+        title=title_with_note(title, _pool_note(factor) if factor > 1 else None),
+        annotations=[panel_title(f"H{h}", cols[h], [0.0, 1.0]) for h in range(n_heads)],
         height=cell_px * n_layers + 120,
-        margin=dict(l=50, r=20, t=90, b=30),
-        coloraxis=dict(
-            colorscale=power_colorscale(colorscale, gamma),
-            cmin=0.0,
-            cmax=zmax,
-            colorbar=dict(title=value_name, thickness=12),
-        ),
+        margin={"l": 50, "r": 20, "t": 90, "b": 30},
+        coloraxis={
+            "colorscale": power_colorscale(colorscale, gamma),
+            "cmin": 0.0,
+            "cmax": zmax,
+            "colorbar": {"title": {"text": value_name}, "thickness": 12},
+        },
     )
-    return fig
+    return figure(data, layout)
 
 
 def head_heatmap(
@@ -159,26 +194,38 @@ def head_heatmap(
     toks = s.tokens(tokens, "q_pos", "k_pos")
     z, labels, factor = _pooled(_blank_masked(p)[0], toks, max_positions, "max")
     shown = f"max {value_name}" if factor > 1 else value_name
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=labels,
-            y=labels,
-            zmin=zmin,
-            zmax=zmax,
-            zmid=zmid,
-            colorscale=power_colorscale(colorscale, gamma),
-            colorbar=dict(title=shown, thickness=12),
-            hovertemplate=_hover(shown, ".4f", title or value_name),
-        )
+    trace: dict = {
+        "type": "heatmap",
+        "z": z,
+        "x": labels,
+        "y": labels,
+        "colorscale": power_colorscale(colorscale, gamma),
+        "colorbar": {"title": {"text": shown}, "thickness": 12},
+        "hovertemplate": _hover(shown, ".4f", title or value_name),
+    }
+    trace.update(
+        {k: v for k, v in (("zmin", zmin), ("zmax", zmax), ("zmid", zmid)) if v is not None}
     )
     note = _pool_note(factor) if factor > 1 else None
-    fig.update_layout(title=_title(title, note), height=height, margin=dict(l=70, r=20, t=80, b=70))
-    fig.update_xaxes(title_text="key", tickfont=dict(size=9), tickangle=-90)
-    fig.update_yaxes(title_text="query", tickfont=dict(size=9), autorange="reversed")
-    fig.update_yaxes(scaleanchor="x", constrain="domain")
-    fig.update_xaxes(constrain="domain")
-    return fig
+    layout = {
+        "title": title_with_note(title, note),
+        "height": height,
+        "margin": {"l": 70, "r": 20, "t": 80, "b": 70},
+        "xaxis": {
+            "title": {"text": "key"},
+            "tickfont": {"size": 9},
+            "tickangle": -90,
+            "constrain": "domain",
+        },
+        "yaxis": {
+            "title": {"text": "query"},
+            "tickfont": {"size": 9},
+            "autorange": "reversed",
+            "scaleanchor": "x",
+            "constrain": "domain",
+        },
+    }
+    return figure([trace], layout)
 
 
 def score_pipeline(
@@ -208,47 +255,21 @@ def score_pipeline(
         raise s.error(f"titles needs 4 entries, got {len(titles)}")
     raw_a, scaled_a, masked_a, pattern_a = arrays
     masked_a, hidden = _blank_masked(masked_a)
-    span = symmetric_range(raw_a, scaled_a, masked_a)
-
-    fig = make_subplots(
-        rows=1,
-        cols=4,
-        shared_xaxes="all",
-        shared_yaxes="all",
-        subplot_titles=list(titles),
-        horizontal_spacing=0.02,
-    )
     finite = [np.where(np.isfinite(x), x, np.nan) for x in (raw_a, scaled_a)] + [masked_a]
-    for col, (z_full, name) in enumerate(zip(finite, titles[:3], strict=True), start=1):
-        z, labels, factor = _pooled(z_full, toks, max_positions, "max")
-        fig.add_trace(
-            go.Heatmap(
-                z=z,
-                x=labels,
-                y=labels,
-                name=name,
-                coloraxis="coloraxis",
-                hovertemplate=_hover("max score" if factor > 1 else "score", ".3f", name),
-            ),
-            row=1,
-            col=col,
-        )
-    z, labels, factor = _pooled(pattern_a, toks, max_positions, "max")
-    fig.add_trace(
-        go.Heatmap(
-            z=z,
-            x=labels,
-            y=labels,
-            name=titles[3],
-            coloraxis="coloraxis2",
-            hovertemplate=_hover("max weight" if factor > 1 else "weight", ".4f", titles[3]),
-        ),
-        row=1,
-        col=4,
+    span = symmetric_range(*finite)
+    factor = pool_factor(len(toks), max_positions)
+    # one pooling call for all four panels: same positions, same blocks
+    z = compact(pool_last2(np.stack([*finite, pattern_a]), factor, "max"))
+    labels = _axis_labels(toks, factor)
+    score = "max score" if factor > 1 else "score"
+    weight = "max weight" if factor > 1 else "weight"
+    panels = [
+        (z[i], name, "coloraxis", _hover(score, ".3f", name)) for i, name in enumerate(titles[:3])
+    ]
+    panels.append((z[3], titles[3], "coloraxis2", _hover(weight, ".4f", titles[3])))
+    data, layout, cols = _linked_panels(
+        panels, labels, n_cols=4, gap=0.02, row_titles=["query"], x_title="key"
     )
-    fig.update_yaxes(autorange="reversed", showticklabels=False)
-    fig.update_yaxes(title_text="query", row=1, col=1)
-    fig.update_xaxes(showticklabels=False, title_text="key")
     n_hidden = int(hidden.sum())
     note = (
         f"blank in “{titles[2]}”: masked to −∞ ({n_hidden} of {hidden.size} cells), "
@@ -258,24 +279,25 @@ def score_pipeline(
     )
     if factor > 1:
         note += f"<br>{_pool_note(factor)}"
-    fig.update_layout(
-        title=_title(title, note),
+    layout.update(
+        title=title_with_note(title, note),
+        annotations=[panel_title(t, cols[i], [0.0, 1.0]) for i, t in enumerate(titles)],
         height=height,
-        margin=dict(l=50, r=20, t=100, b=40),
-        coloraxis=dict(
-            colorscale=SIGNED_SCALE,
-            cmin=-span,
-            cmax=span,
-            colorbar=_stacked_colorbar("score", upper=True),
-        ),
-        coloraxis2=dict(
-            colorscale=PATTERN_SCALE,
-            cmin=0.0,
-            cmax=1.0,
-            colorbar=_stacked_colorbar("weight", upper=False),
-        ),
+        margin={"l": 50, "r": 20, "t": 100, "b": 40},
+        coloraxis={
+            "colorscale": explicit_colorscale(SIGNED_SCALE),
+            "cmin": -span,
+            "cmax": span,
+            "colorbar": _stacked_colorbar("score", upper=True),
+        },
+        coloraxis2={
+            "colorscale": explicit_colorscale(PATTERN_SCALE),
+            "cmin": 0.0,
+            "cmax": 1.0,
+            "colorbar": _stacked_colorbar("weight", upper=False),
+        },
     )
-    return fig
+    return figure(data, layout)
 
 
 def pattern_difference(
@@ -314,49 +336,33 @@ def pattern_difference(
     peak = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 0.0
     diff_title = f"{labels[0]} − {labels[1]} (max |Δ| {peak:.3f})"
 
-    fig = make_subplots(
-        rows=1,
-        cols=3,
-        shared_xaxes="all",
-        shared_yaxes="all",
-        subplot_titles=[labels[0], labels[1], diff_title],
-        horizontal_spacing=0.03,
-    )
     weight = "max weight" if factor > 1 else "weight"
     delta = "Δ of largest |Δ|" if factor > 1 else "Δ"
-    panels = ((z_a, labels[0], "coloraxis", weight), (z_b, labels[1], "coloraxis", weight))
-    panels += ((z_diff, diff_title, "coloraxis2", delta),)
-    for col, (z, name, axis_name, shown) in enumerate(panels, start=1):
-        fig.add_trace(
-            go.Heatmap(
-                z=z,
-                x=axis,
-                y=axis,
-                name=name,
-                coloraxis=axis_name,
-                hovertemplate=_hover(shown, ".4f", name),
-            ),
-            row=1,
-            col=col,
-        )
-    fig.update_yaxes(autorange="reversed", showticklabels=False)
-    fig.update_yaxes(title_text="query", row=1, col=1)
-    fig.update_xaxes(showticklabels=False, title_text="key")
-    fig.update_layout(
-        title=_title(title, _pool_note(factor, "absmax") if factor > 1 else None),
-        height=height,
-        margin=dict(l=50, r=20, t=90, b=40),
-        coloraxis=dict(
-            colorscale=power_colorscale(PATTERN_SCALE, gamma),
-            cmin=0.0,
-            cmax=zmax,
-            colorbar=_stacked_colorbar("weight", upper=True),
-        ),
-        coloraxis2=dict(
-            colorscale=SIGNED_SCALE,
-            cmin=-span,
-            cmax=span,
-            colorbar=_stacked_colorbar("Δ", upper=False),
-        ),
+    panels = [
+        (z_a, labels[0], "coloraxis", _hover(weight, ".4f", labels[0])),
+        (z_b, labels[1], "coloraxis", _hover(weight, ".4f", labels[1])),
+        (z_diff, diff_title, "coloraxis2", _hover(delta, ".4f", diff_title)),
+    ]
+    data, layout, cols = _linked_panels(
+        panels, axis, n_cols=3, gap=0.03, row_titles=["query"], x_title="key"
     )
-    return fig
+    titles = [labels[0], labels[1], diff_title]
+    layout.update(
+        title=title_with_note(title, _pool_note(factor, "absmax") if factor > 1 else None),
+        annotations=[panel_title(t, cols[i], [0.0, 1.0]) for i, t in enumerate(titles)],
+        height=height,
+        margin={"l": 50, "r": 20, "t": 90, "b": 40},
+        coloraxis={
+            "colorscale": power_colorscale(PATTERN_SCALE, gamma),
+            "cmin": 0.0,
+            "cmax": zmax,
+            "colorbar": _stacked_colorbar("weight", upper=True),
+        },
+        coloraxis2={
+            "colorscale": explicit_colorscale(SIGNED_SCALE),
+            "cmin": -span,
+            "cmax": span,
+            "colorbar": _stacked_colorbar("Δ", upper=False),
+        },
+    )
+    return figure(data, layout)

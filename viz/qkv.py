@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from viz.colors import SIGNED_SCALE, symmetric_range
+from viz.colors import SIGNED_SCALE, explicit_colorscale, symmetric_range
+from viz.figure import axis_id, column_spans, figure, panel_title, row_spans
 from viz.labels import plotly_text, position_labels, visible
 from viz.pooling import compact
 from viz.shapes import Shapes
@@ -25,23 +25,36 @@ if TYPE_CHECKING:  # shape-annotated signatures without making jaxtyping (a dev 
 _STRIP_PX = 46  # height of a one-row strip (q, k, q⊙k, z)
 _MAX_V_PX = 520  # the V panel grows with k_pos up to this height
 
-
-def _strip(values: np.ndarray, name: str, row_label: str, coloraxis: str, fmt: str) -> go.Heatmap:
-    return go.Heatmap(
-        z=compact(values[None, :]),
-        y=[row_label],
-        name=name,
-        coloraxis=coloraxis,
-        hovertemplate=f"{name}[%{{x}}] = %{{z:{fmt}}}<extra></extra>",
-    )
+# The panels, top to bottom: (axis number, row, column). Rows: q, k, q⊙k, V, z; the weight bars
+# sit right of V. Axis numbers follow make_subplots' order (row by row), as the tests expect.
+_Q, _K, _QK, _V, _W, _Z = 1, 2, 3, 4, 5, 6
+_PANELS = {_Q: (0, 0), _K: (1, 0), _QK: (2, 0), _V: (3, 0), _W: (3, 1), _Z: (4, 0)}
 
 
-def _colorbar(fig: go.Figure, top: str, bottom: str, title: str) -> dict:
-    """A colour bar right of the figure, level with the rows from y-axis `top` to `bottom`."""
-    low, high = fig.layout[bottom].domain[0], fig.layout[top].domain[1]
-    return dict(
-        title=title, thickness=10, len=high - low, y=(low + high) / 2, yanchor="middle", x=1.02
-    )
+def _strip(values: np.ndarray, name: str, axis: int, coloraxis: str, fmt: str) -> dict:
+    return {
+        "type": "heatmap",
+        "z": compact(values[None, :]),
+        "y": [name],
+        "name": name,
+        "coloraxis": coloraxis,
+        "hovertemplate": f"{name}[%{{x}}] = %{{z:{fmt}}}<extra></extra>",
+        "xaxis": f"x{axis_id(axis)}",
+        "yaxis": f"y{axis_id(axis)}",
+    }
+
+
+def _colorbar(top: Sequence[float], bottom: Sequence[float], title: str) -> dict:
+    """A colour bar right of the figure, level with the rows from span `top` to span `bottom`."""
+    low, high = bottom[0], top[1]
+    return {
+        "title": {"text": title},
+        "thickness": 10,
+        "len": high - low,
+        "y": (low + high) / 2,
+        "yanchor": "middle",
+        "x": 1.02,
+    }
 
 
 def qkv_inspector(
@@ -92,98 +105,107 @@ def qkv_inspector(
 
     v_px = min(_MAX_V_PX, max(120, 12 * n_keys))
     heights = [_STRIP_PX, _STRIP_PX, _STRIP_PX, v_px, _STRIP_PX]
-    fig = make_subplots(
-        rows=5,
-        cols=2,
-        column_widths=[0.84, 0.16],
-        row_heights=heights,
-        specs=[[{}, None], [{}, None], [{}, None], [{}, {}], [{}, None]],
-        shared_xaxes=True,
-        vertical_spacing=0.07,
-        horizontal_spacing=0.02,
-        subplot_titles=[
-            f"query q{at(q_pos)}",
-            f"key k{at(k_pos)}",
-            f"q ⊙ k   ({chain})",
-            "values V (one row per key position)",
-            "weights",
-            "output z = Σₖ weight · V[k]",
-        ],
-    )
-    fig.add_trace(_strip(q_a, "q", "q", "coloraxis", ".3f"), row=1, col=1)
-    fig.add_trace(_strip(k_a, "k", "k", "coloraxis", ".3f"), row=2, col=1)
-    fig.add_trace(_strip(product, "q⊙k", "q⊙k", "coloraxis2", ".3f"), row=3, col=1)
+    rows, cols = row_spans(heights, 0.07), column_spans([0.84, 0.16], 0.02)
     key_labels = [plotly_text(label) for label in position_labels(toks)]
-    fig.add_trace(
-        go.Heatmap(
-            z=compact(v_a),
-            y=key_labels,
-            coloraxis="coloraxis3",
-            name="V",
-            hovertemplate="V[%{y}][%{x}] = %{z:.3f}<extra></extra>",
-        ),
-        row=4,
-        col=1,
-    )
-    if w_row is not None:
-        fig.add_trace(
-            go.Bar(
-                x=compact(w_row),
-                y=key_labels,
-                orientation="h",
-                marker_color="#444",
-                name="weights",
-                hovertemplate="weight on %{y}: %{x:.4f}<extra></extra>",
-            ),
-            row=4,
-            col=2,
-        )
-        fig.update_xaxes(range=[0, 1], row=4, col=2)
-    fig.add_trace(_strip(z_a, "z", "z", "coloraxis3", ".3f"), row=5, col=1)
-    if k_pos is not None:  # outline the key's row of V: the value this weight multiplies
-        fig.add_shape(
-            type="rect",
-            xref="x4",
-            yref="y4",
-            x0=-0.5,
-            x1=len(k_a) - 0.5,
-            y0=k_pos - 0.5,
-            y1=k_pos + 0.5,
-            line=dict(color="black", width=2),
-        )
 
-    fig.update_yaxes(autorange="reversed", row=4)
+    data = [
+        _strip(q_a, "q", _Q, "coloraxis", ".3f"),
+        _strip(k_a, "k", _K, "coloraxis", ".3f"),
+        _strip(product, "q⊙k", _QK, "coloraxis2", ".3f"),
+        {
+            "type": "heatmap",
+            "z": compact(v_a),
+            "y": key_labels,
+            "name": "V",
+            "coloraxis": "coloraxis3",
+            "hovertemplate": "V[%{y}][%{x}] = %{z:.3f}<extra></extra>",
+            "xaxis": f"x{_V}",
+            "yaxis": f"y{_V}",
+        },
+    ]
+    if w_row is not None:
+        data.append(
+            {
+                "type": "bar",
+                "x": compact(w_row),
+                "y": key_labels,
+                "orientation": "h",
+                "marker": {"color": "#444"},
+                "name": "weights",
+                "hovertemplate": "weight on %{y}: %{x:.4f}<extra></extra>",
+                "xaxis": f"x{_W}",
+                "yaxis": f"y{_W}",
+            }
+        )
+    data.append(_strip(z_a, "z", _Z, "coloraxis3", ".3f"))
+
+    layout: dict = {}
+    for n, (row, col) in _PANELS.items():
+        suffix = axis_id(n)
+        layout[f"xaxis{suffix}"] = {"domain": cols[col], "anchor": f"y{suffix}"}
+        layout[f"yaxis{suffix}"] = {"domain": rows[row], "anchor": f"x{suffix}"}
+        layout[f"yaxis{suffix}"]["tickfont"] = {"size": 9}
+        if col == 0 and n != _Z:  # the d_head columns line up all the way down, ticks at the bottom
+            layout[f"xaxis{suffix}"].update(matches=f"x{_Z}", showticklabels=False)
+    layout[f"xaxis{_Z}"]["title"] = {"text": "d_head"}
+    if w_row is not None:
+        layout[f"xaxis{_W}"]["range"] = [0, 1]
+    layout[f"yaxis{_V}"]["autorange"] = "reversed"
     # The weight bars line up with V's rows only if both panels share one category axis.
-    fig.update_yaxes(matches="y4", showticklabels=False, row=4, col=2)
-    fig.update_yaxes(tickfont=dict(size=9))
-    fig.update_xaxes(title_text="d_head", row=5, col=1)
+    layout[f"yaxis{_W}"].update(autorange="reversed", matches=f"y{_V}", showticklabels=False)
+    panel_titles = {
+        _Q: f"query q{at(q_pos)}",
+        _K: f"key k{at(k_pos)}",
+        _QK: f"q ⊙ k   ({chain})",
+        _V: "values V (one row per key position)",
+        _W: "weights",
+        _Z: "output z = Σₖ weight · V[k]",
+    }
+    layout["annotations"] = [
+        panel_title(text, cols[_PANELS[n][1]], rows[_PANELS[n][0]])
+        for n, text in panel_titles.items()
+    ]
+    if k_pos is not None:  # outline the key's row of V: the value this weight multiplies
+        layout["shapes"] = [
+            {
+                "type": "rect",
+                "xref": f"x{_V}",
+                "yref": f"y{_V}",
+                "x0": -0.5,
+                "x1": len(k_a) - 0.5,
+                "y0": k_pos - 0.5,
+                "y1": k_pos + 0.5,
+                "line": {"color": "black", "width": 2},
+            }
+        ]
     # Three scales: q and k live in the same space; their product is another magnitude; z is a
     # weighted average of V's rows, so V and z share one scale and a cell of z reads against V.
     qk_span = symmetric_range(q_a, k_a)
     product_span = symmetric_range(product)
     v_span = symmetric_range(v_a, z_a)
-    fig.update_layout(
-        title=title,
+    scale = explicit_colorscale(SIGNED_SCALE)
+    layout.update(
+        title={"text": title},
         height=sum(heights) + 260,
-        margin=dict(l=80, r=20, t=70, b=50),
+        margin={"l": 80, "r": 20, "t": 70, "b": 50},
         showlegend=False,
-        coloraxis=dict(
-            colorscale=SIGNED_SCALE,
-            cmin=-qk_span,
-            cmax=qk_span,
-            colorbar=_colorbar(fig, "yaxis", "yaxis2", "q, k"),
-        ),
-        coloraxis2=dict(
-            colorscale=SIGNED_SCALE,
-            cmin=-product_span,
-            cmax=product_span,
-            colorbar=_colorbar(fig, "yaxis3", "yaxis3", "q⊙k"),
-        ),
-        coloraxis3=dict(
-            colorscale=SIGNED_SCALE,
-            cmin=-v_span,
-            cmax=v_span,
-            colorbar=_colorbar(fig, "yaxis4", "yaxis6", "V, z"),
-        ),
+        coloraxis={
+            "colorscale": scale,
+            "cmin": -qk_span,
+            "cmax": qk_span,
+            "colorbar": _colorbar(rows[0], rows[1], "q, k"),
+        },
+        coloraxis2={
+            "colorscale": scale,
+            "cmin": -product_span,
+            "cmax": product_span,
+            "colorbar": _colorbar(rows[2], rows[2], "q⊙k"),
+        },
+        coloraxis3={
+            "colorscale": scale,
+            "cmin": -v_span,
+            "cmax": v_span,
+            "colorbar": _colorbar(rows[3], rows[4], "V, z"),
+        },
     )
-    return fig
+    return figure(data, layout)

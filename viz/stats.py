@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.colors import SIGNED_SCALE
+from viz.colors import SIGNED_SCALE, explicit_colorscale
+from viz.figure import figure
 from viz.labels import plotly_text, position_labels
 from viz.pooling import compact
 from viz.shapes import Shapes
@@ -43,25 +44,25 @@ def layer_pos_heatmap(
     toks = s.tokens(tokens, "pos")
     rows = s.labels(row_labels, "layer", "row_labels") or [str(i) for i in range(vals.shape[0])]
     rows = [plotly_text(r) for r in rows]
-    fig = go.Figure(
-        go.Heatmap(
-            z=compact(np.where(np.isfinite(vals), vals, np.nan)),
-            x=[plotly_text(t) for t in position_labels(toks)],
-            y=rows,
-            zmid=zmid,
-            colorscale=SIGNED_SCALE if zmid is not None else colorscale,
-            colorbar=dict(title=value_name, thickness=12),
-            hovertemplate=f"%{{y}}<br>%{{x}}<br>{value_name} %{{z:.4g}}<extra></extra>",
-        )
-    )
-    fig.update_xaxes(title_text="position", tickfont=dict(size=9), tickangle=-90)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(
-        title=title,
-        height=height or 160 + 28 * len(rows),
-        margin=dict(l=90, r=20, t=60, b=70),
-    )
-    return fig
+    trace = {
+        "type": "heatmap",
+        "z": compact(np.where(np.isfinite(vals), vals, np.nan)),
+        "x": [plotly_text(t) for t in position_labels(toks)],
+        "y": rows,
+        "colorscale": explicit_colorscale(SIGNED_SCALE if zmid is not None else colorscale),
+        "colorbar": {"title": {"text": value_name}, "thickness": 12},
+        "hovertemplate": f"%{{y}}<br>%{{x}}<br>{value_name} %{{z:.4g}}<extra></extra>",
+    }
+    if zmid is not None:
+        trace["zmid"] = zmid
+    layout = {
+        "title": {"text": title},
+        "height": height or 160 + 28 * len(rows),
+        "margin": {"l": 90, "r": 20, "t": 60, "b": 70},
+        "xaxis": {"title": {"text": "position"}, "tickfont": {"size": 9}, "tickangle": -90},
+        "yaxis": {"autorange": "reversed"},
+    }
+    return figure([trace], layout)
 
 
 def entropy_heatmap(
@@ -78,22 +79,26 @@ def entropy_heatmap(
     s = Shapes("entropy_heatmap")
     e = s.array(entropy, "layer head", "entropy")
     n_layers, n_heads = e.shape
-    fig = go.Figure(
-        go.Heatmap(
-            z=compact(e),
-            x=[f"H{h}" for h in range(n_heads)],
-            y=[f"L{layer}" for layer in range(n_layers)],
-            zmin=0.0,
-            zmax=max_bits,
-            colorscale="Cividis",
-            texttemplate="%{z:.2f}",
-            colorbar=dict(title="bits", thickness=12),
-            hovertemplate="%{y} %{x}<br>entropy %{z:.3f} bits<extra></extra>",
-        )
-    )
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(title=title, height=140 + 48 * n_layers, margin=dict(l=50, r=20, t=60, b=40))
-    return fig
+    trace: dict = {
+        "type": "heatmap",
+        "z": compact(e),
+        "x": [f"H{h}" for h in range(n_heads)],
+        "y": [f"L{layer}" for layer in range(n_layers)],
+        "zmin": 0.0,
+        "colorscale": explicit_colorscale("Cividis"),
+        "texttemplate": "%{z:.2f}",
+        "colorbar": {"title": {"text": "bits"}, "thickness": 12},
+        "hovertemplate": "%{y} %{x}<br>entropy %{z:.3f} bits<extra></extra>",
+    }
+    if max_bits is not None:
+        trace["zmax"] = max_bits
+    layout = {
+        "title": {"text": title},
+        "height": 140 + 48 * n_layers,
+        "margin": {"l": 50, "r": 20, "t": 60, "b": 40},
+        "yaxis": {"autorange": "reversed"},
+    }
+    return figure([trace], layout)
 
 
 def entropy_bars(
@@ -111,32 +116,48 @@ def entropy_bars(
     e = s.array(entropy, "layer head", "entropy")
     n_layers, n_heads = e.shape
     layers = [f"L{layer}" for layer in range(n_layers)]
-    fig = go.Figure(
-        [
-            go.Bar(
-                x=layers,
-                y=compact(e[:, head]),
-                name=f"H{head}",
-                hovertemplate=f"%{{x}} H{head}<br>entropy %{{y:.3f}} bits<extra></extra>",
-            )
-            for head in range(n_heads)
+    data = [
+        {
+            "type": "bar",
+            "x": layers,
+            "y": compact(e[:, head]),
+            "name": f"H{head}",
+            "hovertemplate": f"%{{x}} H{head}<br>entropy %{{y:.3f}} bits<extra></extra>",
+        }
+        for head in range(n_heads)
+    ]
+    layout: dict = {
+        "title": {"text": title},
+        "barmode": "group",
+        "yaxis": {"title": {"text": "bits"}},
+        "xaxis": {"title": {"text": "layer"}},
+        "legend": {"title": {"text": "head"}},
+        "height": 360,
+        "margin": {"l": 50, "r": 20, "t": 60, "b": 40},
+    }
+    if uniform_bits is not None:  # what fig.add_hline draws: a dashed line across the plot area
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "xref": "x domain",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": uniform_bits,
+                "y1": uniform_bits,
+                "line": {"dash": "dash", "color": "gray"},
+            }
         ]
-    )
-    if uniform_bits is not None:
-        fig.add_hline(
-            y=uniform_bits,
-            line_dash="dash",
-            line_color="gray",
-            annotation_text=f"uniform {uniform_bits:.2f} bits",
-            annotation_position="top left",
-        )
-    fig.update_layout(
-        title=title,
-        barmode="group",
-        yaxis_title="bits",
-        xaxis_title="layer",
-        legend_title_text="head",
-        height=360,
-        margin=dict(l=50, r=20, t=60, b=40),
-    )
-    return fig
+        layout["annotations"] = [
+            {
+                "text": f"uniform {uniform_bits:.2f} bits",
+                "showarrow": False,
+                "xref": "x domain",
+                "x": 0,
+                "xanchor": "left",
+                "yref": "y",
+                "y": uniform_bits,
+                "yanchor": "bottom",
+            }
+        ]
+    return figure(data, layout)

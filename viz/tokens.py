@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import plotly.colors as pc
 
-from viz.colors import LOSS_SCALE
+from viz.colors import LOSS_SCALE, sample_colors
 from viz.labels import visible
 from viz.shapes import Shapes
 
@@ -71,7 +70,7 @@ def token_loss_html(
     top = vmax if vmax is not None else (float(finite.max()) if finite.size else 1.0)
     top = top if top > 0 else 1.0
     fractions = np.clip(np.nan_to_num(loss, nan=0.0) / top, 0.0, 1.0)
-    colours = pc.sample_colorscale(LOSS_SCALE, list(fractions))
+    colours = sample_colors(LOSS_SCALE, fractions)
 
     spans = []
     for i, token in enumerate(toks):
