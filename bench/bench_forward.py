@@ -90,7 +90,9 @@ class PlainGPT(nn.Module):
             "scaled_dot",
             True,
             False,
-        ) or not (cfg.residual and cfg.causal_mask and cfg.pos_encoding != "none"):
+        ) or not (
+            cfg.residual and cfg.causal_mask and cfg.pos_encoding != "none" and not cfg.scale_embed
+        ):
             raise ValueError("PlainGPT mirrors only the default architecture")
         plain = cls(cfg)
         with torch.no_grad():

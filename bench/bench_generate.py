@@ -7,8 +7,9 @@ Both contenders run `model.generate.generate` on the same model and prompt, inte
 - n_ctx 128 (the default config): the window fills after 128 positions and from then on each step
   re-encodes the window from scratch, cache or not; printed for honesty, without a goal.
 
-    .venv/bin/python -m bench.bench_generate                  # under a minute on 2 cores
-    .venv/bin/python -m bench.bench_generate --repeats 15 --threads 1 --clock cpu   # steadier on a loaded machine
+    .venv/bin/python -m bench.bench_generate                              # torch's threads, wall clock
+    .venv/bin/python -m bench.bench_generate --threads 1 --clock cpu      # steadier when loaded, ~1.5 min
+    .venv/bin/python -m bench.bench_generate --new-tokens 512 --long-ctx 528   # a longer generation
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--long-ctx", type=int, default=320, help="n_ctx of the model the goal is measured on"
     )
-    add_timing_args(parser, repeats=5, warmup=1)
+    add_timing_args(parser, repeats=3, warmup=1)
     args = parser.parse_args(argv)
     print(apply_timing_args(args))
     if args.prompt + args.new_tokens > args.long_ctx:

@@ -48,6 +48,8 @@ class Attention(nn.Module):
         self.hook_result = (
             HookPoint()
         )  # [batch, pos, head, d_model]  each head's output; only made when hooked
+        # the concatenated Q/K/V weights, reused while no parameter changed (see _qkv_weight)
+        self._fused_qkv: tuple[tuple[int, ...], Tensor, Tensor | None] | None = None
         self._pipeline = (
             self.hook_raw_scores,
             self.hook_scaled_scores,
@@ -56,10 +58,20 @@ class Attention(nn.Module):
         )
 
     def _qkv_weight(self) -> tuple[Float[Tensor, "d_model qkv"], Float[Tensor, " qkv"] | None]:
-        # one matmul for Q, K and V together: three small ones cost more dispatch than the copy
+        # one matmul for Q, K and V together: three small ones cost more dispatch than the copy.
+        # The copy itself is reused without autograd: every in-place change to a parameter
+        # (optimizer step, load_state_dict) bumps its _version, and .to() moves its data_ptr.
+        params = [
+            p for p in (self.W_Q, self.W_K, self.W_V, self.b_Q, self.b_K, self.b_V) if p is not None
+        ]
+        key = tuple(v for p in params for v in (p._version, p.data_ptr()))
+        reuse = not torch.is_grad_enabled()
+        if reuse and self._fused_qkv is not None and self._fused_qkv[0] == key:
+            return self._fused_qkv[1], self._fused_qkv[2]
         h, m, d = self.W_Q.shape
         w = torch.cat([self.W_Q, self.W_K, self.W_V]).transpose(0, 1).reshape(m, 3 * h * d)
         b = None if self.b_Q is None else torch.cat([self.b_Q, self.b_K, self.b_V]).reshape(-1)
+        self._fused_qkv = (key, w, b) if reuse else None
         return w, b
 
     def forward(
@@ -74,9 +86,8 @@ class Attention(nn.Module):
         h, d = self.cfg.n_heads, self.cfg.d_head
         w, b = self._qkv_weight()
         qkv = F.linear(x, w.T, b).view(batch, n_pos, 3, h, d)
-        q = self.hook_q(qkv[:, :, 0])  # [batch, pos, head, d_head]
-        k = qkv[:, :, 1]
-        v = qkv[:, :, 2]
+        q, k, v = qkv.unbind(2)  # each [batch, pos, head, d_head]
+        q = self.hook_q(q)
         offset = 0
         if kv is not None:
             offset = kv.length
@@ -85,15 +96,18 @@ class Attention(nn.Module):
 
         # [batch, head, pos, d_head] for the matmuls
         qh, kh, vh = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-        n_k = kh.shape[2]
-        mask = _visibility(n_pos, n_k, offset, causal, key_mask, x.device)  # True = may attend
         dropout = self.cfg.dropout if self.training else 0.0
 
         fused = None if any_active(*self._pipeline) else self.score_fn.fused_qk(qh, kh)
+        # is_causal aligns the mask top-left, which is only right without cached positions
+        use_is_causal = fused is not None and causal and key_mask is None and offset == 0
+        # a single new query after the cache sees every key: no mask to build either
+        sees_all = causal and key_mask is None and n_pos == 1
+        mask = None
+        if not (use_is_causal or sees_all):  # True = may attend
+            mask = _visibility(n_pos, kh.shape[2], offset, causal, key_mask, x.device)
         if fused is not None:
             fq, fk, scale = fused
-            # is_causal aligns the mask top-left, which is only right without cached positions
-            use_is_causal = mask is not None and causal and key_mask is None and offset == 0
             zh = F.scaled_dot_product_attention(
                 fq,
                 fk,
@@ -106,7 +120,8 @@ class Attention(nn.Module):
         else:
             raw = self.hook_raw_scores(self.score_fn.raw(qh, kh))
             scaled = self.hook_scaled_scores(self.score_fn.scale(raw))
-            masked = scaled if mask is None else scaled.masked_fill(~mask, float("-inf"))
+            # adding 0 / -inf is one vectorised pass; masked_fill with a broadcast mask is 5x slower
+            masked = scaled if mask is None else scaled + _additive(mask, scaled.dtype)
             masked = self.hook_attn_scores(masked)
             pattern = torch.softmax(masked, dim=-1)
             if key_mask is not None:  # a query row whose keys are all padding: 0/0, not a weight
@@ -141,6 +156,13 @@ def _visibility(
         keys = key_mask.bool()[:, None, None, :]
         mask = keys if mask is None else mask & keys
     return mask
+
+
+def _additive(
+    mask: Bool[Tensor, "batch 1 q_pos k_pos"], dtype: torch.dtype
+) -> Float[Tensor, "batch 1 q_pos k_pos"]:
+    """The visibility mask as a score offset: 0 where visible, -inf where hidden."""
+    return torch.zeros((), dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
 
 
 def _ablate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
@@ -17,7 +18,7 @@ class Embed(nn.Module):
         self.W_E = nn.Parameter(torch.empty(cfg.vocab_size, cfg.d_model))  # [vocab, d_model]
 
     def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
-        return self.W_E[tokens]
+        return F.embedding(tokens, self.W_E)
 
 
 def sinusoidal_table(n_ctx: int, d_model: int) -> Float[Tensor, "pos d_model"]:

@@ -32,11 +32,11 @@ class LayerNorm(nn.Module):
         hooks = (self.hook_mean, self.hook_std, self.hook_scale, self.hook_normalized)
         if not any_active(*hooks):
             return F.layer_norm(x, x.shape[-1:], self.w, self.b, self.eps)
-        mean = x.mean(-1, keepdim=True)
-        var = (x - mean).pow(2).mean(-1, keepdim=True)
+        var, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=0)
         self.hook_mean(mean.squeeze(-1))
         self.hook_std(var.sqrt().squeeze(-1))
         scale = self.hook_scale((var + self.eps).sqrt())
         normalized = self.hook_normalized((x - mean) / scale)
-        out = normalized * self.w
-        return out + self.b if self.b is not None else out
+        if self.b is None:
+            return normalized * self.w
+        return torch.addcmul(self.b, normalized, self.w)

@@ -210,7 +210,8 @@ def test_hub_offline_and_no_path_fails_fast_and_says_how(tmp_path: Path) -> None
     )
     assert out.returncode == 0, out.stderr
     seconds, message = out.stdout.split("\n", 1)
-    assert float(seconds) < 10
+    # datasets alone retries an offline hub for ~25 s; a loaded CI machine needs headroom above ~2 s
+    assert float(seconds) < 20
     _assert_says_how(message)
 
 
