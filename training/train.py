@@ -264,7 +264,7 @@ def _train(
                     * (step + 1 - start_step)
                     / (time.perf_counter() - t0),
                 }
-                record |= _validate(model, run, data, info)
+                record |= _validate(model, run, data, info, final=step + 1 == t.max_steps)
                 last_val = record.get("val_loss")
                 if on_eval is not None:
                     record |= on_eval(step + 1, model)
@@ -296,9 +296,11 @@ def _train(
 
 
 def _validate(
-    model: LanguageModel, run: RunConfig, data: RunData, info: DistInfo
+    model: LanguageModel, run: RunConfig, data: RunData, info: DistInfo, final: bool = False
 ) -> dict[str, Any]:
+    """Validation metrics; eval_max_tokens caps the evaluations along the way, never the last."""
     t = run.train
+    cap = None if final else t.eval_max_tokens
     if t.task == "reversal":
         acc = accuracy_per_position(model, t.reversal_len, t.reversal_vocab)
         half = t.reversal_len
@@ -309,10 +311,10 @@ def _validate(
         }
     assert data.val is not None
     result = evaluate(
-        model, data.val, run.model.n_ctx, t.eval_batch_size, t.eval_max_tokens, info.device
+        model, data.val, run.model.n_ctx, t.eval_batch_size, cap, info.device
     )
     n_chars = data.val_chars
-    if t.eval_max_tokens is not None and t.eval_max_tokens + 1 < len(data.val):
+    if cap is not None and cap + 1 < len(data.val):
         n_chars = round(
             n_chars * result.n_tokens / (len(data.val) - 1)
         )  # the share of the split scored
