@@ -152,6 +152,7 @@ def run_variant(suite: Suite, variant: Variant, data_dir: str | None) -> dict[st
         "changes": variant.changes,
         "suite": suite.name,
         "config": variant.run.to_dict(),
+        "model_config": sized.model.to_dict(),  # the config the weights were built with (vocabulary from the data)
         "status": result.status,
         "message": result.message,
         "steps": result.step,
