@@ -36,7 +36,9 @@ def table(records: list[dict[str, Any]]) -> str:
     ]
     for r in lm:
         f = r.get("final", {})
-        status = r["status"] if r["status"] == "completed" else f"**{r['status']}** at step {r['steps']}"
+        status = (
+            r["status"] if r["status"] == "completed" else f"**{r['status']}** at step {r['steps']}"
+        )
         delta = None
         if base is not None and r.get("tokenizer") == base.get("tokenizer") and "val_loss" in f:
             delta = f["val_loss"] - base.get("final", {}).get("val_loss", float("nan"))
@@ -45,23 +47,41 @@ def table(records: list[dict[str, Any]]) -> str:
             f"| {_fmt(f.get('val_bpc'))} | {_fmt(f.get('lambada_accuracy'))} | {_fmt(f.get('lambada_loss'), 2)} "
             f"| {_fmt(r.get('n_params'))} | {_fmt(r.get('train_seconds'), 0)} | {_fmt(r.get('tokens_per_s'), 0)} |"
         )
-    depth = [r for r in lm if "curve" in r and r["curve"] and "grad_norm_by_layer" in r["curve"][-1] and "probe" in r]
+    depth = [
+        r
+        for r in lm
+        if "curve" in r and r["curve"] and "grad_norm_by_layer" in r["curve"][-1] and "probe" in r
+    ]
     if depth:
-        lines += ["", "| variant | grad norm, first block / last block (last step) | token cosine after embedding → after last block |", "|---|---|---|"]
+        lines += [
+            "",
+            "| variant | grad norm, first block / last block (last step) | token cosine after embedding → after last block |",
+            "|---|---|---|",
+        ]
         for r in depth:
             g = r["curve"][-1]["grad_norm_by_layer"]
             layers = [k for k in g if k.startswith(("blocks.", "layers."))]
             ratio = g[layers[0]] / g[layers[-1]] if len(layers) > 1 and g[layers[-1]] else None
             cos = r["probe"].get("token_cosine", [])
             cos_text = f"{cos[0]:.3f} → {cos[-1]:.3f}" if cos else "–"
-            lines.append(f"| {r['name']} | {ratio:.2e} | {cos_text} |" if ratio is not None else f"| {r['name']} | – | {cos_text} |")
+            lines.append(
+                f"| {r['name']} | {ratio:.2e} | {cos_text} |"
+                if ratio is not None
+                else f"| {r['name']} | – | {cos_text} |"
+            )
     if rev:
-        lines += ["", "| reversal task | first-half accuracy | second-half accuracy | chance |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "| reversal task | first-half accuracy | second-half accuracy | chance |",
+            "|---|---|---|---|",
+        ]
         for r in rev:
             acc = r["reversal"]["accuracy_per_position"]
             n = r["reversal"]["length"]
             first, second = sum(acc[: n - 1]) / (n - 1), sum(acc[n:]) / n
-            lines.append(f"| {r['name']} | {first:.3f} | {second:.3f} | {r['reversal']['chance']:.3f} |")
+            lines.append(
+                f"| {r['name']} | {first:.3f} | {second:.3f} | {r['reversal']['chance']:.3f} |"
+            )
     return "\n".join(lines)
 
 

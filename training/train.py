@@ -310,9 +310,7 @@ def _validate(
             "second_half_accuracy": sum(acc[half:]) / half,
         }
     assert data.val is not None
-    result = evaluate(
-        model, data.val, run.model.n_ctx, t.eval_batch_size, cap, info.device
-    )
+    result = evaluate(model, data.val, run.model.n_ctx, t.eval_batch_size, cap, info.device)
     n_chars = data.val_chars
     if cap is not None and cap + 1 < len(data.val):
         n_chars = round(
