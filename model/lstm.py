@@ -7,7 +7,6 @@ decodes it one token at a time exactly as it does the transformer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch.nn.functional as F
@@ -16,8 +15,8 @@ from torch import Tensor, nn
 
 from model.config import ModelConfig
 from model.embed import Embed, Unembed
-from model.generate import GenerationSettings, generate_stream
-from model.hooks import HookedRoot, HookPoint
+from model.hooks import HookPoint
+from model.lm_base import LanguageModelBase
 from model.switches import NO_SWITCHES, Switches
 
 
@@ -44,7 +43,7 @@ class LSTMLayer(nn.Module):
         return self.hook_hidden(out), new_state
 
 
-class LSTMLanguageModel(HookedRoot):
+class LSTMLanguageModel(LanguageModelBase):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         if cfg.architecture != "lstm":
@@ -88,15 +87,3 @@ class LSTMLanguageModel(HookedRoot):
 
     def new_cache(self, batch: int = 1) -> LSTMState:
         return LSTMState()
-
-    @property
-    def n_ctx(self) -> int:
-        return self.cfg.n_ctx
-
-    def generate(
-        self, tokens: Int[Tensor, "batch pos"], settings: GenerationSettings, **kwargs
-    ) -> Iterator[Int[Tensor, " batch"]]:
-        return generate_stream(self, tokens, settings, **kwargs)
-
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
@@ -12,14 +11,14 @@ from torch import Tensor, nn
 from model.block import Block
 from model.config import ModelConfig
 from model.embed import Embed, PosEmbed, Unembed
-from model.generate import GenerationSettings, generate_stream
-from model.hooks import HookedRoot, HookPoint
+from model.hooks import HookPoint
 from model.kv_cache import KVCache
 from model.layernorm import LayerNorm
+from model.lm_base import LanguageModelBase
 from model.switches import NO_SWITCHES, Switches
 
 
-class Transformer(HookedRoot):
+class Transformer(LanguageModelBase):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         if cfg.architecture != "transformer":
@@ -104,20 +103,6 @@ class Transformer(HookedRoot):
 
     def new_cache(self, batch: int = 1) -> KVCache:
         return KVCache.empty(self.cfg.n_layers)
-
-    @property
-    def n_ctx(self) -> int:
-        return self.cfg.n_ctx
-
-    def generate(
-        self, tokens: Int[Tensor, "batch pos"], settings: GenerationSettings, **kwargs
-    ) -> Iterator[Int[Tensor, " batch"]]:
-        """Stream sampled tokens; see `model.generate.generate_stream`."""
-        return generate_stream(self, tokens, settings, **kwargs)
-
-    def n_params(self) -> int:
-        """Distinct parameters: tensors shared across layers count once."""
-        return sum(p.numel() for p in self.parameters())
 
 
 def _share_parameters(source: nn.Module, target: nn.Module) -> None:
