@@ -121,75 +121,60 @@ def export_panel(ctx: exports.ExportContext, cap: Capture, focus: Focus) -> None
     """Download buttons; the bytes are made only when clicked (a callable as `data`), so a
     rerun does not pay for matplotlib and 5 MB HTML files nobody asked for."""
     stem = f"{ctx.model_name}_L{focus.layer}H{focus.head}"
-    st.markdown("**Focused head**")
-    cols = st.columns(5)
-    cols[0].download_button(
-        "PNG",
-        lambda: exports.head_png(ctx, cap, focus),
-        f"{stem}.png",
-        "image/png",
-        key="dl_head_png",
-        on_click="ignore",
-    )
-    cols[1].download_button(
-        "SVG",
-        lambda: exports.head_svg(ctx, cap, focus),
-        f"{stem}.svg",
-        "image/svg+xml",
-        key="dl_head_svg",
-        on_click="ignore",
-    )
-    cols[2].download_button(
-        "HTML",
-        lambda: exports.head_html(ctx, cap, focus),
-        f"{stem}.html",
-        "text/html",
-        key="dl_head_html",
-        on_click="ignore",
-    )
-    cols[3].download_button(
-        "CSV",
-        lambda: exports.head_csv(cap, focus),
-        f"{stem}.csv",
-        "text/csv",
-        key="dl_head_csv",
-        on_click="ignore",
-    )
-    cols[4].download_button(
-        "NPZ (all tensors)",
-        lambda: exports.npz_bytes(ctx, cap),
-        f"{ctx.model_name}_activations.npz",
-        "application/octet-stream",
-        key="dl_npz",
-        on_click="ignore",
-    )
-    st.markdown("**Layer × head grid**")
-    cols = st.columns(5)
     grid_stem = f"{ctx.model_name}_grid"
-    cols[0].download_button(
-        "PNG",
-        lambda: exports.grid_png(ctx, cap),
-        f"{grid_stem}.png",
-        "image/png",
-        key="dl_grid_png",
-        on_click="ignore",
-    )
-    cols[1].download_button(
-        "SVG",
-        lambda: exports.grid_svg(ctx, cap),
-        f"{grid_stem}.svg",
-        "image/svg+xml",
-        key="dl_grid_svg",
-        on_click="ignore",
-    )
-    cols[2].download_button(
-        "HTML",
-        lambda: exports.grid_html(ctx, cap),
-        f"{grid_stem}.html",
-        "text/html",
-        key="dl_grid_html",
-        on_click="ignore",
-    )
+    # (label, make bytes, file name, MIME type, widget key)
+    head_files = [
+        (
+            "PNG",
+            lambda: exports.head_png(ctx, cap, focus),
+            f"{stem}.png",
+            "image/png",
+            "dl_head_png",
+        ),
+        (
+            "SVG",
+            lambda: exports.head_svg(ctx, cap, focus),
+            f"{stem}.svg",
+            "image/svg+xml",
+            "dl_head_svg",
+        ),
+        (
+            "HTML",
+            lambda: exports.head_html(ctx, cap, focus),
+            f"{stem}.html",
+            "text/html",
+            "dl_head_html",
+        ),
+        ("CSV", lambda: exports.head_csv(cap, focus), f"{stem}.csv", "text/csv", "dl_head_csv"),
+        (
+            "NPZ (all tensors)",
+            lambda: exports.npz_bytes(ctx, cap),
+            f"{ctx.model_name}_activations.npz",
+            "application/octet-stream",
+            "dl_npz",
+        ),
+    ]
+    grid_files = [
+        ("PNG", lambda: exports.grid_png(ctx, cap), f"{grid_stem}.png", "image/png", "dl_grid_png"),
+        (
+            "SVG",
+            lambda: exports.grid_svg(ctx, cap),
+            f"{grid_stem}.svg",
+            "image/svg+xml",
+            "dl_grid_svg",
+        ),
+        (
+            "HTML",
+            lambda: exports.grid_html(ctx, cap),
+            f"{grid_stem}.html",
+            "text/html",
+            "dl_grid_html",
+        ),
+    ]
+    for title, files in (("Focused head", head_files), ("Layer × head grid", grid_files)):
+        st.markdown(f"**{title}**")
+        for col, (label, data, name, mime, key) in zip(st.columns(5), files, strict=False):
+            col.download_button(label, data, name, mime, key=key, on_click="ignore")
 
 
 def generate_view(ckpt: Checkpoint, cap: Capture, text: str, switches: Switches) -> None:
