@@ -50,9 +50,9 @@ def sample_next(
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if settings.top_p is not None and settings.top_p < 1.0:
         sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        cumulative = sorted_logits.softmax(-1).cumsum(-1)
+        sorted_probs = sorted_logits.softmax(-1)
         # drop a token when the ones before it already reach top_p; the most likely always stays
-        drop_sorted = (cumulative - sorted_logits.softmax(-1)) >= settings.top_p
+        drop_sorted = (sorted_probs.cumsum(-1) - sorted_probs) >= settings.top_p
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     probs = logits.softmax(-1)

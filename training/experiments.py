@@ -35,7 +35,7 @@ from training.lambada import lambada_eval
 from training.metrics import read_metrics
 from training.prepare import model_config_for, prepare_data
 from training.probes import batch_loss, probe_patterns, sample_statistics, samples
-from training.reversal import accuracy_per_position
+from training.reversal import accuracy_per_position, reversal_batch
 from training.train import CHECKPOINT, METRICS, train
 
 RECORD = "record.json"
@@ -206,8 +206,6 @@ def run_variant(suite: Suite, variant: Variant, data_dir: str | None) -> dict[st
             "symbols": t.reversal_vocab,
             "chance": 1.0 / t.reversal_vocab,
         }
-        from training.reversal import reversal_batch
-
         x, y = reversal_batch(8, t.reversal_len, t.reversal_vocab, torch.Generator().manual_seed(0))
         windows = torch.cat([x, y[:, -1:]], dim=1)
         _, cache = model.run_with_cache(x[:1], names=lambda s: s.endswith("hook_pattern"))
@@ -252,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", default="configs/suite.toml", help="suite spec (TOML)")
     parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
     parser.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads for this process"
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=1,
@@ -264,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--force", action="store_true", help="retrain variants already complete")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     suite = read_suite(args.suite)
     todo = [v for v in suite.variants if (not args.only or v.name in args.only)]
     unknown = set(args.only or []) - {v.name for v in suite.variants}
@@ -300,7 +303,8 @@ def _run_parallel(args: argparse.Namespace, todo: list[Variant]) -> int:
                 args.suite,
                 "--only",
                 v.name,
-                "--threads_one",
+                "--threads",
+                "1",
             ]
             if args.data_dir:
                 cmd += ["--data_dir", args.data_dir]
@@ -327,7 +331,4 @@ def _run_parallel(args: argparse.Namespace, todo: list[Variant]) -> int:
 
 
 if __name__ == "__main__":
-    if "--threads_one" in sys.argv:
-        sys.argv.remove("--threads_one")
-        torch.set_num_threads(1)
     sys.exit(main())

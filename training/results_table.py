@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from training.reversal import half_accuracies
+
 START, END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
 
 
@@ -76,9 +78,9 @@ def table(records: list[dict[str, Any]]) -> str:
             "|---|---|---|---|",
         ]
         for r in rev:
-            acc = r["reversal"]["accuracy_per_position"]
-            n = r["reversal"]["length"]
-            first, second = sum(acc[: n - 1]) / (n - 1), sum(acc[n:]) / n
+            first, second = half_accuracies(
+                r["reversal"]["accuracy_per_position"], r["reversal"]["length"]
+            )
             lines.append(
                 f"| {r['name']} | {first:.3f} | {second:.3f} | {r['reversal']['chance']:.3f} |"
             )

@@ -27,6 +27,12 @@ def reversal_batch(
     return seq[:, :-1], seq[:, 1:]
 
 
+def half_accuracies(accuracy: list[float], length: int) -> tuple[float, float]:
+    """Mean accuracy over the random first half (targets 0 .. length-2; SEP excluded) and over the
+    reversed second half (targets length .. 2*length-1)."""
+    return sum(accuracy[: length - 1]) / (length - 1), sum(accuracy[length:]) / length
+
+
 @torch.no_grad()
 def accuracy_per_position(
     model: nn.Module, length: int, n_symbols: int, n_sequences: int = 2000, seed: int = 0

@@ -44,7 +44,7 @@ from training.evaluate import evaluate
 from training.metrics import MetricsLog
 from training.optim import build_optimizer, load_optimizer_tensors, lr_at, optimizer_tensors
 from training.prepare import BatchSource, RunData, model_config_for, prepare_data
-from training.reversal import accuracy_per_position
+from training.reversal import accuracy_per_position, half_accuracies
 
 CHECKPOINT = "checkpoint"
 METRICS = "metrics.jsonl"
@@ -303,11 +303,11 @@ def _validate(
     cap = None if final else t.eval_max_tokens
     if t.task == "reversal":
         acc = accuracy_per_position(model, t.reversal_len, t.reversal_vocab)
-        half = t.reversal_len
+        first, second = half_accuracies(acc, t.reversal_len)
         return {
             "accuracy_per_position": acc,
-            "first_half_accuracy": sum(acc[: half - 1]) / (half - 1),
-            "second_half_accuracy": sum(acc[half:]) / half,
+            "first_half_accuracy": first,
+            "second_half_accuracy": second,
         }
     assert data.val is not None
     result = evaluate(model, data.val, run.model.n_ctx, t.eval_batch_size, cap, info.device)
