@@ -12,6 +12,7 @@ Norm = Literal["pre", "post", "none"]
 PosEncoding = Literal["sinusoidal", "learned", "none"]
 AttnScore = Literal["scaled_dot", "dot", "additive", "cosine"]
 Architecture = Literal["transformer", "lstm"]
+Gelu = Literal["tanh", "exact"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class ModelConfig:
     n_heads: int = 4  # attention heads per block
     d_head: int = 32  # query/key/value width per head; d_model // n_heads is the usual choice
     d_mlp: int = 512  # MLP hidden width; 4 * d_model as in GPT-2
+    # GELU in the MLP: GPT-2's tanh approximation, or the exact erf form (nn.GELU's default, as
+    # nanoGPT uses); exact is also ~25% cheaper on CPU, forward and backward. Configs saved
+    # before this field existed load as "tanh", which is what they were trained with.
+    gelu: Gelu = "tanh"
     dropout: float = (
         0.0  # dropout on embeddings, attention pattern and sublayer outputs while training
     )
@@ -57,6 +62,7 @@ class ModelConfig:
             ("pos_encoding", PosEncoding),
             ("attn_score", AttnScore),
             ("architecture", Architecture),
+            ("gelu", Gelu),
         ):
             value = getattr(self, name)
             if value not in get_args(kind):

@@ -20,8 +20,9 @@ class MLP(nn.Module):
         self.b_out = nn.Parameter(torch.zeros(cfg.d_model)) if cfg.bias else None
         self.hook_pre = HookPoint()  # [batch, pos, d_mlp]  before the nonlinearity
         self.hook_post = HookPoint()  # [batch, pos, d_mlp]  after GELU
+        self.approximate = "tanh" if cfg.gelu == "tanh" else "none"
 
     def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
         pre = F.linear(x, self.W_in.T, self.b_in)
-        post = self.hook_post(F.gelu(self.hook_pre(pre), approximate="tanh"))
+        post = self.hook_post(F.gelu(self.hook_pre(pre), approximate=self.approximate))
         return F.linear(post, self.W_out.T, self.b_out)

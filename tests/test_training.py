@@ -246,6 +246,17 @@ def test_lr_warms_up_linearly_then_follows_a_cosine_to_min_lr():
     assert all(a >= b for a, b in zip(decay, decay[1:], strict=False))
 
 
+def test_linear_decay_falls_in_equal_steps_to_min_lr():
+    cfg = TrainConfig(lr=1e-3, min_lr=0.0, warmup_steps=10, max_steps=110, decay="linear")
+    assert lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(10, cfg) == pytest.approx(1e-3)
+    assert lr_at(35, cfg) == pytest.approx(0.75e-3)
+    assert lr_at(60, cfg) == pytest.approx(0.5e-3)
+    assert lr_at(110, cfg) == 0.0
+    with pytest.raises(ValueError, match="decay"):
+        TrainConfig(decay="step")
+
+
 @pytest.mark.parametrize("name", [*VARIANTS, "lstm"])
 def test_weight_decay_reaches_matrices_only_and_each_parameter_once(name):
     cfg = TINY.replace(architecture="lstm") if name == "lstm" else VARIANTS[name]

@@ -19,5 +19,6 @@ VARIANTS: dict[str, ModelConfig] = {
     "additive": TINY.replace(attn_score="additive"),
     "cosine": TINY.replace(attn_score="cosine"),
     "tied_no_bias": TINY.replace(tied_embeddings=True, bias=False),
+    "exact_gelu": TINY.replace(gelu="exact"),
 }
 CAUSAL_VARIANTS = {k: v for k, v in VARIANTS.items() if v.causal_mask}

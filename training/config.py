@@ -16,6 +16,7 @@ Sampling = Literal["random", "sequential"]
 Task = Literal["lm", "reversal"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["float32", "bfloat16"]
+Decay = Literal["cosine", "linear"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class TrainConfig:
     batch_size: int = 12  # sequences per step per process
     max_steps: int = 2000  # optimizer steps
     lr: float = 1e-3  # peak learning rate, reached after warmup
-    min_lr: float = 1e-4  # floor of the cosine decay
+    min_lr: float = 1e-4  # where the decay ends, at max_steps
+    decay: Decay = "cosine"  # shape of the decay from lr to min_lr after warmup
     warmup_steps: int = 100  # linear warmup from lr / warmup_steps
     weight_decay: float = (
         0.1  # AdamW decay on matrices only (not biases, gains, embeddings' positions)
@@ -71,6 +73,7 @@ class TrainConfig:
             ("sampling", Sampling),
             ("device", Device),
             ("precision", Precision),
+            ("decay", Decay),
         ):
             value = getattr(self, name)
             if value not in get_args(kind):
