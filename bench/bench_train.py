@@ -1,9 +1,11 @@
 """Training throughput: our instrumented model vs a plain nn.TransformerEncoderLayer reference.
 
-Both at nanoGPT's "baby GPT" size (4 layers, 4 heads, d_model 128, context 64, batch 12), the
-same AdamW settings, a causal mask, pre-LN (norm_first=True), GELU, no dropout. One timed sample is
-one full optimizer step (forward, loss, backward, clip, AdamW) on the same batch; the contenders
-alternate within every round and the ratio is the median of per-round ratios.
+Both are nanoGPT's "baby GPT" as configs/baby_gpt_char.toml builds it (4 layers, 4 heads, d_model
+128, context 64, batch 12; no biases, exact GELU, tied unembedding), with the same AdamW settings,
+a causal mask, pre-LN (norm_first=True), no dropout. One timed sample is one full optimizer step
+(forward, loss, backward, clip, AdamW) on the same batch; the contenders alternate within every
+round and the ratio is the median of per-round ratios. A third row shows our model with GPT-2's
+tanh GELU (the default of ModelConfig, and what the shipped variants use).
 
     python -m bench.bench_train [--repeats 40] [--threads 2]
 """
@@ -11,6 +13,7 @@ alternate within every round and the ratio is the median of per-round ratios.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -19,8 +22,10 @@ from torch import nn
 from bench._timing import CLOCKS, add_timing_args, apply_timing_args, interleaved, print_table
 from model.build import build_model
 from model.config import ModelConfig
-from training.config import TrainConfig
+from training.config import TrainConfig, read_config_file
 from training.optim import build_optimizer
+
+BABY_GPT = Path(__file__).resolve().parents[1] / "configs" / "baby_gpt_char.toml"
 
 
 class ReferenceGPT(nn.Module):
@@ -35,13 +40,16 @@ class ReferenceGPT(nn.Module):
             cfg.n_heads,
             cfg.d_mlp,
             dropout=0.0,
-            activation="gelu",
+            activation="gelu",  # exact erf GELU, as nanoGPT's nn.GELU()
             batch_first=True,
             norm_first=True,
+            bias=cfg.bias,
         )
         self.blocks = nn.TransformerEncoder(layer, cfg.n_layers, enable_nested_tensor=False)
-        self.ln = nn.LayerNorm(cfg.d_model)
-        self.head = nn.Linear(cfg.d_model, cfg.vocab_size)
+        self.ln = nn.LayerNorm(cfg.d_model, bias=cfg.bias)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=cfg.bias)
+        if cfg.tied_embeddings:
+            self.head.weight = self.tok.weight
         self.register_buffer(
             "mask", nn.Transformer.generate_square_subsequent_mask(cfg.n_ctx), persistent=False
         )
@@ -59,10 +67,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=12)
     args = parser.parse_args()
     header = apply_timing_args(args)
-    cfg = ModelConfig(vocab_size=65, n_ctx=64, pos_encoding="learned")
+    cfg = ModelConfig.from_dict(read_config_file(BABY_GPT)["model"])
     train_cfg = TrainConfig(lr=1e-3, weight_decay=0.1, beta1=0.9, beta2=0.99)
     torch.manual_seed(0)
     ours = build_model(cfg)
+    ours_tanh = build_model(cfg.replace(gelu="tanh"))
     reference = ReferenceGPT(cfg)
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 65, (args.batch, 64), generator=g)
@@ -90,6 +99,7 @@ def main() -> None:
         {
             "reference (nn.TransformerEncoderLayer)": stepper(reference),
             "ours (hook points idle)": stepper(ours),
+            "ours, tanh GELU": stepper(ours_tanh),
         },
         repeats=args.repeats,
         warmup=args.warmup,

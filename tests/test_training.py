@@ -18,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import training.evaluate
 import training.train
 from model.build import build_model
 from model.checkpoint import load_checkpoint
@@ -325,11 +326,39 @@ def test_evaluate_is_the_mean_cross_entropy_over_every_target(n_targets):
     assert result.per_token.keys() == per_token.keys()
     for token, losses in per_token.items():
         assert result.per_token[token] == pytest.approx(np.mean(losses), rel=1e-6)
+        assert result.per_token_count[token] == len(losses)
 
     capped = evaluate(model, tokens, n_ctx=16, max_tokens=32)
     assert capped.n_tokens == 32
     assert capped.loss == pytest.approx(np.mean([by_hand[i] for i in range(1, 33)]), rel=1e-6)
     assert evaluate(model, tokens, n_ctx=16).per_position == []  # detail is opt-in
+
+
+def test_the_last_record_and_the_evaluate_cli_report_loss_per_position_and_token(
+    tmp_path, capsys
+):
+    run = tiny_run(tmp_path, max_steps=6, eval_interval=3, checkpoint_interval=6)
+    train(run)
+    records = read_metrics(tmp_path / "run/metrics.jsonl")
+    assert "val_loss_per_position" not in records[0]  # only the final, uncapped evaluation
+    last = records[-1]
+    assert len(last["val_loss_per_position"]) == MODEL.n_ctx
+    assert all(math.isfinite(v) for v in last["val_loss_per_token"].values())
+
+    report = tmp_path / "report.json"
+    argv = ["--checkpoint", str(tmp_path / "run/checkpoint"), "--cache_dir", str(tmp_path / "c")]
+    assert training.evaluate.main([*argv, "--top", "3", "--json", str(report)]) == 0
+    printed = capsys.readouterr().out
+    out = json.loads(report.read_text())
+    assert out["loss"] == pytest.approx(last["val_loss"], rel=1e-6)  # the same split, same model
+    assert out["loss_per_position"] == pytest.approx(last["val_loss_per_position"], rel=1e-6)
+    rows = out["loss_per_token"].values()
+    weighted = sum(r["loss"] * r["count"] for r in rows) / sum(r["count"] for r in rows)
+    assert weighted == pytest.approx(out["loss"], rel=1e-6)  # the per-token means add back up
+    hardest = [r["loss"] for r in out["hardest_tokens"]]
+    assert len(hardest) == 3 and hardest == sorted(hardest, reverse=True)
+    assert f"loss {out['loss']:.4f}" in printed and "hardest tokens" in printed
+    assert training.evaluate.main(["--checkpoint", str(tmp_path / "missing")]) == 2
 
 
 # --- the reversal task -------------------------------------------------------------------------

@@ -1,15 +1,28 @@
-"""Validation: one deterministic pass, mean loss, bits per character, loss per position and token."""
+"""Validation: one deterministic pass, mean loss, bits per character, loss per position and token.
+
+    python -m training.evaluate --checkpoint runs/baby_gpt_char_tuned/checkpoint [--split val]
+        [--corpus shakespeare] [--max_tokens N] [--top 15] [--json report.json]
+
+prints the split's loss and bits per character, the loss at each position of the window (how much
+context helps) and the hardest and easiest tokens: the seed's "loss per token".
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.tokenizers import Tokenizer
 from training.batches import EVAL_IGNORE_INDEX, eval_windows
 
 
@@ -19,6 +32,7 @@ class EvalResult:
     n_tokens: int  # targets scored
     per_position: list[float] = field(default_factory=list)  # mean loss at each window position
     per_token: dict[int, float] = field(default_factory=dict)  # mean loss per target token id
+    per_token_count: dict[int, int] = field(default_factory=dict)  # how often each was a target
 
     def bits_per_char(self, n_chars: int) -> float:
         """Total bits over the characters they encode: compares character and BPE models."""
@@ -78,8 +92,103 @@ def evaluate(
         seen = pos_count > 0
         result.per_position = (pos_sum[seen] / pos_count[seen]).tolist()
         assert vocab_sum is not None and vocab_count is not None
-        result.per_token = {
-            int(i): float(vocab_sum[i] / vocab_count[i])
-            for i in torch.nonzero(vocab_count).flatten()
-        }
+        seen_ids = torch.nonzero(vocab_count).flatten().tolist()
+        result.per_token = {i: float(vocab_sum[i] / vocab_count[i]) for i in seen_ids}
+        result.per_token_count = {i: int(vocab_count[i]) for i in seen_ids}
     return result
+
+
+def report(
+    result: EvalResult, tokenizer: Tokenizer, n_chars: int, top: int, min_count: int = 5
+) -> dict[str, Any]:
+    """The JSON-ready summary the CLI prints: totals, the curve by position, tokens by loss.
+    Tokens seen fewer than min_count times are left out of the rankings: one unlucky sighting of
+    a rare token says little about it."""
+    common = [i for i, n in result.per_token_count.items() if n >= min_count]
+    ranked = sorted(common, key=result.per_token.__getitem__)
+
+    def row(i: int) -> dict[str, Any]:
+        return {
+            "id": i,
+            "token": tokenizer.decode([i]),
+            "loss": result.per_token[i],
+            "count": result.per_token_count[i],
+        }
+
+    return {
+        "loss": result.loss,
+        "bits_per_char": result.bits_per_char(n_chars),
+        "n_tokens": result.n_tokens,
+        "loss_per_position": result.per_position,
+        "loss_per_token": {str(i): row(i) for i in result.per_token},
+        "min_count": min_count,
+        "hardest_tokens": [row(i) for i in reversed(ranked[-top:])],
+        "easiest_tokens": [row(i) for i in ranked[:top]],
+    }
+
+
+def _print_report(out: dict[str, Any], header: str) -> None:
+    print(header)
+    print(f"loss {out['loss']:.4f} nats/token, {out['bits_per_char']:.4f} bits/char")
+    curve = out["loss_per_position"]
+    marks = sorted({0, *(2**k - 1 for k in range(20) if 2**k <= len(curve)), len(curve) - 1})
+    print(
+        "loss by position (tokens of context + 1): "
+        + ", ".join(f"{p + 1}: {curve[p]:.3f}" for p in marks)
+    )
+    for title, key in (("hardest", "hardest_tokens"), ("easiest", "easiest_tokens")):
+        print(f"{title} tokens seen at least {out['min_count']} times (mean loss, times a target):")
+        for r in out[key]:
+            print(f"  {r['token']!r:>12} {r['loss']:7.3f} {r['count']:9,d}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from model.checkpoint import CheckpointError, load_checkpoint
+    from training.batches import tokenize_cached
+    from training.corpora import load_corpus
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="checkpoint folder")
+    parser.add_argument("--corpus", default=None, help="default: the corpus it was trained on")
+    parser.add_argument("--data_dir", default=None, help="folder of local corpus copies")
+    parser.add_argument("--split", choices=["val", "train"], default="val")
+    parser.add_argument("--max_tokens", type=int, default=None, help="score only the first N")
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--cache_dir", default="data_cache", help="token cache folder")
+    parser.add_argument("--top", type=int, default=15, help="tokens listed as hardest/easiest")
+    parser.add_argument("--min_count", type=int, default=5, help="rank tokens seen this often")
+    parser.add_argument("--json", default=None, help="also write the full report here")
+    args = parser.parse_args(argv)
+    try:
+        ckpt = load_checkpoint(args.checkpoint)
+        run = ckpt.meta.get("run", {}).get("train", {})
+        corpus_name = args.corpus or run.get("corpus") or "shakespeare"
+        if run.get("task") == "reversal" and args.corpus is None:
+            raise ValueError("this checkpoint was trained on the reversal task: pass --corpus")
+        corpus = load_corpus(corpus_name, args.data_dir or run.get("data_dir"))
+        text = corpus.val if args.split == "val" else corpus.train
+        key = f"{corpus.name}-{args.split}"
+        tokens = tokenize_cached(text, ckpt.tokenizer, args.cache_dir, key)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    n_ctx = ckpt.model.n_ctx
+    result = evaluate(ckpt.model, tokens, n_ctx, args.batch_size, args.max_tokens, detail=True)
+    n_chars = (
+        len(text)
+        if args.max_tokens is None
+        else len(ckpt.tokenizer.decode(tokens[: result.n_tokens + 1].tolist()))
+    )
+    out = {"checkpoint": str(ckpt.path), "corpus": corpus.source, "split": args.split}
+    out |= report(result, ckpt.tokenizer, n_chars, args.top, args.min_count)
+    _print_report(
+        out,
+        f"{out['checkpoint']} on {out['corpus']} ({args.split} split, {result.n_tokens:,} targets)",
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

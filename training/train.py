@@ -310,17 +310,23 @@ def _validate(
             "second_half_accuracy": second,
         }
     assert data.val is not None
-    result = evaluate(model, data.val, run.model.n_ctx, t.eval_batch_size, cap, info.device)
+    result = evaluate(
+        model, data.val, run.model.n_ctx, t.eval_batch_size, cap, info.device, detail=final
+    )
     n_chars = data.val_chars
     if cap is not None and cap + 1 < len(data.val):
         n_chars = round(
             n_chars * result.n_tokens / (len(data.val) - 1)
         )  # the share of the split scored
-    return {
+    record: dict[str, Any] = {
         "val_loss": result.loss,
         "val_bpc": result.bits_per_char(n_chars),
         "val_tokens": result.n_tokens,
     }
+    if final:  # the seed's "loss per token": by position in the window and by target token id
+        record["val_loss_per_position"] = result.per_position
+        record["val_loss_per_token"] = {str(i): v for i, v in result.per_token.items()}
+    return record
 
 
 def main(argv: list[str] | None = None) -> int:
