@@ -13,6 +13,7 @@ tanh GELU (the default of ModelConfig, and what the shipped variants use).
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import torch
@@ -50,9 +51,21 @@ class ReferenceGPT(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=cfg.bias)
         if cfg.tied_embeddings:
             self.head.weight = self.tok.weight
+        self._init_like_gpt2(cfg.n_layers)
         self.register_buffer(
             "mask", nn.Transformer.generate_square_subsequent_mask(cfg.n_ctx), persistent=False
         )
+
+    def _init_like_gpt2(self, n_layers: int) -> None:
+        # as nanoGPT (and our model) initialise: PyTorch's defaults give the embedding N(0, 1),
+        # which through a tied unembedding makes the first logits huge and training much worse
+        for name, p in self.named_parameters():
+            if p.dim() < 2:
+                continue  # biases stay 0, LayerNorm gains 1
+            std = 0.02
+            if name.endswith(("out_proj.weight", "linear2.weight")):  # writes to the residual
+                std /= math.sqrt(2 * n_layers)
+            nn.init.normal_(p, std=std)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         n = tokens.shape[1]
