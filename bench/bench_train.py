@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 import torch
@@ -74,7 +75,7 @@ class ReferenceGPT(nn.Module):
         return self.head(self.ln(x))
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_timing_args(parser, repeats=40)
     parser.add_argument("--batch", type=int, default=12)
@@ -124,7 +125,8 @@ def main() -> None:
         print(f"  {name}: {tokens / timings.median(name):,.0f} tokens/s")
     speedup = timings.ratio("reference (nn.TransformerEncoderLayer)", "ours (hook points idle)")
     print(f"throughput ours / reference: {speedup:.2f}x (goal >= 1.0x)")
+    return 0 if speedup >= 1.0 else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -173,6 +173,16 @@ def test_gelu_choice(gelu: str) -> None:
     assert (post - other).abs().max() > 1e-6  # the other form is measurably different
 
 
+def test_a_field_added_later_keeps_the_digests_of_older_configs():
+    import hashlib
+    import json
+
+    older = {k: v for k, v in TINY.to_dict().items() if k != "gelu"}  # as saved before the field
+    digest = hashlib.sha256(json.dumps(older, sort_keys=True).encode()).hexdigest()[:12]
+    assert ModelConfig.from_dict(older).hash() == TINY.hash() == digest
+    assert TINY.replace(gelu="exact").hash() != TINY.hash()
+
+
 @pytest.mark.parametrize(
     "switches",
     [

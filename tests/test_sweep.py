@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_training import write_corpus
-from training.sweep import format_table, parse_axis, plan, summarise
+from training.sweep import RunResult, format_table, parse_axis, plan, summarise
 
 
 def test_an_axis_is_a_list_of_points_and_linked_fields_move_together():
@@ -34,19 +34,39 @@ def test_plan_is_the_product_of_axes_times_seeds_and_checks_every_run(tmp_path):
         plan(None, ["decay=cosine,steps"], [], [1], tmp_path)  # not one of its choices
     with pytest.raises(ValueError, match="one value"):
         plan(None, [], ["lr=1e-3,2e-3"], [1], tmp_path)
+    # what would silently collapse two runs into one, or let the last flag win
+    with pytest.raises(ValueError, match="more than once"):
+        plan(None, ["lr=1e-3,2e-3", "lr+min_lr=1e-3:0"], [], [1], tmp_path)
+    with pytest.raises(ValueError, match="more than once"):
+        plan(None, ["lr=1e-3,2e-3"], ["lr=1e-3"], [1], tmp_path)
+    with pytest.raises(ValueError, match="set by the sweep"):
+        plan(None, ["seed=1,2"], [], [1], tmp_path)
+    with pytest.raises(ValueError, match="repeat"):
+        plan(None, ["lr=1e-3"], [], [1, 1], tmp_path)
+    with pytest.raises(ValueError, match="one folder"):
+        plan(None, ["corpus=a b,a_b"], [], [1], tmp_path)
 
 
-def test_summary_ranks_by_mean_loss_and_counts_failures():
-    results = [
-        {"combo": {"lr": "1"}, "status": "completed", "val_loss": 2.0, "seconds": 3.0},
-        {"combo": {"lr": "1"}, "status": "completed", "val_loss": 2.2, "seconds": 5.0},
-        {"combo": {"lr": "9"}, "status": "diverged", "val_loss": None, "seconds": 1.0},
-        {"combo": {"lr": "2"}, "status": "completed", "val_loss": 1.5, "seconds": 4.0},
-    ]
-    rows = summarise(results)
-    assert [r["combo"]["lr"] for r in rows] == ["2", "1", "9"]
-    assert rows[1]["mean"] == pytest.approx(2.1) and rows[1]["seconds"] == 4.0
-    assert rows[2]["failed"] == 1 and rows[2]["seconds"] is None
+def result(lr: str, status: str, loss: float | None, seconds: float = 1.0) -> RunResult:
+    return RunResult({"lr": lr}, 0, status, loss, 10, seconds, f"runs/{lr}")  # type: ignore[arg-type]
+
+
+def test_summary_ranks_by_mean_loss_and_never_ranks_a_partly_failed_combination_first():
+    rows = summarise(
+        [
+            result("1", "completed", 2.0, 3.0),
+            result("1", "completed", 2.2, 5.0),
+            result("9", "diverged", None),
+            result("2", "completed", 1.6),
+            result("2", "completed", 1.6),
+            result("3", "completed", 1.5),  # best mean, but its other seed diverged
+            result("3", "diverged", None),
+        ]
+    )
+    assert [r.combo["lr"] for r in rows] == ["2", "1", "3", "9"]
+    assert rows[1].mean == pytest.approx(2.1) and rows[1].seconds == 4.0
+    assert rows[2].failed == 1 and rows[2].mean == 1.5
+    assert rows[3].failed == 1 and rows[3].seconds is None
     assert "lr=9" in format_table(rows)
 
 

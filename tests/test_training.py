@@ -248,12 +248,15 @@ def test_lr_warms_up_linearly_then_follows_a_cosine_to_min_lr():
 
 
 def test_linear_decay_falls_in_equal_steps_to_min_lr():
-    cfg = TrainConfig(lr=1e-3, min_lr=0.0, warmup_steps=10, max_steps=110, decay="linear")
+    cfg = TrainConfig(lr=1e-3, min_lr=1e-4, warmup_steps=10, max_steps=110, decay="linear")
     assert lr_at(9, cfg) == pytest.approx(1e-3)
     assert lr_at(10, cfg) == pytest.approx(1e-3)
-    assert lr_at(35, cfg) == pytest.approx(0.75e-3)
-    assert lr_at(60, cfg) == pytest.approx(0.5e-3)
-    assert lr_at(110, cfg) == 0.0
+    assert lr_at(35, cfg) == pytest.approx(1e-4 + 0.75 * 0.9e-3)
+    assert lr_at(60, cfg) == pytest.approx((1e-3 + 1e-4) / 2)
+    assert lr_at(109, cfg) == pytest.approx(1e-4 + 0.9e-3 / 100)
+    assert lr_at(110, cfg) == pytest.approx(1e-4)
+    to_zero = TrainConfig(lr=1e-3, min_lr=0.0, warmup_steps=10, max_steps=110, decay="linear")
+    assert lr_at(60, to_zero) == pytest.approx(0.5e-3)
     with pytest.raises(ValueError, match="decay"):
         TrainConfig(decay="step")
 
@@ -334,9 +337,7 @@ def test_evaluate_is_the_mean_cross_entropy_over_every_target(n_targets):
     assert evaluate(model, tokens, n_ctx=16).per_position == []  # detail is opt-in
 
 
-def test_the_last_record_and_the_evaluate_cli_report_loss_per_position_and_token(
-    tmp_path, capsys
-):
+def test_the_last_record_and_the_evaluate_cli_report_loss_per_position_and_token(tmp_path, capsys):
     run = tiny_run(tmp_path, max_steps=6, eval_interval=3, checkpoint_interval=6)
     train(run)
     records = read_metrics(tmp_path / "run/metrics.jsonl")

@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ def report(
         "loss_per_position": result.per_position,
         "loss_per_token": {str(i): row(i) for i in result.per_token},
         "min_count": min_count,
-        "hardest_tokens": [row(i) for i in reversed(ranked[-top:])],
+        "hardest_tokens": [row(i) for i in ranked[::-1][:top]],
         "easiest_tokens": [row(i) for i in ranked[:top]],
     }
 
@@ -142,6 +143,19 @@ def _print_report(out: dict[str, Any], header: str) -> None:
             print(f"  {r['token']!r:>12} {r['loss']:7.3f} {r['count']:9,d}")
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+_positive = _at_least(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     from model.checkpoint import CheckpointError, load_checkpoint
     from training.batches import tokenize_cached
@@ -152,11 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default=None, help="default: the corpus it was trained on")
     parser.add_argument("--data_dir", default=None, help="folder of local corpus copies")
     parser.add_argument("--split", choices=["val", "train"], default="val")
-    parser.add_argument("--max_tokens", type=int, default=None, help="score only the first N")
-    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--max_tokens", type=_positive, default=None, help="score the first N")
+    parser.add_argument("--batch_size", type=_positive, default=64)
     parser.add_argument("--cache_dir", default="data_cache", help="token cache folder")
-    parser.add_argument("--top", type=int, default=15, help="tokens listed as hardest/easiest")
-    parser.add_argument("--min_count", type=int, default=5, help="rank tokens seen this often")
+    parser.add_argument(
+        "--top", type=_at_least(0), default=15, help="tokens listed as hardest/easiest"
+    )
+    parser.add_argument(
+        "--min_count", type=_at_least(1), default=5, help="rank tokens seen this often"
+    )
     parser.add_argument("--json", default=None, help="also write the full report here")
     args = parser.parse_args(argv)
     try:

@@ -33,7 +33,8 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
     """Linear warmup to cfg.lr over warmup_steps, then a cosine or linear decay to min_lr at
-    max_steps. Linear spends more steps at high lr and anneals harder at the end."""
+    max_steps. Both average the same lr; cosine stays near the peak early and flattens out near
+    min_lr, linear falls at one rate and keeps a higher lr late in the run."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if step >= cfg.max_steps:
