@@ -334,6 +334,11 @@ def test_evaluate_is_the_mean_cross_entropy_over_every_target(n_targets):
     capped = evaluate(model, tokens, n_ctx=16, max_tokens=32)
     assert capped.n_tokens == 32
     assert capped.loss == pytest.approx(np.mean([by_hand[i] for i in range(1, 33)]), rel=1e-6)
+    # 32 of the split's n_targets targets are credited their share of its 100 characters
+    share = round(100 * 32 / n_targets)
+    expected_bpc = capped.loss * 32 / share / math.log(2)
+    assert capped.bits_per_char_of_split(100, n_targets) == pytest.approx(expected_bpc)
+    assert result.bits_per_char_of_split(100, n_targets) == result.bits_per_char(100)
     assert evaluate(model, tokens, n_ctx=16).per_position == []  # detail is opt-in
 
 
@@ -352,6 +357,7 @@ def test_the_last_record_and_the_evaluate_cli_report_loss_per_position_and_token
     printed = capsys.readouterr().out
     out = json.loads(report.read_text())
     assert out["loss"] == pytest.approx(last["val_loss"], rel=1e-6)  # the same split, same model
+    assert out["bits_per_char"] == pytest.approx(last["val_bpc"], rel=1e-6)
     assert out["loss_per_position"] == pytest.approx(last["val_loss_per_position"], rel=1e-6)
     rows = out["loss_per_token"].values()
     weighted = sum(r["loss"] * r["count"] for r in rows) / sum(r["count"] for r in rows)

@@ -39,6 +39,11 @@ class EvalResult:
         """Total bits over the characters they encode: compares character and BPE models."""
         return self.loss * self.n_tokens / n_chars / math.log(2)
 
+    def bits_per_char_of_split(self, split_chars: int, split_targets: int) -> float:
+        """bits_per_char when this pass scored split_targets of a split of split_chars
+        characters, or a capped share of them: the share is credited its share of the characters."""
+        return self.bits_per_char(max(1, round(split_chars * self.n_tokens / split_targets)))
+
 
 @torch.no_grad()
 def evaluate(
@@ -100,7 +105,7 @@ def evaluate(
 
 
 def report(
-    result: EvalResult, tokenizer: Tokenizer, n_chars: int, top: int, min_count: int = 5
+    result: EvalResult, tokenizer: Tokenizer, bits_per_char: float, top: int, min_count: int = 5
 ) -> dict[str, Any]:
     """The JSON-ready summary the CLI prints: totals, the curve by position, tokens by loss.
     Tokens seen fewer than min_count times are left out of the rankings: one unlucky sighting of
@@ -118,7 +123,7 @@ def report(
 
     return {
         "loss": result.loss,
-        "bits_per_char": result.bits_per_char(n_chars),
+        "bits_per_char": bits_per_char,
         "n_tokens": result.n_tokens,
         "loss_per_position": result.per_position,
         "loss_per_token": {str(i): row(i) for i in result.per_token},
@@ -192,13 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     n_ctx = ckpt.model.n_ctx
     result = evaluate(ckpt.model, tokens, n_ctx, args.batch_size, args.max_tokens, detail=True)
-    n_chars = (
-        len(text)
-        if args.max_tokens is None
-        else len(ckpt.tokenizer.decode(tokens[: result.n_tokens + 1].tolist()))
-    )
+    bpc = result.bits_per_char_of_split(len(text), len(tokens) - 1)
     out = {"checkpoint": str(ckpt.path), "corpus": corpus.source, "split": args.split}
-    out |= report(result, ckpt.tokenizer, n_chars, args.top, args.min_count)
+    out |= report(result, ckpt.tokenizer, bpc, args.top, args.min_count)
     _print_report(
         out,
         f"{out['checkpoint']} on {out['corpus']} ({args.split} split, {result.n_tokens:,} targets)",

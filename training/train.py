@@ -313,14 +313,9 @@ def _validate(
     result = evaluate(
         model, data.val, run.model.n_ctx, t.eval_batch_size, cap, info.device, detail=final
     )
-    n_chars = data.val_chars
-    if cap is not None and cap + 1 < len(data.val):
-        n_chars = round(
-            n_chars * result.n_tokens / (len(data.val) - 1)
-        )  # the share of the split scored
     record: dict[str, Any] = {
         "val_loss": result.loss,
-        "val_bpc": result.bits_per_char(n_chars),
+        "val_bpc": result.bits_per_char_of_split(data.val_chars, len(data.val) - 1),
         "val_tokens": result.n_tokens,
     }
     if final:  # the seed's "loss per token": by position in the window and by target token id
