@@ -17,7 +17,7 @@ Gelu = Literal["tanh", "exact"]
 
 _UNSET = object()
 # fields added after models were shipped, with the behaviour a config without them had
-_LEGACY_DEFAULTS: dict[str, Any] = {"gelu": "tanh"}
+_LEGACY_DEFAULTS: dict[str, Any] = {"gelu": "tanh", "pos_scale": 1.0}
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,9 @@ class ModelConfig:
     pos_encoding: PosEncoding = (
         "sinusoidal"  # fixed sin/cos table (Vaswani et al.), learned W_pos, or none
     )
+    # amplitude of the sinusoidal table: 1.0 is Vaswani et al.'s unit sin/cos (RMS 0.71 per dim,
+    # which drowns 0.02-std token embeddings); 0.02 * sqrt(2) gives the table the tokens' RMS
+    pos_scale: float = 1.0
     attn_score: AttnScore = "scaled_dot"  # q.k/sqrt(d_head), q.k, additive v^T tanh(q+k) (Bahdanau), or cosine * learned temperature
     architecture: Architecture = (
         "transformer"  # "lstm": the recurrent baseline for curriculum question 1
@@ -75,6 +78,8 @@ class ModelConfig:
         for name in ("vocab_size", "n_ctx", "d_model", "n_layers", "n_heads", "d_head", "d_mlp"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"ModelConfig.{name} must be positive, got {getattr(self, name)}")
+        if not self.pos_scale > 0.0:
+            raise ValueError(f"ModelConfig.pos_scale must be positive, got {self.pos_scale}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"ModelConfig.dropout must be in [0, 1), got {self.dropout}")
 
@@ -96,8 +101,6 @@ class ModelConfig:
         """Short stable digest, recorded with exports so a figure names the exact model.
         A field added later is left out while it holds the value older configs imply, so the
         digests already recorded for existing models stay valid."""
-        fields = {
-            k: v for k, v in self.to_dict().items() if _LEGACY_DEFAULTS.get(k, _UNSET) != v
-        }
+        fields = {k: v for k, v in self.to_dict().items() if _LEGACY_DEFAULTS.get(k, _UNSET) != v}
         blob = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]

@@ -43,7 +43,9 @@ class PosEmbed(nn.Module):
             self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))
         else:
             self.register_buffer(
-                "W_pos", sinusoidal_table(cfg.n_ctx, cfg.d_model), persistent=False
+                "W_pos",
+                sinusoidal_table(cfg.n_ctx, cfg.d_model) * cfg.pos_scale,
+                persistent=False,
             )
 
     def forward(

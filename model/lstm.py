@@ -7,8 +7,10 @@ decodes it one token at a time exactly as it does the transformer.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import torch
 import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
@@ -55,10 +57,27 @@ class LSTMLanguageModel(LanguageModelBase):
         self.hook_embed = HookPoint()  # [batch, pos, d_model]
         self.layers = nn.ModuleList(LSTMLayer(cfg) for _ in range(cfg.n_layers))
         self.unembed = Unembed(cfg, self.embed)
-        for name, p in self.named_parameters():
-            if name.startswith(("embed", "unembed")) and p.dim() == 2:
-                nn.init.normal_(p, std=0.02)
+        self.init_weights()
         self.setup_hooks()
+
+    def init_weights(self) -> None:
+        """What a practitioner gets from torch's layers, plus the forget-gate bias of 1
+        (Jozefowicz et al., 2015): embeddings N(0, 1) as nn.Embedding, an untied output map
+        U(+-1/sqrt(d)) as nn.Linear, LSTM weights as nn.LSTM initialises them. (A 0.02-std tied
+        embedding, GPT-2's choice, leaves a sigmoid/tanh network on the unigram plateau.)"""
+        d = self.cfg.d_model
+        for name, p in self.named_parameters():
+            if name.startswith("embed") and p.dim() == 2:
+                nn.init.normal_(p, std=1.0 / math.sqrt(d) if self.cfg.tied_embeddings else 1.0)
+            elif name.startswith("unembed") and p.dim() == 2:
+                nn.init.uniform_(p, -1.0 / math.sqrt(d), 1.0 / math.sqrt(d))
+            elif name.startswith("unembed"):
+                nn.init.zeros_(p)
+        for layer in self.layers:
+            for name, p in layer.lstm.named_parameters():
+                if name.startswith("bias_ih"):  # gates are ordered input, forget, cell, output
+                    with torch.no_grad():
+                        p[d : 2 * d].fill_(1.0)
 
     def forward(
         self,

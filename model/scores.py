@@ -34,9 +34,12 @@ class ScoreFunction(nn.Module):
         if self.kind == "additive":
             self.w_score = nn.Parameter(torch.empty(cfg.n_heads, cfg.d_head))  # [head, d_head]
         if self.kind == "cosine":
-            # log-parameterised so tau stays positive; starting at sqrt(d_head) makes the initial logit
-            # range comparable to scaled dot product's
-            self.log_tau = nn.Parameter(torch.full((cfg.n_heads,), 0.5 * math.log(cfg.d_head)))
+            # log-parameterised so tau stays positive. Initialised as QK-norm does (Henry et al.,
+            # 2020): tau = log2(L^2 - L) for sequences of length L, large enough that a softmax over
+            # cosines in [-1, 1] can still concentrate on one key among L.
+            n = max(cfg.n_ctx, 2)
+            tau0 = math.log2(n * n - n)
+            self.log_tau = nn.Parameter(torch.full((cfg.n_heads,), math.log(tau0)))
 
     def raw(self, q: Q, k: K) -> Scores:
         if self.kind in ("scaled_dot", "dot"):

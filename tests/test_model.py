@@ -177,10 +177,39 @@ def test_a_field_added_later_keeps_the_digests_of_older_configs():
     import hashlib
     import json
 
-    older = {k: v for k, v in TINY.to_dict().items() if k != "gelu"}  # as saved before the field
+    # as saved before the fields existed
+    older = {k: v for k, v in TINY.to_dict().items() if k not in ("gelu", "pos_scale")}
     digest = hashlib.sha256(json.dumps(older, sort_keys=True).encode()).hexdigest()[:12]
     assert ModelConfig.from_dict(older).hash() == TINY.hash() == digest
     assert TINY.replace(gelu="exact").hash() != TINY.hash()
+    assert TINY.replace(pos_scale=0.5).hash() != TINY.hash()
+
+
+def test_pos_scale_scales_the_sinusoids_only():
+    a = make(TINY.replace(pos_encoding="sinusoidal"))
+    b = make(TINY.replace(pos_encoding="sinusoidal", pos_scale=0.25))
+    torch.testing.assert_close(b.pos_embed.W_pos, 0.25 * a.pos_embed.W_pos)
+    with pytest.raises(ValueError, match="pos_scale"):
+        TINY.replace(pos_scale=0.0)
+
+
+def test_cosine_temperature_starts_as_qk_norm():
+    import math
+
+    model = make(TINY.replace(attn_score="cosine"))
+    tau = model.blocks[0].attn.score_fn.log_tau.exp()
+    n = TINY.n_ctx
+    torch.testing.assert_close(tau, torch.full_like(tau, math.log2(n * n - n)))
+
+
+def test_lstm_is_initialised_to_train():
+    cfg = TINY.replace(architecture="lstm", tied_embeddings=False, vocab_size=4000)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    d = cfg.d_model
+    assert 0.8 < model.embed.W_E.std().item() < 1.2  # nn.Embedding's N(0, 1)
+    bias = model.layers[0].lstm.bias_ih_l0
+    assert torch.all(bias[d : 2 * d] == 1.0)  # forget gate opens at the start
 
 
 @pytest.mark.parametrize(

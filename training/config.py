@@ -32,6 +32,9 @@ class TrainConfig:
     )
     bpe_vocab_size: int = 1024  # vocabulary of the trained BPE (256 bytes + merges)
     cache_dir: str = "data_cache"  # tokenized corpora, keyed by corpus and tokenizer
+    # the last `holdout_tokens` of the train split are never trained on: a slice for choosing
+    # recipes (learning rate, warmup) without touching the validation split
+    holdout_tokens: int = 0
     sampling: Sampling = "random"  # random windows (nanoGPT) or non-overlapping sequential windows
     # --- reversal task ---
     reversal_len: int = 8  # tokens to reverse; a sequence is [x_1..x_n, SEP, x_n..x_1]
@@ -86,6 +89,8 @@ class TrainConfig:
             "eval_batch_size",
             "checkpoint_interval",
         )
+        if self.holdout_tokens < 0:
+            raise ValueError(f"TrainConfig.holdout_tokens must be >= 0, got {self.holdout_tokens}")
         for name in sizes:
             if getattr(self, name) <= 0:
                 raise ValueError(f"TrainConfig.{name} must be positive, got {getattr(self, name)}")

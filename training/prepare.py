@@ -27,6 +27,9 @@ class RunData:
     val: np.ndarray | None
     val_chars: int  # characters the validation tokens encode, for bits per character
     corpus_source: str
+    holdout: np.ndarray | None = (
+        None  # the train split's held-out tail (TrainConfig.holdout_tokens)
+    )
 
 
 def prepare_data(run: RunConfig) -> RunData:
@@ -42,7 +45,15 @@ def prepare_data(run: RunConfig) -> RunData:
     tokenizer = build_tokenizer(t.tokenizer, corpus.train, t.bpe_vocab_size, t.cache_dir)
     train = tokenize_cached(corpus.train, tokenizer, t.cache_dir, f"{corpus.name}-train")
     val = tokenize_cached(corpus.val, tokenizer, t.cache_dir, f"{corpus.name}-val")
-    return RunData(tokenizer, train, val, len(corpus.val), corpus.source)
+    holdout = None
+    if t.holdout_tokens:
+        if t.holdout_tokens >= len(train) // 2:
+            raise ValueError(
+                f"holdout_tokens={t.holdout_tokens} leaves too little of the {len(train)}-token "
+                "train split to train on"
+            )
+        train, holdout = train[: -t.holdout_tokens], train[-t.holdout_tokens :]
+    return RunData(tokenizer, train, val, len(corpus.val), corpus.source, holdout)
 
 
 def model_config_for(run: RunConfig, data: RunData) -> RunConfig:

@@ -1,108 +1,180 @@
-"""Write the README's results table from the recorded JSON; never typed by hand.
+"""Write the README's results tables from the suite's records; never typed by hand.
 
-    python -m training.results_table [--root checkpoints] [--readme README.md]
+    python -m training.results_table [--root checkpoints] [--suite configs/suite.toml] [--readme README.md]
 
-Replaces the text between the RESULTS markers in the README with one row per variant.
+Replaces the text between the RESULTS markers in the README. Every number is a mean ± standard
+deviation over the seeds of the variant's chosen recipe; a difference from the baseline smaller
+than twice the larger of the two standard deviations is written "no clear difference". Variants the
+suite lists but that have no record yet are listed as not trained, never left out silently.
+Running it twice on the same records gives the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 from pathlib import Path
-from typing import Any
 
-from training.reversal import half_accuracies
+from training.suite import read_suite
+from training.suite_record import RECORD, Spread, VariantRecord
 
 START, END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
+def fmt(s: Spread | None, digits: int = 3) -> str:
+    if s is None or s.mean is None:
         return "–"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return f"{value:.{digits}f}" if isinstance(value, float) else f"{value:,}"
+    if s.std is None:
+        return f"{s.mean:.{digits}f} (1 seed)" if s.n == 1 else f"{s.mean:.{digits}f}"
+    return f"{s.mean:.{digits}f} ± {s.std:.{digits}f}"
 
 
-def table(records: list[dict[str, Any]]) -> str:
-    lm = [r for r in records if "reversal" not in r]
-    rev = [r for r in records if "reversal" in r]
-    base = next((r for r in lm if r["name"] == "baseline"), None)
-    lines = [
-        "| variant | status | val loss (nats/token) | Δ vs baseline | bits/char | LAMBADA acc | LAMBADA loss | params | train s | tokens/s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+def compare(a: Spread | None, b: Spread | None, digits: int = 3) -> str:
+    """a - b, or "no clear difference" when it is within twice the larger seed spread."""
+    if a is None or b is None or a.mean is None or b.mean is None:
+        return "–"
+    delta = a.mean - b.mean
+    noise = max(a.std or 0.0, b.std or 0.0)
+    if a.std is None or b.std is None:
+        return f"{delta:+.{digits}f} (no spread)"
+    if abs(delta) < 2 * noise:
+        return f"no clear difference ({delta:+.{digits}f})"
+    return f"{delta:+.{digits}f}"
+
+
+def _recipe(r: VariantRecord) -> str:
+    cells = []
+    for g in r.recipe["grid"]:
+        value = "diverged" if g.status != "completed" else f"{g.holdout_loss:.3f}"
+        mark = "**" if g.point == r.recipe["chosen"] else ""
+        cells.append(f"{mark}{g.point}: {value}{mark}")
+    return "; ".join(cells) if cells else r.recipe.get("chosen", "–")
+
+
+def _status(r: VariantRecord) -> str:
+    bad = [s for s in r.seeds if s.status != "completed"]
+    if not bad:
+        return "trained"
+    return f"**{len(bad)}/{len(r.seeds)} seeds {bad[0].status}** (step {bad[0].steps})"
+
+
+def table(records: list[VariantRecord], pending: list[str]) -> str:
+    lm = [r for r in records if r.reversal is None]
+    rev = [r for r in records if r.reversal is not None]
+    base = next((r for r in lm if r.name == "baseline"), None)
+    lines: list[str] = []
+    if base is not None and base.references:
+        ref = base.references
+        lines += [
+            f"References on the same validation split ({base.tokenizer} tokens; count models fitted on "
+            "the tokens the models trained on): count-unigram "
+            f"{ref['unigram_loss']:.3f} nats/token ({ref['unigram_bpc']:.3f} bits/char), count-bigram "
+            f"{ref['bigram_loss']:.3f} ({ref['bigram_bpc']:.3f} bits/char).",
+            "",
+        ]
+    lines += [
+        "| variant | question | status | val loss (nats/token) | Δ vs baseline | bits/char | context gain | mask flipped | seeds | params | train s | device |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in lm:
-        f = r.get("final", {})
-        status = (
-            r["status"] if r["status"] == "completed" else f"**{r['status']}** at step {r['steps']}"
+        delta = (
+            "–"
+            if base is None or r is base
+            else compare(r.spread.get("val_loss"), base.spread.get("val_loss"))
         )
-        delta = None
-        if base is not None and r.get("tokenizer") == base.get("tokenizer") and "val_loss" in f:
-            delta = f["val_loss"] - base.get("final", {}).get("val_loss", float("nan"))
+        flip = r.mask_flip.get("spread") if r.mask_flip else None
+        flip_text = "–"
+        if flip is not None:
+            flip_text = fmt(Spread(**flip) if isinstance(flip, dict) else flip)
+            flip_text += (
+                " (mask put back)" if not r.mask_flip["trained_with_mask"] else " (mask removed)"
+            )
         lines.append(
-            f"| {r['name']} | {status} | {_fmt(f.get('val_loss'))} | {_fmt(delta) if delta is not None else '–'} "
-            f"| {_fmt(f.get('val_bpc'))} | {_fmt(f.get('lambada_accuracy'))} | {_fmt(f.get('lambada_loss'), 2)} "
-            f"| {_fmt(r.get('n_params'))} | {_fmt(r.get('train_seconds'), 0)} | {_fmt(r.get('tokens_per_s'), 0)} |"
+            f"| {r.name} | {r.question} | {_status(r)} | {fmt(r.spread.get('val_loss'))} | {delta} "
+            f"| {fmt(r.spread.get('val_bpc'))} | {fmt(r.spread.get('context_gain'))} | {flip_text} "
+            f"| {len(r.seeds)} | {r.n_params:,} | {r.train_seconds:.0f} | {r.device} ({r.precision}) |"
         )
-    depth = [
-        r
-        for r in lm
-        if "curve" in r and r["curve"] and "grad_norm_by_layer" in r["curve"][-1] and "probe" in r
+    for name in pending:
+        lines.append(f"| {name} | | not trained yet | | | | | | | | | |")
+    lines += [
+        "",
+        "Recipe search (held-out slice of the training split, first seed; the chosen point in bold):",
+        "",
+        "| variant | learning rate: held-out loss |",
+        "|---|---|",
     ]
-    if depth:
+    lines += [
+        f"| {r.name} | {_recipe(r)} |"
+        for r in records
+        if r.recipe["grid"] and len(r.recipe["grid"]) > 1
+    ]
+    health = [r for r in lm if r.probe.get("token_cosine") and r.curve]
+    if health:
         lines += [
             "",
-            "| variant | grad norm, first block / last block (last step) | token cosine after embedding → after last block |",
-            "|---|---|---|",
+            "| variant (shipped seed) | grad norm, first block / last block (last step) | token cosine after embedding → after last layer | attention entropy per layer (nats) |",
+            "|---|---|---|---|",
         ]
-        for r in depth:
-            g = r["curve"][-1]["grad_norm_by_layer"]
+        for r in health:
+            g = next(
+                (c["grad_norm_by_layer"] for c in reversed(r.curve) if "grad_norm_by_layer" in c),
+                {},
+            )
             layers = [k for k in g if k.startswith(("blocks.", "layers."))]
             ratio = g[layers[0]] / g[layers[-1]] if len(layers) > 1 and g[layers[-1]] else None
-            cos = r["probe"].get("token_cosine", [])
-            cos_text = f"{cos[0]:.3f} → {cos[-1]:.3f}" if cos else "–"
+            cos = r.probe["token_cosine"]
+            ent = next((c["attn_entropy"] for c in reversed(r.curve) if "attn_entropy" in c), None)
             lines.append(
-                f"| {r['name']} | {ratio:.2e} | {cos_text} |"
-                if ratio is not None
-                else f"| {r['name']} | – | {cos_text} |"
+                f"| {r.name} | {f'{ratio:.2f}' if ratio is not None else '–'} | {cos[0]:.3f} → {cos[-1]:.3f} "
+                f"| {', '.join(f'{e:.2f}' for e in ent) if ent else '–'} |"
             )
     if rev:
         lines += [
             "",
-            "| reversal task | first-half accuracy | second-half accuracy | chance |",
-            "|---|---|---|---|",
+            "| reversal task | first-half accuracy | second-half accuracy | chance | seeds |",
+            "|---|---|---|---|---|",
         ]
         for r in rev:
-            first, second = half_accuracies(
-                r["reversal"]["accuracy_per_position"], r["reversal"]["length"]
-            )
+            assert r.reversal is not None
             lines.append(
-                f"| {r['name']} | {first:.3f} | {second:.3f} | {r['reversal']['chance']:.3f} |"
+                f"| {r.name} | {fmt(r.spread.get('first_half_accuracy'))} | {fmt(r.spread.get('second_half_accuracy'))} "
+                f"| {r.reversal['chance']:.3f} | {len(r.seeds)} |"
             )
     return "\n".join(lines)
 
 
-def load_records(root: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(root.glob("*/record.json"))]
+def load_records(root: Path, order: list[str] | None = None) -> list[VariantRecord]:
+    """Schema-2 records under root, in the suite's order when given (else by name)."""
+    found = {p.parent.name: p.parent for p in root.glob(f"*/{RECORD}")}
+    names = [n for n in order if n in found] if order else sorted(found)
+    out = []
+    for n in names:
+        try:
+            out.append(VariantRecord.read(found[n]))
+        except (ValueError, KeyError, TypeError):
+            continue  # an older record: not part of this suite's results
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default="checkpoints")
+    parser.add_argument("--suite", default="configs/suite.toml")
     parser.add_argument("--readme", default="README.md")
+    parser.add_argument("--print", action="store_true", help="print the tables, leave the README")
     args = parser.parse_args(argv)
+    order = [v.name for v in read_suite(args.suite).variants]
+    records = load_records(Path(args.root), order)
+    done = {r.name for r in records}
+    body = table(records, [n for n in order if n not in done])
+    if args.print:
+        print(body)
+        return 0
     readme = Path(args.readme)
     text = readme.read_text()
     if START not in text or END not in text:
         raise SystemExit(f"{readme} has no {START} ... {END} markers")
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    body = table(load_records(Path(args.root)))
     readme.write_text(f"{head}{START}\n{body}\n{END}{tail}")
     print(body)
     return 0

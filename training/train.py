@@ -318,6 +318,9 @@ def _validate(
         "val_bpc": result.bits_per_char_of_split(data.val_chars, len(data.val) - 1),
         "val_tokens": result.n_tokens,
     }
+    if data.holdout is not None:  # the recipe-selection metric: training text never trained on
+        held = evaluate(model, data.holdout, run.model.n_ctx, t.eval_batch_size, cap, info.device)
+        record["holdout_loss"] = held.loss
     if final:  # the seed's "loss per token": by position in the window and by target token id
         record["val_loss_per_position"] = result.per_position
         record["val_loss_per_token"] = {str(i): v for i, v in result.per_token.items()}

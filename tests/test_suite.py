@@ -1,0 +1,252 @@
+"""The ablation suite: its plan (grid search on held-out training text, then seeds), its references,
+its records and tables, and its execution locally and on a Ray cluster."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model.build import build_model
+from model.checkpoint import load_checkpoint
+from model.config import ModelConfig
+from model.switches import Switches
+from tests.test_training import write_corpus
+from training import experiments, results_table
+from training.references import context_gain, count_references, with_causal_mask
+from training.suite import (
+    RUN_SUMMARY,
+    RunKey,
+    RunSummary,
+    best_point,
+    pending_runs,
+    read_suite,
+    variant_done,
+)
+from training.suite_record import VariantRecord
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_suite(tmp_path: Path, seeds: str = "[0, 1]", extra: str = "") -> Path:
+    corpus = write_corpus(tmp_path)
+    spec = f"""
+[suite]
+name = "tiny"
+out_dir = "{tmp_path / "ship"}"
+work_dir = "{tmp_path / "work"}"
+seeds = {seeds}
+probe_prompt = "the cat sat"
+sample_prompts = ["the "]
+sample_tokens = 8
+snapshot_variants = ["baseline"]
+
+[suite.grid]
+lr = [1e-3, 1e-2]
+
+[base.model]
+n_ctx = 16
+d_model = 32
+n_layers = 2
+n_heads = 2
+d_head = 16
+d_mlp = 64
+pos_encoding = "learned"
+tied_embeddings = true
+
+[base.train]
+corpus = "{corpus}"
+cache_dir = "{tmp_path / "cache"}"
+tokenizer = "char"
+holdout_tokens = 600
+batch_size = 4
+max_steps = 8
+warmup_steps = 2
+eval_interval = 4
+eval_batch_size = 32
+checkpoint_interval = 4
+progress = false
+device = "cpu"
+
+[[variant]]
+name = "baseline"
+question = "reference"
+
+[[variant]]
+name = "no_causal_mask"
+question = "mask"
+model = {{ causal_mask = false }}
+{extra}
+"""
+    path = tmp_path / "suite.toml"
+    path.write_text(spec)
+    return path
+
+
+def fake_summary(suite, key: RunKey, holdout: float | None, status: str = "completed") -> None:
+    folder = suite.run_dir(key)
+    folder.mkdir(parents=True, exist_ok=True)
+    s = RunSummary(status, 8, holdout, holdout, 1.0, "cpu:test", "float32", 1)
+    (folder / RUN_SUMMARY).write_text(json.dumps(dataclasses.asdict(s)))
+
+
+def test_shipped_suite_spec_is_valid() -> None:
+    suite = read_suite(REPO / "configs" / "suite.toml")
+    base = suite.variant("baseline")
+    assert len(suite.seeds) >= 3 and len(suite.grid["lr"]) >= 3
+    assert base.run.model.pos_encoding == "learned" and base.run.train.holdout_tokens > 0
+    for v in suite.variants:
+        # a variant changes only what it declares
+        model_changed = {
+            k for k, val in v.run.model.to_dict().items() if base.run.model.to_dict()[k] != val
+        }
+        assert model_changed <= set(v.changes), v.name
+        build_model(v.run.model.replace(vocab_size=65, n_ctx=16))  # every variant builds
+    # question 2 varies d_head with the head count fixed and with heads x d_head fixed
+    shapes = {(v.run.model.n_heads, v.run.model.d_head) for v in suite.variants if v.grid}
+    assert len({d for h, d in shapes if h == 4}) >= 4
+    assert len({(h, d) for h, d in shapes if h * d == 128}) >= 4
+
+
+def test_selection_is_never_on_validation(tmp_path: Path) -> None:
+    path = tiny_suite(tmp_path)
+    text = path.read_text().replace(
+        "sample_tokens = 8", 'sample_tokens = 8\nselection = "val_loss"'
+    )
+    path.write_text(text)
+    with pytest.raises(ValueError, match="never a validation"):
+        read_suite(path)
+    path.write_text(
+        tiny_suite(tmp_path).read_text().replace("holdout_tokens = 600", "holdout_tokens = 0")
+    )
+    with pytest.raises(ValueError, match="holdout_tokens"):
+        read_suite(path)
+    path.write_text(
+        tiny_suite(tmp_path).read_text().replace("[suite.grid]", "[suite.grid]\nseed = [1]")
+    )
+    with pytest.raises(ValueError, match="grid axis"):
+        read_suite(path)
+
+
+def test_plan_searches_first_then_seeds_the_winner(tmp_path: Path) -> None:
+    suite = read_suite(tiny_suite(tmp_path, seeds="[0, 1, 2]"))
+    base = suite.variant("baseline")
+    first = pending_runs(suite, [base])
+    assert [str(k) for k in first] == ["baseline/lr=0.001/seed0", "baseline/lr=0.01/seed0"]
+    fake_summary(suite, first[0], 2.0)
+    assert best_point(suite, base) is None  # the search is not finished
+    assert pending_runs(suite, [base]) == first[1:]
+    fake_summary(suite, first[1], 1.5)
+    assert best_point(suite, base) == "lr=0.01"
+    assert [str(k) for k in pending_runs(suite, [base])] == [
+        "baseline/lr=0.01/seed1",
+        "baseline/lr=0.01/seed2",
+    ]
+    assert not variant_done(suite, base)
+    for s in (1, 2):
+        fake_summary(suite, RunKey("baseline", "lr=0.01", s), 1.6)
+    assert variant_done(suite, base) and pending_runs(suite, [base]) == []
+
+
+def test_a_diverged_grid_point_never_wins(tmp_path: Path) -> None:
+    suite = read_suite(tiny_suite(tmp_path))
+    v = suite.variant("no_causal_mask")
+    a, b = suite.search_runs(v)
+    fake_summary(suite, a, 3.0)
+    fake_summary(suite, b, None, status="diverged")
+    assert best_point(suite, v) == a.point
+    # the run config is the base, the variant's change, the grid point and the seed
+    run = suite.run_config(RunKey("no_causal_mask", "lr=0.01", 1))
+    assert (run.train.lr, run.train.seed, run.model.causal_mask) == (1e-2, 1, False)
+    assert run.train.out_dir.endswith("no_causal_mask/lr=0.01/seed1")
+
+
+def test_count_references_match_hand_computation() -> None:
+    train = np.array([0, 1, 0, 1, 0, 2])
+    scored = np.array([0, 1, 0, 2])
+    refs = count_references(train, None, scored, vocab=3)
+    uni = np.array([3, 2, 1]) + 1.0
+    uni = np.log(uni / uni.sum())
+    assert refs.unigram_loss == pytest.approx(-(uni[1] + uni[0] + uni[2]) / 3)
+    # bigram counts from train: 0->1 twice, 1->0 twice, 0->2 once; alpha 0.01
+    a = 0.01
+    p01 = (2 + a) / (3 + 3 * a)
+    p10 = (2 + a) / (2 + 3 * a)
+    p02 = (1 + a) / (3 + 3 * a)
+    assert refs.bigram_loss == pytest.approx(-(math.log(p01) + math.log(p10) + math.log(p02)) / 3)
+    assert refs.bigram_loss < refs.unigram_loss
+    assert refs.bpc(refs.bigram_loss, 6) == pytest.approx(refs.bigram_loss * 3 / (6 * math.log(2)))
+
+
+def test_bigram_smoothing_is_chosen_on_the_held_out_slice() -> None:
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 20, 200)
+    held = rng.integers(0, 20, 200)  # unrelated text: heavy smoothing generalises best
+    assert count_references(train, held, held, 20).bigram_alpha == 1.0
+
+
+def test_mask_flip_reuses_the_weights() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=11, n_ctx=8, d_model=16, n_layers=2, n_heads=2, d_head=8, d_mlp=32)
+    model = build_model(cfg).eval()
+    x = torch.randint(0, 11, (2, 8))
+    open_ = with_causal_mask(model, False)
+    torch.testing.assert_close(open_(x), model(x, switches=Switches(causal_mask=False)))
+    back = with_causal_mask(open_, True)  # an unmasked model with the mask put back
+    torch.testing.assert_close(back(x), model(x))
+    assert context_gain([3.0, 2.5, 2.0] + [1.5] * 13) == pytest.approx(0.5)
+
+
+@pytest.mark.slow
+def test_suite_end_to_end_records_and_table(tmp_path: Path) -> None:
+    path = tiny_suite(tmp_path)
+    assert experiments.main(["--suite", str(path), "--jobs", "2"]) == 0
+    suite = read_suite(path)
+    for name in ("baseline", "no_causal_mask"):
+        rec = VariantRecord.read(suite.out_dir / name)
+        assert len(rec.seeds) == 2 and len(rec.recipe["grid"]) == 2
+        chosen = min(rec.recipe["grid"], key=lambda g: g.holdout_loss)
+        assert rec.recipe["chosen"] == chosen.point  # chosen on held-out training text
+        assert rec.shipped_seed in (0, 1) and rec.spread["val_loss"].n == 2
+        assert rec.references["bigram_loss"] < rec.references["unigram_loss"]
+        assert rec.seeds[0].mask_flipped_val_loss is not None
+        assert len(rec.seeds[0].loss_by_position) == 16
+        ckpt = load_checkpoint(suite.out_dir / name)
+        assert ckpt.config.to_dict() == rec.model_config
+        assert "attn_entropy" in rec.curve[-1] and len(rec.curve[-1]["attn_max_logit"]) == 2
+    assert (suite.out_dir / "baseline" / "attention_snapshots.safetensors").is_file()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"x\n{results_table.START}\n{results_table.END}\ny\n")
+    args = ["--root", str(suite.out_dir), "--suite", str(path), "--readme", str(readme)]
+    results_table.main(args)
+    once = readme.read_bytes()
+    results_table.main(args)
+    assert readme.read_bytes() == once  # regenerated byte for byte
+    text = once.decode()
+    assert "count-bigram" in text and "± " in text and "mask put back" in text
+    # a second invocation finds everything done and trains nothing
+    assert experiments.main(["--suite", str(path), "--jobs", "2"]) == 0
+
+
+@pytest.mark.slow
+def test_suite_runs_on_a_local_ray_head(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    from training.suite_ray import RayExecutor
+
+    path = tiny_suite(tmp_path)
+    suite = read_suite(path)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        executor = RayExecutor(suite, str(path), threads=1, address="auto")
+        assert executor.slots == 2
+        assert experiments.run_suite(suite, ["no_causal_mask"], executor) == []
+    finally:
+        ray.shutdown()
+    rec = VariantRecord.read(suite.out_dir / "no_causal_mask")
+    assert {s.seed for s in rec.seeds} == {0, 1}
+    assert not (suite.out_dir / "baseline").exists()

@@ -1,0 +1,239 @@
+"""The ablation suite's plan: which runs exist, where they live, and which recipe each variant won.
+
+A suite spec (TOML, see configs/suite.toml) names a base RunConfig, a learning-rate grid, seeds and
+variants that each change a few fields of the base. Every variant is trained
+
+1. at every grid point with the first seed (the recipe search), then
+2. at the grid point with the lowest held-out *training* loss (`selection`) with the other seeds.
+
+This module is pure planning: no training, no files written. `training.experiments` runs the plan.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from training.config import RunConfig
+
+RUN_SUMMARY = "run.json"  # written by a finished run, beside its checkpoint/ and metrics.jsonl
+Selection = Literal["holdout_loss"]
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """One training run of the suite: a variant at a grid point with a seed."""
+
+    variant: str
+    point: str  # e.g. "lr=0.003"; "fixed" for variants without a grid
+    seed: int
+
+    def __str__(self) -> str:
+        return f"{self.variant}/{self.point}/seed{self.seed}"
+
+    @classmethod
+    def parse(cls, text: str) -> RunKey:
+        parts = text.split("/")
+        if len(parts) != 3 or not parts[2].startswith("seed"):
+            raise ValueError(f"run key {text!r}: expected VARIANT/POINT/seedN")
+        return cls(parts[0], parts[1], int(parts[2][4:]))
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    question: str  # which curriculum question it answers ("Q1".."Q4", "mask", "reference")
+    run: RunConfig  # the base with this variant's changes; grid point and seed not yet applied
+    changes: dict[str, Any] = field(default_factory=dict)  # what differs from the base
+    grid: bool = True  # False: one fixed recipe (synthetic tasks with no held-out text)
+    snapshots: bool = False  # save the probe prompt's attention at every evaluation
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    out_dir: Path
+    work_dir: Path
+    seeds: tuple[int, ...]
+    grid: dict[str, tuple[Any, ...]]  # train field -> values; points are the cartesian product
+    selection: Selection
+    probe_prompt: str
+    sample_prompts: tuple[str, ...]
+    sample_tokens: int
+    variants: tuple[Variant, ...]
+
+    def variant(self, name: str) -> Variant:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise KeyError(f"no variant {name!r} in suite {self.name!r}")
+
+    def points(self, variant: Variant) -> list[dict[str, Any]]:
+        if not variant.grid:
+            return [{}]
+        axes = list(self.grid)
+        return [
+            dict(zip(axes, values, strict=True))
+            for values in itertools.product(*self.grid.values())
+        ]
+
+    def run_dir(self, key: RunKey) -> Path:
+        return self.work_dir / key.variant / key.point / f"seed{key.seed}"
+
+    def run_config(self, key: RunKey) -> RunConfig:
+        variant = self.variant(key.variant)
+        point = self.point_of(variant, key.point)
+        train = variant.run.train
+        changes = {**point, "seed": key.seed, "out_dir": str(self.run_dir(key))}
+        return RunConfig(variant.run.model, _replace(train, changes))
+
+    def point_of(self, variant: Variant, label: str) -> dict[str, Any]:
+        for p in self.points(variant):
+            if point_label(p) == label:
+                return p
+        raise KeyError(f"{variant.name}: no grid point {label!r}")
+
+    def search_runs(self, variant: Variant) -> list[RunKey]:
+        return [RunKey(variant.name, point_label(p), self.seeds[0]) for p in self.points(variant)]
+
+    def seed_runs(self, variant: Variant, point: str) -> list[RunKey]:
+        return [RunKey(variant.name, point, s) for s in self.seeds]
+
+
+def point_label(point: dict[str, Any]) -> str:
+    if not point:
+        return "fixed"
+    return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
+
+
+def _replace(train: Any, changes: dict[str, Any]) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(train, **changes)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished run reports (run.json): enough to choose a recipe without reloading it."""
+
+    status: str  # "completed" | "diverged"
+    steps: int
+    holdout_loss: float | None  # on the train split's held-out tail, whole slice
+    val_loss: float | None
+    seconds: float
+    device: str
+    precision: str
+    threads: int
+    message: str = ""
+
+    def score(self) -> float:
+        """Selection score: held-out loss; a run that diverged or produced no number ranks last."""
+        if self.status != "completed" or self.holdout_loss is None:
+            return math.inf
+        return self.holdout_loss if math.isfinite(self.holdout_loss) else math.inf
+
+    @classmethod
+    def read(cls, path: Path) -> RunSummary | None:
+        try:
+            data = json.loads(path.read_text())
+            return cls(**data)
+        except (OSError, json.JSONDecodeError, TypeError):
+            return None
+
+
+def summary_of(suite: Suite, key: RunKey) -> RunSummary | None:
+    return RunSummary.read(suite.run_dir(key) / RUN_SUMMARY)
+
+
+def best_point(suite: Suite, variant: Variant) -> str | None:
+    """The winning grid point once every search run has finished, else None. Ties keep grid order."""
+    runs = suite.search_runs(variant)
+    summaries = [summary_of(suite, k) for k in runs]
+    if any(s is None for s in summaries):
+        return None
+    scores = [s.score() for s in summaries if s is not None]
+    best = min(range(len(runs)), key=lambda i: scores[i])
+    return runs[best].point
+
+
+def pending_runs(suite: Suite, variants: list[Variant] | None = None) -> list[RunKey]:
+    """Runs that can start now, in priority order (the spec's variant order, search before seeds).
+    A variant's extra seeds appear only once its recipe search has finished."""
+    todo: list[RunKey] = []
+    for v in variants if variants is not None else suite.variants:
+        search = [k for k in suite.search_runs(v) if summary_of(suite, k) is None]
+        if search:
+            todo += search
+            continue
+        point = best_point(suite, v)
+        assert point is not None
+        todo += [k for k in suite.seed_runs(v, point) if summary_of(suite, k) is None]
+    return todo
+
+
+def variant_done(suite: Suite, variant: Variant) -> bool:
+    point = best_point(suite, variant)
+    return point is not None and all(
+        summary_of(suite, k) is not None for k in suite.seed_runs(variant, point)
+    )
+
+
+def read_suite(path: str | Path) -> Suite:
+    spec = tomllib.loads(Path(path).read_text())
+    meta = spec["suite"]
+    base = spec.get("base", {})
+    snap = set(meta.get("snapshot_variants", []))
+    grid = {k: tuple(v) for k, v in meta.get("grid", {}).items()}
+    train_fields = set(RunConfig().to_dict()["train"])
+    for axis in grid:
+        if axis not in train_fields or axis in ("seed", "out_dir"):
+            raise ValueError(f"{path}: grid axis {axis!r} is not a train field that may vary")
+    variants = []
+    for v in spec["variant"]:
+        data = {
+            "model": {**base.get("model", {}), **v.get("model", {})},
+            "train": {**base.get("train", {}), **v.get("train", {})},
+        }
+        variants.append(
+            Variant(
+                name=v["name"],
+                description=v.get("description", ""),
+                question=v.get("question", ""),
+                run=RunConfig.from_dict(data),
+                changes={**v.get("model", {}), **v.get("train", {})},
+                grid=bool(v.get("grid", True)),
+                snapshots=v["name"] in snap,
+            )
+        )
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: duplicate variant names")
+    seeds = tuple(int(s) for s in meta.get("seeds", [0]))
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"{path}: seeds must be distinct and not empty")
+    selection = meta.get("selection", "holdout_loss")
+    if selection != "holdout_loss":
+        raise ValueError(f"{path}: selection must be 'holdout_loss' (never a validation metric)")
+    for v in variants:
+        if v.grid and v.run.train.holdout_tokens <= 0:
+            raise ValueError(
+                f"{path}: variant {v.name} has a grid but no holdout_tokens to choose on"
+            )
+    return Suite(
+        name=meta["name"],
+        out_dir=Path(meta["out_dir"]),
+        work_dir=Path(meta["work_dir"]),
+        seeds=seeds,
+        grid=grid,
+        selection=selection,
+        probe_prompt=meta["probe_prompt"],
+        sample_prompts=tuple(meta["sample_prompts"]),
+        sample_tokens=int(meta.get("sample_tokens", 80)),
+        variants=tuple(variants),
+    )

@@ -1,0 +1,149 @@
+"""One run of the ablation suite, in its own process: train (resuming), then write run.json.
+
+    python -m training.experiments --job baseline/lr=0.003/seed0 [--threads 1]
+
+Besides the training loop's metrics, every evaluation of a transformer language model records the
+attention's health on a fixed batch of held-out training text: mean entropy of the pattern and the
+largest pre-softmax score per layer (question 2: saturation). Variants marked for snapshots also
+keep the probe prompt's attention at every evaluation (snapshots.safetensors in the run folder).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from model.build import LanguageModel
+from training.metrics import read_metrics
+from training.prepare import prepare_data
+from training.probes import probe_patterns
+from training.suite import RUN_SUMMARY, RunKey, RunSummary, Suite
+from training.train import METRICS, train
+
+SNAPSHOTS = "snapshots.safetensors"
+LOCK = ".running"
+
+
+@torch.no_grad()
+def attention_health(model: LanguageModel, tokens: torch.Tensor) -> dict[str, list[float]]:
+    """Per layer, on tokens [batch, pos]: mean entropy of the attention rows (nats) and the largest
+    score that reaches the softmax (masked cells excluded)."""
+    n = model.cfg.n_layers
+    names = [f"blocks.{i}.attn.hook_{s}" for i in range(n) for s in ("pattern", "attn_scores")]
+    was_training = model.training
+    model.eval()
+    _, cache = model.run_with_cache(tokens, names=names)
+    model.train(was_training)
+    entropy, max_logit = [], []
+    for i in range(n):
+        p = cache[f"blocks.{i}.attn.hook_pattern"].float()  # [batch, head, q, k]
+        entropy.append(float(-(p * p.clamp_min(1e-30).log()).sum(-1).mean()))
+        s = cache[f"blocks.{i}.attn.hook_attn_scores"].float()
+        max_logit.append(float(s[torch.isfinite(s)].max()))
+    return {"attn_entropy": entropy, "attn_max_logit": max_logit}
+
+
+def run_job(suite: Suite, key: RunKey) -> RunSummary:
+    variant = suite.variant(key.variant)
+    run = suite.run_config(key)
+    out = Path(run.train.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = out / LOCK
+    lock.write_text(str(os.getpid()))
+    try:
+        return _train_and_summarise(suite, variant.snapshots, run, key, out)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _train_and_summarise(
+    suite: Suite, snapshots: bool, run: Any, key: RunKey, out: Path
+) -> RunSummary:
+    t = run.train
+    is_lm_transformer = t.task == "lm" and run.model.architecture == "transformer"
+    probe_batch = probe_ids = None
+    if is_lm_transformer:
+        data = prepare_data(run)
+        assert data.holdout is not None or data.train is not None
+        text = data.holdout if data.holdout is not None else data.train
+        n = run.model.n_ctx
+        probe_batch = torch.stack(
+            [torch.from_numpy(text[i * n : (i + 1) * n].astype("int64")) for i in range(4)]
+        )
+        probe_ids = torch.tensor([data.tokenizer.encode(suite.probe_prompt)[:n]])
+    snap_path = out / SNAPSHOTS
+    snaps: dict[int, torch.Tensor] = {}
+    if snapshots and snap_path.exists():
+        saved = load_file(snap_path)
+        snaps = {int(s): p for s, p in zip(saved["steps"].tolist(), saved["patterns"], strict=True)}
+
+    def on_eval(step: int, model: LanguageModel) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if probe_batch is not None:
+            extra |= attention_health(model, probe_batch.to(next(model.parameters()).device))
+        if snapshots and probe_ids is not None:
+            for s in [s for s in snaps if s >= step]:  # a resumed run redoes these evaluations
+                del snaps[s]
+            snaps[step] = (
+                probe_patterns(model, probe_ids.to(next(model.parameters()).device)).half().cpu()
+            )
+            steps = sorted(snaps)
+            tmp = out / (SNAPSHOTS + ".tmp")
+            save_file(
+                {"patterns": torch.stack([snaps[s] for s in steps]), "steps": torch.tensor(steps)},
+                tmp,
+            )
+            os.replace(tmp, snap_path)
+        model.train()
+        return extra
+
+    result = train(run, resume=True, on_eval=on_eval, name=str(key))
+    holdout, val = None, result.val_loss
+    for rec in read_metrics(out / METRICS) if (out / METRICS).exists() else []:
+        if (
+            rec.get("step") == result.step and "val_loss" in rec
+        ):  # the final, whole-split evaluation
+            holdout, val = rec.get("holdout_loss"), rec["val_loss"]
+
+    summary = RunSummary(
+        status=result.status,
+        steps=result.step,
+        holdout_loss=holdout,
+        val_loss=val,
+        seconds=round(result.seconds, 1),
+        device=_device_name(),
+        precision=t.precision,
+        threads=torch.get_num_threads(),
+        message=result.message,
+    )
+    tmp = out / (RUN_SUMMARY + ".tmp")
+    tmp.write_text(json.dumps(dataclasses.asdict(summary), indent=1))
+    os.replace(tmp, out / RUN_SUMMARY)
+    return summary
+
+
+def _device_name() -> str:
+    if torch.cuda.is_available():
+        return f"cuda:{torch.cuda.get_device_name(0)}"
+    import platform
+
+    return f"cpu:{platform.processor() or platform.machine()}"
+
+
+def lock_holder(run_dir: Path) -> int | None:
+    """The pid of a live process training this run, else None (a stale lock from a kill is ignored)."""
+    try:
+        pid = int((run_dir / LOCK).read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return None
+    return pid
