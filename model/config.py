@@ -6,7 +6,9 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal
+
+from model.field_types import Bounds, check_bounds, check_types
 
 Norm = Literal["pre", "post", "none"]
 PosEncoding = Literal["sinusoidal", "learned", "none"]
@@ -18,6 +20,24 @@ Gelu = Literal["tanh", "exact"]
 _UNSET = object()
 # fields added after models were shipped, with the behaviour a config without them had
 _LEGACY_DEFAULTS: dict[str, Any] = {"gelu": "tanh", "pos_scale": 1.0}
+
+
+# Upper limits are sanity limits, generous for this lab (GPT-3 has 96 layers, Llama 3 a 128k
+# vocabulary): a checkpoint's config.json is checked against them before any model is built, so a
+# small file claiming 100,000 layers is refused at once. (The weights are then bounded by the size
+# of the file that must hold them; model/checkpoint.py bounds what a config derives, not stores.)
+_BOUNDS: dict[str, Bounds] = {
+    "vocab_size": Bounds(low=1, high=2**20),
+    "n_ctx": Bounds(low=1, high=2**16),
+    "d_model": Bounds(low=1, high=2**14),
+    "n_layers": Bounds(low=1, high=1024),
+    "n_heads": Bounds(low=1, high=1024),
+    "d_head": Bounds(low=1, high=2**14),
+    "d_mlp": Bounds(low=1, high=2**16),
+    "dropout": Bounds(low=0.0, high=1.0, high_open=True),
+    "ln_eps": Bounds(low=0.0, high=1.0, low_open=True),  # <= 0 divides by zero or gives NaN
+    "pos_scale": Bounds(low=0.0, low_open=True),
+}
 
 
 @dataclass(frozen=True)
@@ -65,33 +85,24 @@ class ModelConfig:
     )
 
     def __post_init__(self) -> None:
-        for name, kind in (
-            ("norm", Norm),
-            ("pos_encoding", PosEncoding),
-            ("attn_score", AttnScore),
-            ("architecture", Architecture),
-            ("gelu", Gelu),
-        ):
-            value = getattr(self, name)
-            if value not in get_args(kind):
-                raise ValueError(f"ModelConfig.{name}={value!r}; expected one of {get_args(kind)}")
-        for name in ("vocab_size", "n_ctx", "d_model", "n_layers", "n_heads", "d_head", "d_mlp"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"ModelConfig.{name} must be positive, got {getattr(self, name)}")
-        if not self.pos_scale > 0.0:
-            raise ValueError(f"ModelConfig.pos_scale must be positive, got {self.pos_scale}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"ModelConfig.dropout must be in [0, 1), got {self.dropout}")
+        check_types(ModelConfig, vars(self))
+        check_bounds(self, _BOUNDS)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+    def from_dict(cls, data: Any) -> ModelConfig:
+        """From parsed JSON or TOML: untrusted, so its shape and every value are checked."""
         known = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(data, dict):
+            raise ValueError(f"a ModelConfig is a table of fields, got {type(data).__name__}")
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown ModelConfig fields {unknown}; known fields: {sorted(known)}")
+        # checked before construction too, so the message is ours even where __init__ itself
+        # is type-checked (the tests run model/ under beartype)
+        check_types(cls, data)
         return cls(**data)
 
     def replace(self, **changes: Any) -> ModelConfig:

@@ -7,9 +7,10 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from model.config import ModelConfig
+from model.field_types import Bounds, check_bounds, check_types
 
 TokenizerKind = Literal["char", "bpe", "gpt2"]
 Sampling = Literal["random", "sequential"]
@@ -69,31 +70,38 @@ class TrainConfig:
     threads: int | None = None  # torch.set_num_threads; None leaves the default
 
     def __post_init__(self) -> None:
-        # a config file bypasses argparse's choices: without this, task = "reversl" trains an LM
-        for name, kind in (
-            ("task", Task),
-            ("tokenizer", TokenizerKind),
-            ("sampling", Sampling),
-            ("device", Device),
-            ("precision", Precision),
-            ("decay", Decay),
-        ):
-            value = getattr(self, name)
-            if value not in get_args(kind):
-                raise ValueError(f"TrainConfig.{name}={value!r}; expected one of {get_args(kind)}")
-        # the intervals are moduli in the loop; zero would crash it mid-run
-        sizes = (
-            "batch_size",
-            "max_steps",
-            "eval_interval",
-            "eval_batch_size",
-            "checkpoint_interval",
-        )
-        if self.holdout_tokens < 0:
-            raise ValueError(f"TrainConfig.holdout_tokens must be >= 0, got {self.holdout_tokens}")
-        for name in sizes:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"TrainConfig.{name} must be positive, got {getattr(self, name)}")
+        # a config file bypasses argparse's types and choices: without this, task = "reversl"
+        # trained an LM and lr = "1e-3" reached the optimizer as a string
+        check_types(TrainConfig, vars(self))
+        check_bounds(self, _BOUNDS)
+        for name in ("corpus", "out_dir", "cache_dir"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"TrainConfig.{name} is empty")
+
+
+# the intervals are moduli in the loop (zero would crash it mid-run); the rest are what the
+# optimizer and the data pipeline can use
+_BOUNDS: dict[str, Bounds] = {
+    "bpe_vocab_size": Bounds(low=256, high=2**20),  # the 256 bytes come first
+    "holdout_tokens": Bounds(low=0),
+    "reversal_len": Bounds(low=1),
+    "reversal_vocab": Bounds(low=1),
+    "batch_size": Bounds(low=1),
+    "max_steps": Bounds(low=1),
+    "lr": Bounds(low=0.0, low_open=True),
+    "min_lr": Bounds(low=0.0),
+    "warmup_steps": Bounds(low=0),
+    "weight_decay": Bounds(low=0.0),
+    "beta1": Bounds(low=0.0, high=1.0, high_open=True),
+    "beta2": Bounds(low=0.0, high=1.0, high_open=True),
+    "grad_clip": Bounds(low=0.0),
+    "seed": Bounds(low=0, high=2**63 - 1),
+    "eval_interval": Bounds(low=1),
+    "eval_batch_size": Bounds(low=1),
+    "eval_max_tokens": Bounds(low=1),
+    "checkpoint_interval": Bounds(low=1),
+    "threads": Bounds(low=1, high=4096),
+}
 
 
 @dataclass(frozen=True)
@@ -105,17 +113,21 @@ class RunConfig:
         return {"model": self.model.to_dict(), "train": dataclasses.asdict(self.train)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+    def from_dict(cls, data: Any) -> RunConfig:
+        if not isinstance(data, dict):
+            raise ValueError(f"a run config is a table with [model] and [train], got {data!r}")
         unknown = sorted(set(data) - {"model", "train"})
         if unknown:
             raise ValueError(f"unknown config sections {unknown}; expected 'model' and 'train'")
+        train = data.get("train", {})
+        if not isinstance(train, dict):
+            raise ValueError(f"[train] must be a table of fields, got {train!r}")
         train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        bad = sorted(set(data.get("train", {})) - train_fields)
+        bad = sorted(set(train) - train_fields)
         if bad:
             raise ValueError(f"unknown train fields {bad}; known: {sorted(train_fields)}")
-        return cls(
-            ModelConfig.from_dict(data.get("model", {})), TrainConfig(**data.get("train", {}))
-        )
+        check_types(TrainConfig, train)
+        return cls(ModelConfig.from_dict(data.get("model", {})), TrainConfig(**train))
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
