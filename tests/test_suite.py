@@ -250,3 +250,16 @@ def test_suite_runs_on_a_local_ray_head(tmp_path: Path) -> None:
     rec = VariantRecord.read(suite.out_dir / "no_causal_mask")
     assert {s.seed for s in rec.seeds} == {0, 1}
     assert not (suite.out_dir / "baseline").exists()
+
+
+def test_verdict_calls_small_differences_no_clear_difference() -> None:
+    from training.suite_record import Spread
+    from training.verdict import judge
+
+    base = Spread(1.80, 0.02, 3)
+    assert judge(Spread(1.83, 0.01, 3), base).label == "no clear difference"  # 0.03 < 2 * 0.02
+    assert judge(Spread(1.90, 0.01, 3), base).label == "higher"
+    assert judge(Spread(1.70, 0.03, 3), base).label == "lower"
+    assert judge(Spread(1.70, None, 1), base).label == "no spread"
+    assert judge(Spread(None, None, 0), base) is None
+    assert results_table.compare(Spread(1.83, 0.01, 3), base) == "no clear difference (+0.030)"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from training.suite import read_suite
 from training.suite_record import RECORD, Spread, VariantRecord
+from training.verdict import judge
 
 START, END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
 
@@ -29,16 +30,9 @@ def fmt(s: Spread | None, digits: int = 3) -> str:
 
 
 def compare(a: Spread | None, b: Spread | None, digits: int = 3) -> str:
-    """a - b, or "no clear difference" when it is within twice the larger seed spread."""
-    if a is None or b is None or a.mean is None or b.mean is None:
-        return "–"
-    delta = a.mean - b.mean
-    noise = max(a.std or 0.0, b.std or 0.0)
-    if a.std is None or b.std is None:
-        return f"{delta:+.{digits}f} (no spread)"
-    if abs(delta) < 2 * noise:
-        return f"no clear difference ({delta:+.{digits}f})"
-    return f"{delta:+.{digits}f}"
+    """a - b by the one rule of training/verdict.py."""
+    v = judge(a, b)
+    return "–" if v is None else v.text(digits)
 
 
 def _recipe(r: VariantRecord) -> str:

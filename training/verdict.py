@@ -1,0 +1,47 @@
+"""One rule for reading a difference between two seed spreads, used by the results table and the
+Curriculum page alike: a difference smaller than twice the larger standard deviation is "no clear
+difference"; without a spread on both sides there is no verdict at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Label = Literal["lower", "higher", "no clear difference", "no spread"]
+
+
+class SpreadLike(Protocol):
+    mean: float | None
+    std: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    delta: float  # a.mean - b.mean
+    noise: float  # the larger standard deviation (0 when a side has none)
+    label: Label
+
+    @property
+    def clear(self) -> bool:
+        return self.label in ("lower", "higher")
+
+    def text(self, digits: int = 3) -> str:
+        if self.label == "no clear difference":
+            return f"no clear difference ({self.delta:+.{digits}f})"
+        if self.label == "no spread":
+            return f"{self.delta:+.{digits}f} (no spread)"
+        return f"{self.delta:+.{digits}f}"
+
+
+def judge(a: SpreadLike | None, b: SpreadLike | None) -> Verdict | None:
+    """a compared with b; None when either has no mean."""
+    if a is None or b is None or a.mean is None or b.mean is None:
+        return None
+    delta = a.mean - b.mean
+    if a.std is None or b.std is None:
+        return Verdict(delta, 0.0, "no spread")
+    noise = max(a.std, b.std)
+    if abs(delta) < 2 * noise:
+        return Verdict(delta, noise, "no clear difference")
+    return Verdict(delta, noise, "lower" if delta < 0 else "higher")
