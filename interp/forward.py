@@ -30,7 +30,7 @@ def forward_from(
     resid_pre: Float[Tensor, "batch pos d_model"],
     switches: Switches = NO_SWITCHES,
     position: int | None = None,
-) -> Float[Tensor, "batch pos vocab"]:
+) -> Float[Tensor, "batch out_pos vocab"]:
     """Logits from the stream entering block `layer`; only at `position` (kept as a length-1
     pos axis) when given."""
     x = resid_pre

@@ -47,7 +47,7 @@ class PatchingSetup:
     """Two prompts of equal length and the logit difference that tells them apart."""
 
     clean: Int[Tensor, " pos"]
-    corrupted: Int[Tensor, " pos"]
+    corrupted: Int[Tensor, " corrupted_pos"]  # checked equal to pos below, with a clear message
     answer: int  # the clean prompt's answer
     wrong: int  # the corrupted prompt's answer
     position: int = -1  # where the logit difference is read
