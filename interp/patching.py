@@ -16,7 +16,9 @@ Sites, as in TransformerLens's `patching` module: each head's output z at every 
 x head), the stream entering each block at one position (layer x pos, `hook_resid_pre`), each
 MLP's output at one position (layer x pos). A patch at layer l cannot change anything before
 it, so every run restarts from the target's cached stream entering block l (`forward_from`),
-and patches that share a layer run as one batch.
+and patches that share a layer run as one batch. A position whose activation is the same in both
+runs (in a causal model, every position before the first token that differs) needs no run: the
+patch is the identity there.
 """
 
 from __future__ import annotations
@@ -170,27 +172,31 @@ def _patch_positions(
         dict.fromkeys([names.resid_pre(i) for i in range(L)] + [site(i) for i in range(L)])
     )
     target, source, m_clean, m_corr = _runs(model, setup, direction, hooks, switches)
-    out = torch.zeros(L, n_pos)
-    done = 0
+    m_target = m_corr if direction == "denoising" else m_clean
+    # a patch that copies an identical activation changes nothing: in a causal model every
+    # position before the first differing token is identical in both runs, so those cells are
+    # the target's own metric, exactly, without a forward pass
+    out = torch.full((L, n_pos), float(_normalise(torch.tensor(m_target), m_clean, m_corr)))
+    differs = [(source[site(i)][0] != target[site(i)][0]).any(-1).nonzero()[:, 0] for i in range(L)]
+    total, done = sum(len(d) for d in differs), 0
     for layer in range(L):
         src = source[site(layer)][0]  # [pos, d_model]
-        for first in range(0, n_pos, chunk):
-            pos = torch.arange(first, min(first + chunk, n_pos), device=src.device)
-            rows = torch.arange(len(pos), device=src.device)
+        start = target[names.resid_pre(layer)]
+        for chunk_pos in differs[layer].split(chunk):
+            rows = torch.arange(len(chunk_pos), device=src.device)
 
-            def replace(x: Tensor, pos: Tensor = pos, rows: Tensor = rows, src: Tensor = src):
+            def replace(x: Tensor, pos: Tensor = chunk_pos, rows: Tensor = rows, src: Tensor = src):
                 x = x.clone()  # [batch = patched positions, pos, d_model]
                 x[rows, pos] = src[pos]
                 return x
 
-            start = target[names.resid_pre(layer)]
             metric = _patch_layer(
-                model, setup, layer, start, site(layer), replace, len(pos), switches
+                model, setup, layer, start, site(layer), replace, len(chunk_pos), switches
             )
-            out[layer, first : first + len(pos)] = _normalise(metric.float().cpu(), m_clean, m_corr)
-            done += len(pos)
+            out[layer, chunk_pos.cpu()] = _normalise(metric.float().cpu(), m_clean, m_corr)
+            done += len(chunk_pos)
             if progress is not None:
-                progress(done, L * n_pos)
+                progress(done, total)
     return PatchingResult(direction, out, "pos", kind, m_clean, m_corr)
 
 
