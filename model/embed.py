@@ -42,11 +42,12 @@ class PosEmbed(nn.Module):
         if self.learned:
             self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))
         else:
-            self.register_buffer(
-                "W_pos",
-                sinusoidal_table(cfg.n_ctx, cfg.d_model) * cfg.pos_scale,
-                persistent=False,
-            )
+            table = torch.empty(cfg.n_ctx, cfg.d_model)  # on the default device
+            # on the meta device (checking a checkpoint against its config) only the shape
+            # matters, and the first arithmetic there imports torch's reference ops: ~2 s
+            if not table.is_meta:
+                table = sinusoidal_table(cfg.n_ctx, cfg.d_model) * cfg.pos_scale
+            self.register_buffer("W_pos", table, persistent=False)
 
     def forward(
         self, batch: int, n_pos: int, offset: int = 0

@@ -46,7 +46,8 @@ class LSTMLayer(nn.Module):
 
 
 class LSTMLanguageModel(LanguageModelBase):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, init: bool = True) -> None:
+        """init=False skips the random initialisation (see `model.build.build_meta_model`)."""
         super().__init__()
         if cfg.architecture != "lstm":
             raise ValueError(
@@ -57,7 +58,8 @@ class LSTMLanguageModel(LanguageModelBase):
         self.hook_embed = HookPoint()  # [batch, pos, d_model]
         self.layers = nn.ModuleList(LSTMLayer(cfg) for _ in range(cfg.n_layers))
         self.unembed = Unembed(cfg, self.embed)
-        self.init_weights()
+        if init:
+            self.init_weights()
         self.setup_hooks()
 
     def init_weights(self) -> None:

@@ -19,7 +19,8 @@ from model.switches import NO_SWITCHES, Switches
 
 
 class Transformer(LanguageModelBase):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, init: bool = True) -> None:
+        """init=False skips the random initialisation (see `model.build.build_meta_model`)."""
         super().__init__()
         if cfg.architecture != "transformer":
             raise ValueError(
@@ -36,7 +37,8 @@ class Transformer(LanguageModelBase):
         # the original post-LN transformer ends on a LayerNorm already; pre-LN needs a final one
         self.ln_final = LayerNorm(cfg) if cfg.norm == "pre" else None
         self.unembed = Unembed(cfg, self.embed)
-        self.init_weights()
+        if init:
+            self.init_weights()
         if cfg.share_layers:
             for block in self.blocks[1:]:
                 _share_parameters(self.blocks[0], block)
