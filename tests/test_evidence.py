@@ -1,0 +1,99 @@
+"""The Curriculum's answers are computed from records: a change in the records changes the words."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from curriculum import evidence
+from training.suite_record import SCHEMA_VERSION, SeedRun, Spread, VariantRecord
+
+
+def record(name: str, losses: list[float | None], **extra) -> VariantRecord:
+    seeds = [
+        SeedRun(
+            seed=i,
+            status="completed" if v is not None else "diverged",
+            steps=10,
+            train_seconds=1.0,
+            device="cpu:test",
+            precision="float32",
+            val_loss=v,
+        )
+        for i, v in enumerate(losses)
+    ]
+    return VariantRecord(
+        schema_version=SCHEMA_VERSION,
+        name=name,
+        description="",
+        question="",
+        changes={},
+        suite="t",
+        config={},
+        model_config={"n_heads": 4, "d_head": 32},
+        status="completed",
+        message="",
+        steps=10,
+        n_params=1,
+        train_seconds=1.0,
+        tokens_per_s=1.0,
+        corpus="c",
+        tokenizer="char",
+        device="cpu:test",
+        precision="float32",
+        recipe={"selection": "holdout_loss", "chosen": "lr=0.01", "grid": []},
+        seeds=seeds,
+        shipped_seed=0,
+        spread={"val_loss": Spread.of(losses)},
+        references={"unigram_loss": 3.3, "bigram_loss": 2.5},
+        mask_flip={},
+        curve=[],
+        final={},
+        **extra,
+    )
+
+
+def ev(*records: VariantRecord) -> evidence.Evidence:
+    return evidence.Evidence({r.name: r for r in records}, None)
+
+
+def test_a_difference_inside_the_seed_spread_is_no_clear_difference() -> None:
+    e = ev(record("baseline", [1.80, 1.82, 1.78]), record("cosine", [1.81, 1.79, 1.84]))
+    f = evidence.versus(e, "cosine")
+    assert f is not None and f.verdict is not None and f.verdict.label == "no clear difference"
+    assert "no clear difference" in f.sentence
+
+
+def test_a_clear_difference_is_said_with_its_size() -> None:
+    e = ev(record("baseline", [1.80, 1.82, 1.78]), record("no_residual", [2.60, 2.62, 2.61]))
+    f = evidence.versus(e, "no_residual")
+    assert f is not None and f.verdict.label == "higher" and "higher (worse) by 0.810" in f.sentence
+    # change the record and the words change
+    e = ev(record("baseline", [1.80, 1.82, 1.78]), record("no_residual", [1.50, 1.52, 1.51]))
+    assert "lower (better)" in evidence.versus(e, "no_residual").sentence
+
+
+def test_failed_seeds_are_reported_not_averaged() -> None:
+    e = ev(record("baseline", [1.80, 1.82, 1.78]), record("post_ln", [None, None, None]))
+    f = evidence.versus(e, "post_ln")
+    assert f is not None and f.verdict is None and "did not finish training" in f.sentence
+
+
+def test_bigram_reference_and_missing_variants() -> None:
+    e = ev(record("baseline", [1.80, 1.82, 1.78]))
+    f = evidence.beats_bigram(e)
+    assert f is not None and "0.70 nats below the bigram" in f.sentence
+    answer = evidence.q3(e)
+    assert answer.missing == ["shared_layers", "narrow_separate"] and answer.findings == []
+
+
+def test_load_evidence_skips_old_records(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "record.json").write_text(json.dumps({"name": "old", "final": {}}))
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "baseline" / "record.json").write_text(
+        json.dumps(record("baseline", [1.8, 1.9]).to_json())
+    )
+    e = evidence.load_evidence(tmp_path)
+    assert list(e.records) == ["baseline"] and e.recall is None
+    assert e.records["baseline"].spread["val_loss"].n == 2
