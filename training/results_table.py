@@ -51,11 +51,75 @@ def _status(r: VariantRecord) -> str:
     return f"**{len(bad)}/{len(r.seeds)} seeds {bad[0].status}** (step {bad[0].steps})"
 
 
+def bars(records: list[VariantRecord]) -> list[str]:
+    """The suite's acceptance bars, checked against the records (issue 10), one line each."""
+    by = {r.name: r for r in records}
+    out = []
+
+    def line(ok: bool | None, text: str) -> None:
+        mark = "not yet measured" if ok is None else ("met" if ok else "**not met**")
+        out.append(f"- {text}: {mark}")
+
+    base = by.get("baseline")
+    if base is not None and base.spread.get("val_loss") and base.references:
+        loss = base.spread["val_loss"].mean
+        bpc = base.spread["val_bpc"].mean
+        gain = base.spread["context_gain"].mean
+        big = base.references["bigram_loss"]
+        line(
+            loss is not None and loss <= big - 0.5,
+            f"baseline at least 0.5 nats below the count bigram ({fmt(base.spread['val_loss'])} vs {big:.3f})",
+        )
+        line(
+            bpc is not None and bpc <= 2.45,
+            f"baseline at most 2.45 bits per character ({fmt(base.spread['val_bpc'])})",
+        )
+        line(
+            gain is not None and gain >= 0.3,
+            f"baseline's loss still falling past position 32: loss at position 2 minus mean over the second half of the context at least 0.3 nats ({fmt(base.spread['context_gain'])})",
+        )
+    else:
+        line(None, "baseline bars")
+    leak = by.get("no_causal_mask")
+    if leak is not None and base is not None and leak.mask_flip:
+        s = leak.spread["val_loss"].mean
+        back = leak.mask_flip["spread"]
+        back_mean = back.mean if isinstance(back, Spread) else back["mean"]
+        line(
+            s is not None and s < 0.5,
+            f"no_causal_mask's leaky validation loss below 0.5 nats ({fmt(leak.spread['val_loss'])})",
+        )
+        worse = (
+            None
+            if back_mean is None or base.spread["val_loss"].mean is None
+            else back_mean - base.spread["val_loss"].mean
+        )
+        line(
+            worse is not None and worse >= 1.0,
+            f"no_causal_mask at least 1 nat worse than the baseline with the mask put back ({worse:+.3f})"
+            if worse is not None
+            else "no_causal_mask with the mask put back",
+        )
+    else:
+        line(None, "no_causal_mask bars")
+    for name in ("post_ln", "lstm"):
+        r = by.get(name)
+        if r is None or not r.references:
+            line(None, f"{name} trains below the count bigram at its own best recipe")
+            continue
+        m = r.spread["val_loss"].mean
+        line(
+            m is not None and m < r.references["bigram_loss"],
+            f"{name} trains below the count bigram at its own best recipe ({fmt(r.spread['val_loss'])} vs {r.references['bigram_loss']:.3f})",
+        )
+    return out
+
+
 def table(records: list[VariantRecord], pending: list[str]) -> str:
     lm = [r for r in records if r.reversal is None]
     rev = [r for r in records if r.reversal is not None]
     base = next((r for r in lm if r.name == "baseline"), None)
-    lines: list[str] = []
+    lines: list[str] = ["Bars (issue 10), checked against these records:", "", *bars(records), ""]
     if base is not None and base.references:
         ref = base.references
         lines += [
