@@ -18,6 +18,19 @@ class Embed(nn.Module):
         self.W_E = nn.Parameter(torch.empty(cfg.vocab_size, cfg.d_model))  # [vocab, d_model]
 
     def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
+        # checked here, the one door every model's tokens come through: F.embedding says only
+        # "index out of range in self" on the CPU, and on a GPU it is a device-side assert that
+        # poisons the CUDA context. (On a GPU this costs a sync; the loss's .item() syncs anyway.)
+        if tokens.is_floating_point() or tokens.dtype == torch.bool or tokens.is_complex():
+            raise ValueError(f"token ids must be integers, got a {tokens.dtype} tensor")
+        vocab = self.W_E.shape[0]
+        if tokens.numel() and not tokens.is_meta:
+            low, high = torch.aminmax(tokens)
+            if low < 0 or high >= vocab:
+                raise ValueError(
+                    f"token ids must be in [0, {vocab}) (the model's vocabulary); "
+                    f"got ids from {int(low)} to {int(high)}"
+                )
         return F.embedding(tokens, self.W_E)
 
 

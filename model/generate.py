@@ -22,19 +22,45 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from model.field_types import Bounds, check_bounds, check_types
 from model.switches import NO_SWITCHES, Switches
+
+# Below this a sampled token is the argmax in all but name (float32 logits a hundredth apart differ
+# by e^10 at T=1e-3), and far below it logits / T overflowed to inf and softmax gave NaN: 0 says
+# "greedy" plainly.
+MIN_TEMPERATURE = 1e-3
 
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    max_new_tokens: int = 100  # tokens to sample
-    temperature: float = 1.0  # 0 means greedy
-    top_k: int | None = None  # keep only the k most likely tokens
-    top_p: float | None = None  # keep the smallest set whose probability reaches p (nucleus)
+    max_new_tokens: int = 100  # tokens to sample, at least 1
+    temperature: float = 1.0  # 0 means greedy; otherwise at least MIN_TEMPERATURE
+    top_k: int | None = None  # keep only the k most likely tokens (k >= 1)
+    top_p: float | None = None  # keep the smallest set whose probability reaches p, 0 < p <= 1
     seed: int | None = None  # fixed seed -> the same sample every time
     use_cache: bool = (
         True  # False recomputes the whole window each step (the benchmark's reference)
     )
+
+    def __post_init__(self) -> None:
+        # settings come from widgets and scripts; a bad one used to surface as a RuntimeError
+        # from torch (topk, multinomial on NaN) or as an empty result
+        check_types(GenerationSettings, vars(self))
+        check_bounds(self, _BOUNDS)
+        if self.temperature != 0 and self.temperature < MIN_TEMPERATURE:
+            raise ValueError(
+                f"GenerationSettings.temperature must be 0 (greedy) or at least "
+                f"{MIN_TEMPERATURE:g}, got {self.temperature!r}"
+            )
+
+
+_BOUNDS = {
+    "max_new_tokens": Bounds(low=1),
+    "temperature": Bounds(low=0.0),
+    "top_k": Bounds(low=1),
+    "top_p": Bounds(low=0.0, high=1.0, low_open=True),
+    "seed": Bounds(low=0, high=2**63 - 1),
+}
 
 
 def sample_next(
@@ -44,7 +70,8 @@ def sample_next(
 ) -> Int[Tensor, " batch"]:
     if settings.temperature <= 0:
         return logits.argmax(-1)
-    logits = logits / settings.temperature
+    # the max first: large logits over a small temperature stay finite (no inf - inf = NaN)
+    logits = (logits - logits.max(-1, keepdim=True).values) / settings.temperature
     if settings.top_k is not None and settings.top_k < logits.shape[-1]:
         kth = torch.topk(logits, settings.top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
