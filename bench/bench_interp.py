@@ -1,9 +1,11 @@
 """How long each interpretability view's computation takes for one prompt on a shipped model.
 
 Bars (issue 12): every view <= 300 ms for a 128-token prompt; patching every head of every
-layer <= 3 s. Each view is its `interp` function alone (the figure is not built), timed in
-interleaved rounds (see `bench/_timing.py`), medians printed. Patching's layer x position maps
-(every position of every layer, one forward each) are printed too, against the 3 s patching bar.
+layer <= 3 s. The views and their budgets come from `interp.VIEWS`, the table the app uses too;
+each is its `interp` computation alone (no figure), timed in interleaved rounds (see
+`bench/_timing.py`), medians printed. Patching's layer x position maps (every position of every
+layer) are held to the 3 s patching budget as well. The corrupted prompt replaces 8 tokens in
+the middle of the clean one, as a typical corruption does.
 
     .venv/bin/python -m bench.bench_interp                          # checkpoints/baseline
     .venv/bin/python -m bench.bench_interp --checkpoint checkpoints/char_baseline --threads 1
@@ -23,26 +25,12 @@ if str(REPO_ROOT) not in sys.path:  # also runnable as `python bench/bench_inter
     sys.path.insert(0, str(REPO_ROOT))
 
 from bench._timing import CLOCKS, add_timing_args, apply_timing_args, interleaved  # noqa: E402
-from interp import (  # noqa: E402
-    PatchingSetup,
-    detect_heads,
-    direct_logit_attribution,
-    full_ov,
-    full_qk,
-    logit_lens,
-    patch_heads,
-    patch_mlps,
-    patch_resid,
-    positional_qk,
-    score_terms,
-    stream_health,
-)
-from interp.circuits import MAX_CIRCUIT_VOCAB  # noqa: E402
+from interp import VIEWS, VIEWS_BY_KEY, PatchingSetup, ViewInputs  # noqa: E402
+from interp.views import PATCHING_BUDGET_S  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
+from model.tokenizers import TokenizerError  # noqa: E402
 from model.transformer import Transformer  # noqa: E402
 
-VIEW_BAR_S = 0.300
-PATCHING_BAR_S = 3.0
 TEXT = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
     "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. "
@@ -51,7 +39,12 @@ TEXT = (
 
 
 def prompt(ck, n_pos: int) -> torch.Tensor:
-    ids = ck.tokenizer.encode(TEXT)
+    """Shakespeare where the tokenizer can spell it, else random tokens (e.g. a reversal task)."""
+    try:
+        ids = ck.tokenizer.encode(TEXT)
+    except TokenizerError:
+        gen = torch.Generator().manual_seed(0)
+        return torch.randint(0, ck.config.vocab_size, (n_pos,), generator=gen)
     while len(ids) < n_pos:
         ids = ids + ids
     return torch.tensor(ids[:n_pos])
@@ -61,26 +54,12 @@ def patching_setup(model: Transformer, clean: torch.Tensor) -> PatchingSetup:
     """The same prompt with a stretch in the middle replaced by other tokens."""
     corrupted = clean.clone()
     mid = len(clean) // 2
-    corrupted[mid : mid + 8] = torch.roll(clean[mid : mid + 8], 3) + 1
-    corrupted %= model.cfg.vocab_size
+    corrupted[mid : mid + 8] = (torch.roll(clean[mid : mid + 8], 3) + 1) % model.cfg.vocab_size
     with torch.no_grad():
         answer = int(model(clean[None])[0, -1].argmax())
         ranked = model(corrupted[None])[0, -1].argsort(descending=True)
     wrong = int(ranked[0]) if int(ranked[0]) != answer else int(ranked[1])
     return PatchingSetup(clean, corrupted, answer, wrong)
-
-
-def circuits(model: Transformer, tokens: torch.Tensor) -> None:
-    """What a circuits view shows: every head's weight circuits and layer 0's score terms."""
-    for layer in range(model.cfg.n_layers):
-        for head in range(model.cfg.n_heads):
-            if model.cfg.vocab_size <= MAX_CIRCUIT_VOCAB:
-                full_qk(model, layer, head)
-                full_ov(model, layer, head)
-            if model.pos_embed is not None:
-                positional_qk(model, layer, head, len(tokens))
-    if model.cfg.attn_score in ("scaled_dot", "dot"):
-        score_terms(model, tokens)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,19 +81,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.checkpoint}: {cfg.n_layers} layers x {cfg.n_heads} heads, d_model {cfg.d_model}, "
         f"vocab {cfg.vocab_size}, norm {cfg.norm}, residual {cfg.residual}; prompt {len(tokens)} tokens"
     )
-    views: dict[str, tuple[Callable[[], object], float]] = {
-        "detect_heads": (lambda: detect_heads(model), VIEW_BAR_S),
-        "logit_lens": (lambda: logit_lens(model, tokens), VIEW_BAR_S),
-        "stream_health": (lambda: stream_health(model, tokens), VIEW_BAR_S),
-        "circuits": (lambda: circuits(model, tokens), VIEW_BAR_S),
-        "patch_heads": (lambda: patch_heads(model, setup), PATCHING_BAR_S),
-        "patch_heads noising": (lambda: patch_heads(model, setup, "noising"), PATCHING_BAR_S),
-        "patch_resid": (lambda: patch_resid(model, setup), PATCHING_BAR_S),
-        "patch_mlps": (lambda: patch_mlps(model, setup), PATCHING_BAR_S),
-    }
-    if cfg.residual:
-        target = torch.cat([tokens[1:], tokens[:1]])
-        views["attribution"] = (lambda: direct_logit_attribution(model, tokens, target), VIEW_BAR_S)
+    inputs = ViewInputs(tokens, setup=setup)
+    views: dict[str, tuple[Callable[[], object], float]] = {}
+    for view in VIEWS:
+        reason = view.unavailable(model)
+        if reason is not None:
+            print(f"  {view.key}: not shown for this model ({reason})")
+            continue
+        views[view.key] = (lambda view=view: view.compute(model, inputs), view.budget_s)
+    noising = ViewInputs(tokens, setup=setup, direction="noising")
+    patch_heads = VIEWS_BY_KEY["patch_heads"]
+    views["patch_heads noising"] = (lambda: patch_heads.compute(model, noising), PATCHING_BUDGET_S)
     timings = interleaved(
         {name: fn for name, (fn, _) in views.items()},
         repeats=args.repeats,

@@ -18,14 +18,23 @@ Dimension legend: the model's (`model/__init__.py`), plus
 
 One module per question: `detectors` (head types), `logit_lens`, `attribution` (direct logit
 attribution), `patching` (activation patching), `circuits` (weight circuits and score terms),
-`stream_health` (rank collapse, who writes the stream). `layout` says what the stream of a model
+`stream_health` (rank collapse, who writes the stream); `views` lists them once for the app, the
+bench and the tests. `layout` says what the stream of a model
 is under inference switches and raises `DecompositionError` where a decomposition does not exist.
 """
 
 from interp.attribution import Attribution, direct_logit_attribution
-from interp.circuits import ScoreTerms, full_ov, full_qk, positional_qk, score_terms
+from interp.circuits import (
+    HeadCircuits,
+    ScoreTerms,
+    full_ov,
+    full_qk,
+    head_circuits,
+    positional_qk,
+    score_terms,
+)
 from interp.detectors import DETECTORS, HeadScores, detect_heads, expected_cells
-from interp.layout import DecompositionError, StreamLayout, stream_layout
+from interp.layout import DecompositionError, StreamLayout, check_prompt, stream_layout
 from interp.logit_lens import LogitLens, logit_lens
 from interp.patching import (
     PatchingResult,
@@ -39,24 +48,32 @@ from interp.patching import (
 )
 from interp.probes import repeated_random_tokens
 from interp.stream_health import StreamHealth, stream_health
+from interp.views import VIEWS, VIEWS_BY_KEY, InterpView, ViewInputs
 
 __all__ = [
     "Attribution",
     "DETECTORS",
     "DecompositionError",
+    "HeadCircuits",
     "HeadScores",
+    "InterpView",
     "LogitLens",
     "PatchingResult",
     "PatchingSetup",
     "ScoreTerms",
     "StreamHealth",
     "StreamLayout",
+    "VIEWS",
+    "VIEWS_BY_KEY",
+    "ViewInputs",
+    "check_prompt",
     "detect_heads",
     "direct_logit_attribution",
     "every_component",
     "expected_cells",
     "full_ov",
     "full_qk",
+    "head_circuits",
     "logit_diff",
     "logit_lens",
     "patch_heads",

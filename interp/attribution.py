@@ -34,7 +34,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp import names
-from interp.layout import DecompositionError, StreamLayout, stream_layout
+from interp.layout import DecompositionError, StreamLayout, check_prompt, stream_layout
 from model.layernorm import LayerNorm
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
@@ -72,9 +72,16 @@ class Attribution:
         return self.logit - self.total - self.bias
 
 
-def _as_positions(target: Target, n_pos: int) -> Int[Tensor, " pos"]:
+def _as_positions(target: Target, n_pos: int, vocab: int) -> Int[Tensor, " pos"]:
     t = torch.as_tensor(target)
-    return t.expand(n_pos).clone() if t.dim() == 0 else t
+    t = t.expand(n_pos).clone() if t.dim() == 0 else t
+    if t.shape != (n_pos,):
+        raise ValueError(
+            f"a target is one token id or one per position ({n_pos}), got {tuple(t.shape)}"
+        )
+    if int(t.min()) < 0 or int(t.max()) >= vocab:
+        raise ValueError(f"target ids must be in [0, {vocab})")
+    return t
 
 
 class _Stream:
@@ -149,7 +156,7 @@ def stream_parts(
 
 def direct_logit_attribution(
     model: Transformer,
-    tokens: Int[Tensor, " pos"],
+    tokens: Int[Tensor, "*one pos"],
     target: Target,
     versus: Target | None = None,
     *,
@@ -160,12 +167,13 @@ def direct_logit_attribution(
     target / versus: one token id for every position, or one per position (e.g. `tokens[1:]`
     padded, for the true next token). Raises DecompositionError without a residual stream.
     """
-    n_pos = tokens.shape[0]
     layout = stream_layout(model, switches)
+    tokens = check_prompt(model, tokens)
+    n_pos = tokens.shape[0]
     stream, logits, frozen = stream_parts(model, tokens, switches)
     device = logits.device
-    tgt = _as_positions(target, n_pos).to(device)
-    vs = None if versus is None else _as_positions(versus, n_pos).to(device)
+    tgt = _as_positions(target, n_pos, model.cfg.vocab_size).to(device)
+    vs = None if versus is None else _as_positions(versus, n_pos, model.cfg.vocab_size).to(device)
     with torch.no_grad():
         W_U = model.unembed.W_U  # [d_model, vocab]
         direction = W_U[:, tgt].T  # [pos, d_model]

@@ -35,7 +35,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp import names
-from interp.layout import DecompositionError, stream_layout
+from interp.layout import DecompositionError, check_prompt, stream_layout
 from model.layernorm import LayerNorm
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
@@ -124,13 +124,14 @@ class ScoreTerms:
 
 def score_terms(
     model: Transformer,
-    tokens: Int[Tensor, " pos"],
+    tokens: Int[Tensor, "*one pos"],
     layer: int = 0,
     *,
     switches: Switches = NO_SWITCHES,
 ) -> ScoreTerms:
     """The exact four-term (plus bias) split of layer 0's raw scores; see the module docstring."""
     layout = stream_layout(model, switches)
+    tokens = check_prompt(model, tokens)
     if layer != 0:
         raise DecompositionError(
             f"score terms are exact at layer 0 only: layer {layer} reads what earlier heads and "
@@ -184,3 +185,42 @@ def score_terms(
             raw=cache[names.raw_scores(0)][0].cpu(),
             frozen_scale=scale_hook,
         )
+
+
+@dataclass(frozen=True)
+class HeadCircuits:
+    """Everything the circuits view shows for one head; a part that does not exist for this
+    model is None, with the reason in `missing`."""
+
+    layer: int
+    head: int
+    qk: Float[Tensor, "vocab vocab"] | None  # full_qk
+    ov: Float[Tensor, "vocab vocab"] | None  # full_ov
+    pos_qk: Float[Tensor, "q_pos k_pos"] | None  # positional_qk over the prompt's positions
+    terms: ScoreTerms | None  # layer 0 only (the terms of every head of layer 0)
+    missing: dict[str, str]  # part -> why it is absent
+
+
+def head_circuits(
+    model: Transformer,
+    layer: int,
+    head: int,
+    tokens: Int[Tensor, "*one pos"],
+    *,
+    switches: Switches = NO_SWITCHES,
+) -> HeadCircuits:
+    tokens = check_prompt(model, tokens)
+    parts: dict[str, object] = {}
+    missing: dict[str, str] = {}
+    makers = {
+        "qk": lambda: full_qk(model, layer, head).cpu(),
+        "ov": lambda: full_ov(model, layer, head).cpu(),
+        "pos_qk": lambda: positional_qk(model, layer, head, len(tokens)).cpu(),
+        "terms": lambda: score_terms(model, tokens, layer, switches=switches),
+    }
+    for part, make in makers.items():
+        try:
+            parts[part] = make()
+        except (DecompositionError, ValueError) as e:
+            parts[part], missing[part] = None, str(e)
+    return HeadCircuits(layer, head, missing=missing, **parts)  # type: ignore[arg-type]

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
+from jaxtyping import Int
+from torch import Tensor
+
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
 
@@ -57,3 +61,23 @@ def stream_layout(model: Transformer, switches: Switches = NO_SWITCHES) -> Strea
         causal=cfg.causal_mask and switches.causal_mask,
         positions=cfg.pos_encoding != "none" and switches.pos_encoding,
     )
+
+
+def check_prompt(model: Transformer, tokens: Tensor, name: str = "tokens") -> Int[Tensor, " pos"]:
+    """One prompt as token ids [pos] that fit the model; a clear ValueError otherwise."""
+    if not isinstance(tokens, Tensor) or tokens.dtype in (
+        torch.float16,
+        torch.float32,
+        torch.float64,
+    ):
+        raise ValueError(f"{name} must be an integer tensor of token ids, got {tokens!r:.60}")
+    if tokens.dim() == 2 and tokens.shape[0] == 1:
+        tokens = tokens[0]  # [1, pos] is one prompt too
+    if tokens.dim() != 1:
+        raise ValueError(f"{name} must be one prompt [pos], got shape {tuple(tokens.shape)}")
+    n, cfg = tokens.shape[0], model.cfg
+    if not 1 <= n <= cfg.n_ctx:
+        raise ValueError(f"{name} has {n} tokens; this model takes 1 to {cfg.n_ctx}")
+    if int(tokens.min()) < 0 or int(tokens.max()) >= cfg.vocab_size:
+        raise ValueError(f"{name} holds ids outside the vocabulary [0, {cfg.vocab_size})")
+    return tokens

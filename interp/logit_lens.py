@@ -17,7 +17,7 @@ from torch import Tensor
 
 from interp import names
 from interp.forward import unembed_stream
-from interp.layout import stream_layout
+from interp.layout import check_prompt, stream_layout
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
 
@@ -38,12 +38,13 @@ class LogitLens:
 
 def logit_lens(
     model: Transformer,
-    tokens: Int[Tensor, " pos"],
+    tokens: Int[Tensor, "*one pos"],
     *,
     k: int = 5,
     switches: Switches = NO_SWITCHES,
 ) -> LogitLens:
     layout = stream_layout(model, switches)
+    tokens = check_prompt(model, tokens)
     hooks = [names.resid_pre(0)] + [names.resid_post(i) for i in range(layout.n_layers)]
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens[None], names=hooks, switches=switches)

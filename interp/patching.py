@@ -33,7 +33,7 @@ from torch import Tensor
 
 from interp import names
 from interp.forward import forward_from
-from interp.layout import stream_layout
+from interp.layout import check_prompt, stream_layout
 from model.hooks import HookPoint
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
@@ -86,6 +86,11 @@ def _runs(
     model: Transformer, setup: PatchingSetup, direction: Direction, hooks: list[str], sw: Switches
 ) -> tuple[dict[str, Tensor], dict[str, Tensor], float, float]:
     """Caches of the target (patched into) and source (patched from) runs, and both metrics."""
+    for name in ("clean", "corrupted"):
+        check_prompt(model, getattr(setup, name), name)
+    for name in ("answer", "wrong"):
+        if not 0 <= getattr(setup, name) < model.cfg.vocab_size:
+            raise ValueError(f"{name}={getattr(setup, name)} is outside the vocabulary")
     with torch.no_grad():
         clean_logits, clean = model.run_with_cache(setup.clean[None], names=hooks, switches=sw)
         corr_logits, corr = model.run_with_cache(setup.corrupted[None], names=hooks, switches=sw)

@@ -23,7 +23,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp import names
-from interp.layout import stream_layout
+from interp.layout import check_prompt, stream_layout
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
 
@@ -57,9 +57,10 @@ def effective_rank(x: Float[Tensor, "pos d_model"]) -> float:
 
 
 def stream_health(
-    model: Transformer, tokens: Int[Tensor, " pos"], *, switches: Switches = NO_SWITCHES
+    model: Transformer, tokens: Int[Tensor, "*one pos"], *, switches: Switches = NO_SWITCHES
 ) -> StreamHealth:
     layout = stream_layout(model, switches)
+    tokens = check_prompt(model, tokens)
     L = layout.n_layers
     points = [names.resid_pre(0)] + [names.resid_post(i) for i in range(L)]
     writes = [names.EMBED] + ([names.POS_EMBED] if layout.positions else [])

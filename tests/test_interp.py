@@ -308,6 +308,34 @@ def test_batched_patching_equals_one_hooked_forward_per_cell(name: str, directio
         )
 
 
+@pytest.mark.parametrize("direction", ["denoising", "noising"])
+def test_positions_identical_in_both_runs_are_skipped_exactly(direction: str) -> None:
+    # prompts equal up to position 5: in a causal model nothing before it differs, so those
+    # cells are the target's own metric; the cells after still match one hooked forward each
+    model = make(TINY)
+    clean = tokens(1, 10, seed=6)[0]
+    corrupted = clean.clone()
+    corrupted[5] = (clean[5] + 1) % TINY.vocab_size
+    logits = model(torch.stack([clean, corrupted]))[:, -1]
+    answer = int(logits[0].argmax())
+    ranked = logits[1].argsort(descending=True)
+    wrong = int(ranked[0]) if int(ranked[0]) != answer else int(ranked[1])
+    setup = PatchingSetup(clean, corrupted, answer, wrong)
+    calls: list[tuple[int, int]] = []
+    resid = patch_resid(model, setup, direction, progress=lambda d, t: calls.append((d, t)))
+    untouched = 0.0 if direction == "denoising" else 1.0
+    assert torch.all(resid.recovered[:, :5] == untouched)
+    assert calls[-1] == (1 + 5, 1 + 5)  # layer 0: only position 5 differs; layer 1: 5 to 9
+
+    def pos_edit(x, src, p=7):
+        x = x.clone()
+        x[:, p] = src[:, p]
+        return x
+
+    reference = _full_run_metric(model, setup, names.resid_pre(1), pos_edit, direction)
+    assert float(resid.recovered[1, 7]) == pytest.approx(reference, abs=1e-4)
+
+
 def test_forward_from_layer_0_equals_the_model() -> None:
     model = make(TINY)
     toks = tokens(2, 9)
@@ -475,3 +503,55 @@ def test_figures_are_what_plotly_validation_would_keep() -> None:
         validated = go.Figure(spec).to_dict()
         shipped, checked = (json.loads(pio.to_json(d, validate=False)) for d in (spec, validated))
         assert shipped == checked, name
+
+
+# --- the view table and input checks ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_every_view_computes_or_says_why_not(name: str) -> None:
+    from interp import VIEWS, ViewInputs
+
+    model = make(VARIANTS[name])
+    inputs = ViewInputs(tokens(1, 10)[0], setup=setup_for(model), layer=0, head=1)
+    for view in VIEWS:
+        reason = view.unavailable(model)
+        if reason is None:
+            assert view.compute(model, inputs) is not None
+        else:
+            with pytest.raises(DecompositionError):
+                view.compute(model, inputs)
+    assert (VIEWS[2].unavailable(model) is None) == VARIANTS[name].residual
+
+
+def test_head_circuits_say_what_is_missing() -> None:
+    from interp import head_circuits
+
+    got = head_circuits(make(VARIANTS["additive"]), 0, 1, tokens(1, 6)[0])
+    assert got.qk is not None and got.ov is not None and got.pos_qk is not None
+    assert got.terms is None and "not bilinear" in got.missing["terms"]
+    later = head_circuits(make(VARIANTS["no_pos"]), 1, 0, tokens(1, 6)[0])
+    assert (
+        later.pos_qk is None and later.terms is None and set(later.missing) == {"pos_qk", "terms"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (torch.zeros(2, 5, dtype=torch.long), "one prompt"),
+        (torch.zeros(TINY.n_ctx + 1, dtype=torch.long), "takes 1 to"),
+        (torch.full((4,), TINY.vocab_size), "outside the vocabulary"),
+    ],
+)
+def test_prompts_are_checked(bad: torch.Tensor, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        logit_lens(make(TINY), bad)
+
+
+def test_float_prompts_are_refused() -> None:
+    from interp import check_prompt
+
+    with pytest.raises(ValueError, match="integer tensor"):
+        check_prompt(make(TINY), torch.zeros(4))
+    assert check_prompt(make(TINY), torch.zeros(1, 4, dtype=torch.long)).shape == (4,)
