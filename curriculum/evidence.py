@@ -138,6 +138,48 @@ def _answer(
     return Answer(question, [f for f in findings if f is not None], missing)
 
 
+def loss_at_seconds(record: VariantRecord, seconds: float) -> float | None:
+    """The shipped seed's (capped) validation loss after `seconds` of training, interpolated
+    linearly between evaluations; None before the first evaluation or without a curve."""
+    pts = [
+        (c["elapsed_s"], c["val_loss"])
+        for c in record.curve
+        if "elapsed_s" in c and "val_loss" in c
+    ]
+    if not pts or seconds < pts[0][0]:
+        return None
+    for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False):
+        if t0 <= seconds <= t1:
+            return v0 + (v1 - v0) * (seconds - t0) / max(t1 - t0, 1e-9)
+    return pts[-1][1]
+
+
+def equal_wall_clock(ev: Evidence) -> Finding | None:
+    """The LSTM against the baseline given the LSTM's training time (one seed each: the shipped)."""
+    lstm, base = ev.get("lstm"), ev.get("baseline")
+    if lstm is None or base is None or lstm.spread.get("val_loss") is None:
+        return None
+    seconds = lstm.train_seconds
+    at = loss_at_seconds(base, seconds)
+    if at is None:
+        return None
+    mine = lstm.final.get("val_loss")
+    if mine is None:
+        return None
+    sentence = (
+        f"At equal training time ({seconds:.0f} s, the LSTM's whole run on {lstm.device}), the "
+        f"baseline had reached {at:.3f} nats/char (evaluated on the first 16k validation "
+        f"characters) against the LSTM's final {mine:.3f} (shipped seeds; one seed each)."
+    )
+    return Finding(
+        "val loss at equal wall-clock, lstm vs baseline",
+        Spread(mine, None, 1),
+        Spread(at, None, 1),
+        None,
+        sentence,
+    )
+
+
 def q1(ev: Evidence) -> Answer:
     return _answer(
         "Q1",
@@ -145,6 +187,7 @@ def q1(ev: Evidence) -> Answer:
         ["baseline", "lstm", "no_pos", "sinusoidal"],
         [
             versus(ev, "lstm"),
+            equal_wall_clock(ev),
             versus(ev, "lstm", metric="context_gain", unit="nats gained"),
             versus(ev, "baseline", metric="context_gain", unit="nats gained", other="lstm"),
             versus(ev, "no_pos"),

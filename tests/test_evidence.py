@@ -97,3 +97,17 @@ def test_load_evidence_skips_old_records(tmp_path: Path) -> None:
     e = evidence.load_evidence(tmp_path)
     assert list(e.records) == ["baseline"] and e.recall is None
     assert e.records["baseline"].spread["val_loss"].n == 2
+
+
+def test_loss_at_equal_wall_clock_interpolates_the_curve() -> None:
+    base = record("baseline", [1.8, 1.8])
+    base.curve[:] = [{"elapsed_s": 10.0, "val_loss": 3.0}, {"elapsed_s": 30.0, "val_loss": 2.0}]
+    assert evidence.loss_at_seconds(base, 20.0) == 2.5
+    assert (
+        evidence.loss_at_seconds(base, 5.0) is None and evidence.loss_at_seconds(base, 99.0) == 2.0
+    )
+    lstm = record("lstm", [2.2, 2.3])
+    lstm.final["val_loss"] = 2.2
+    lstm.train_seconds = 20.0
+    f = evidence.equal_wall_clock(ev(base, lstm))
+    assert f is not None and "baseline had reached 2.500" in f.sentence
