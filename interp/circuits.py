@@ -107,7 +107,7 @@ def positional_qk(
 
 @dataclass(frozen=True)
 class ScoreTerms:
-    """A layer-0 head's raw scores split into what tokens and positions contribute."""
+    """A layer-0 head's raw scores split into what tokens and positions contribute (float64)."""
 
     tok_tok: Float[Tensor, "head q_pos k_pos"]  # query token . key token
     tok_pos: Float[Tensor, "head q_pos k_pos"]  # query token . key position
@@ -149,27 +149,30 @@ def score_terms(
         hooks.append(names.POS_EMBED)
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens[None], names=hooks, switches=switches)
-        e = cache[names.EMBED][0]  # [pos, d_model]
-        p = cache[names.POS_EMBED][0] if layout.positions else torch.zeros_like(e)
+        # float64 so that the terms' own rounding is far below the float32 raw scores' rounding
+        e = cache[names.EMBED][0].double()  # [pos, d_model]
+        p = cache[names.POS_EMBED][0].double() if layout.positions else torch.zeros_like(e)
         beta = torch.zeros_like(e[0])
         if scale_hook is not None:
-            ln, s = block.ln1, cache[scale_hook][0]  # s: [pos, 1]
-            e = (e - e.mean(-1, keepdim=True)) * ln.w / s
-            p = (p - p.mean(-1, keepdim=True)) * ln.w / s
+            ln, s = block.ln1, cache[scale_hook][0].double()  # s: [pos, 1]
+            w = ln.w.double()
+            e = (e - e.mean(-1, keepdim=True)) * w / s
+            p = (p - p.mean(-1, keepdim=True)) * w / s
             if ln.b is not None:
-                beta = ln.b
+                beta = ln.b.double()
         attn = block.attn
+        W_Q, W_K = attn.W_Q.double(), attn.W_K.double()
 
         def project(v: Tensor, W: Tensor) -> Tensor:
             return torch.einsum("pm,hmd->hpd", v, W)  # [head, pos, d_head]
 
-        q_e, q_p = project(e, attn.W_Q), project(p, attn.W_Q)
-        k_e, k_p = project(e, attn.W_K), project(p, attn.W_K)
-        q_b = torch.einsum("m,hmd->hd", beta, attn.W_Q)[:, None]  # [head, 1, d_head]
-        k_b = torch.einsum("m,hmd->hd", beta, attn.W_K)[:, None]
-        if attn.b_Q is not None:
-            q_b = q_b + attn.b_Q[:, None]
-            k_b = k_b + attn.b_K[:, None]
+        q_e, q_p = project(e, W_Q), project(p, W_Q)
+        k_e, k_p = project(e, W_K), project(p, W_K)
+        q_b = torch.einsum("m,hmd->hd", beta, W_Q)[:, None]  # [head, 1, d_head]
+        k_b = torch.einsum("m,hmd->hd", beta, W_K)[:, None]
+        if attn.b_Q is not None and attn.b_K is not None:
+            q_b = q_b + attn.b_Q.double()[:, None]
+            k_b = k_b + attn.b_K.double()[:, None]
 
         def dot(q: Tensor, k: Tensor) -> Tensor:
             return q @ k.transpose(-1, -2)  # [head, q_pos, k_pos]
@@ -182,7 +185,7 @@ def score_terms(
             pos_tok=dot(q_p, k_e).cpu(),
             pos_pos=dot(q_p, k_p).cpu(),
             bias=bias.cpu(),
-            raw=cache[names.raw_scores(0)][0].cpu(),
+            raw=cache[names.raw_scores(0)][0].double().cpu(),
             frozen_scale=scale_hook,
         )
 

@@ -384,9 +384,11 @@ def test_weight_circuits_are_the_score_terms_where_nothing_is_frozen() -> None:
     assert torch.all(terms.bias == 0)
     for head in range(TINY.n_heads):
         qk = full_qk(model, 0, head)
-        torch.testing.assert_close(terms.tok_tok[head], qk[toks][:, toks], atol=1e-4, rtol=1e-5)
         torch.testing.assert_close(
-            terms.pos_pos[head], positional_qk(model, 0, head, 11), atol=1e-4, rtol=1e-5
+            terms.tok_tok[head], qk[toks][:, toks].double(), atol=1e-4, rtol=1e-5
+        )
+        torch.testing.assert_close(
+            terms.pos_pos[head], positional_qk(model, 0, head, 11).double(), atol=1e-4, rtol=1e-5
         )
     ov = full_ov(model, 1, 0)
     assert ov.shape == (TINY.vocab_size, TINY.vocab_size)
