@@ -25,7 +25,7 @@ if str(REPO_ROOT) not in sys.path:  # also runnable as `python bench/bench_inter
     sys.path.insert(0, str(REPO_ROOT))
 
 from bench._timing import CLOCKS, add_timing_args, apply_timing_args, interleaved  # noqa: E402
-from interp import VIEWS, VIEWS_BY_KEY, PatchingSetup, ViewInputs  # noqa: E402
+from interp import VIEWS, VIEWS_BY_KEY, PatchingSetup, ViewInputs, setup_from_predictions  # noqa: E402
 from interp.views import PATCHING_BUDGET_S  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
 from model.tokenizers import TokenizerError  # noqa: E402
@@ -55,11 +55,7 @@ def patching_setup(model: Transformer, clean: torch.Tensor) -> PatchingSetup:
     corrupted = clean.clone()
     mid = len(clean) // 2
     corrupted[mid : mid + 8] = (torch.roll(clean[mid : mid + 8], 3) + 1) % model.cfg.vocab_size
-    with torch.no_grad():
-        answer = int(model(clean[None])[0, -1].argmax())
-        ranked = model(corrupted[None])[0, -1].argsort(descending=True)
-    wrong = int(ranked[0]) if int(ranked[0]) != answer else int(ranked[1])
-    return PatchingSetup(clean, corrupted, answer, wrong)
+    return setup_from_predictions(model, clean, corrupted)
 
 
 def main(argv: list[str] | None = None) -> int:

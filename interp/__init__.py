@@ -45,6 +45,7 @@ from interp.patching import (
     patch_mlps,
     patch_resid,
     patch_sites,
+    setup_from_predictions,
 )
 from interp.probes import repeated_random_tokens
 from interp.stream_health import StreamHealth, stream_health
@@ -83,6 +84,7 @@ __all__ = [
     "positional_qk",
     "repeated_random_tokens",
     "score_terms",
+    "setup_from_predictions",
     "stream_health",
     "stream_layout",
 ]

@@ -7,6 +7,8 @@ default), normalised so that the corrupted run reads 0 and the clean run reads 1
 
     recovered = (metric(patched) - metric(corrupted)) / (metric(clean) - metric(corrupted))
 
+(unstable when the two runs' metrics are close: check `clean_metric - corrupted_metric`)
+
 - denoising: run the corrupted prompt, patch in the clean activation. 1 = this activation alone
   restores the clean answer: it is sufficient.
 - noising: run the clean prompt, patch in the corrupted activation. Same scale, so 1 = no
@@ -62,6 +64,24 @@ class PatchingSetup:
             )
         if self.answer == self.wrong:
             raise ValueError("answer and wrong are the same token: the logit difference is 0")
+
+
+def setup_from_predictions(
+    model: Transformer,
+    clean: Int[Tensor, " pos"],
+    corrupted: Int[Tensor, " corrupted_pos"],
+    position: int = -1,
+    switches: Switches = NO_SWITCHES,
+) -> PatchingSetup:
+    """answer = the clean run's top token at `position`; wrong = the corrupted run's top token,
+    or its runner-up where both runs agree (then the corruption did not flip the answer, and the
+    logit difference says by how much it moved)."""
+    with torch.no_grad():
+        logits = model(torch.stack([clean, corrupted]), switches=switches)[:, position]
+    answer = int(logits[0].argmax())
+    ranked = logits[1].argsort(descending=True)
+    wrong = int(ranked[0]) if int(ranked[0]) != answer else int(ranked[1])
+    return PatchingSetup(clean, corrupted, answer, wrong, position)
 
 
 @dataclass(frozen=True)

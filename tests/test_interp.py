@@ -26,6 +26,7 @@ with install_import_hook("interp", "beartype.beartype"):
         patch_sites,
         positional_qk,
         score_terms,
+        setup_from_predictions,
         stream_health,
     )
     from interp.detectors import attention_patterns, head_types, mass_share
@@ -241,11 +242,7 @@ def test_attribution_under_switches_and_head_ablations() -> None:
 
 def setup_for(model) -> PatchingSetup:
     toks = tokens(2, 10, seed=4)
-    clean, corrupted = toks[0], toks[1]
-    answer = int(model(clean[None])[0, -1].argmax())
-    ranked = model(corrupted[None])[0, -1].argsort(descending=True)
-    wrong = int(ranked[0]) if int(ranked[0]) != answer else int(ranked[1])
-    return PatchingSetup(clean, corrupted, answer, wrong)
+    return setup_from_predictions(model, toks[0], toks[1])
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
@@ -316,11 +313,7 @@ def test_positions_identical_in_both_runs_are_skipped_exactly(direction: str) ->
     clean = tokens(1, 10, seed=6)[0]
     corrupted = clean.clone()
     corrupted[5] = (clean[5] + 1) % TINY.vocab_size
-    logits = model(torch.stack([clean, corrupted]))[:, -1]
-    answer = int(logits[0].argmax())
-    ranked = logits[1].argsort(descending=True)
-    wrong = int(ranked[0]) if int(ranked[0]) != answer else int(ranked[1])
-    setup = PatchingSetup(clean, corrupted, answer, wrong)
+    setup = setup_from_predictions(model, clean, corrupted)
     calls: list[tuple[int, int]] = []
     resid = patch_resid(model, setup, direction, progress=lambda d, t: calls.append((d, t)))
     untouched = 0.0 if direction == "denoising" else 1.0
