@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-st.set_page_config(page_title="Attention Lab", page_icon="🔬", layout="wide")
+# Material icons ship with Streamlit; emoji need a font the machine may lack (empty boxes).
+st.set_page_config(page_title="Attention Lab", page_icon=":material/biotech:", layout="wide")
 
 pages = [
-    st.Page("pages/explore.py", title="Explore", icon="🔍", default=True),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
-    st.Page("pages/curriculum.py", title="Curriculum", icon="🎓"),
+    st.Page("pages/explore.py", title="Explore", icon=":material/search:", default=True),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/curriculum.py", title="Curriculum", icon=":material/school:"),
 ]
 
 st.navigation(pages).run()

@@ -1,8 +1,8 @@
 """The Explore page's two bars, measured without a browser.
 
 1. Time to capture and prepare everything the page shows for a 256-token prompt: one instrumented
-   forward pass (`app_lib.capture.capture`), every view's figures (`app_lib.figures`) *and* their
-   serialisation, the loss-coloured prompt and the top-k table. Goal: median <= 150 ms.
+   forward pass (`analysis.capture.capture`), every view of `views.registry.VIEWS` built *and*
+   serialised (figures, the loss-coloured prompt, the top-k table). Goal: median <= 150 ms.
    Serialisation counts because the page pays it: `st.plotly_chart(fig)` runs `fig.to_dict()`
    and `plotly.io.to_json(..., validate=False)` on every figure it is given (`ship` below).
 2. Chart payload: the summed size of those JSON specs (plus the prompt's HTML). Goal <= 3 MB.
@@ -24,11 +24,11 @@ the weights).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -39,14 +39,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # also runnable as `python bench/bench_app.py`
     sys.path.insert(0, str(REPO_ROOT))
 
-from app_lib import figures as F  # noqa: E402
-from app_lib.capture import Capture, capture  # noqa: E402
-from app_lib.models import checkpoint_root  # noqa: E402
+from analysis.capture import capture  # noqa: E402
+from analysis.catalog import checkpoint_root  # noqa: E402
 from model.build import build_model  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
 from model.config import ModelConfig  # noqa: E402
 from model.switches import Switches  # noqa: E402
 from model.tokenizers import CharTokenizer  # noqa: E402
+from views.registry import VIEWS, Chart, Html, Item, SideBySide, Table, default_input  # noqa: E402
 
 GOAL_MS = 150.0
 GOAL_PAYLOAD_MB = 3.0
@@ -85,18 +85,24 @@ def ship(fig: go.Figure) -> str:
     return pio.to_json(fig.to_dict(), validate=False)
 
 
-def views(cap: Capture) -> dict[str, Callable[[], list[go.Figure]]]:
-    """Each Explore tab's figures, built as the page builds them (focus: last query, mid key)."""
-    n = len(cap.tokens)
-    focus = F.Focus(1, 2, n - 1, n // 2)
-    return {
-        "grid": lambda: [F.grid_figure(cap)],
-        "head": lambda: [F.head_figure(cap, focus)],
-        "pipeline": lambda: [F.pipeline_figure(cap, focus)],
-        "qkv": lambda: [F.qkv_figure(cap, focus)],
-        "resid + ln": lambda: [F.resid_figure(cap), *(F.ln_figures(cap) or ())],
-        "entropy": lambda: list(F.entropy_figures(cap, causal=True)),
-    }
+def timed_views() -> list[str]:
+    """The registry's views the benchmark builds: all but those that need a user action first."""
+    return [v.key for v in VIEWS if v.timed]
+
+
+def payload(items: list[Item]) -> int:
+    """Bytes the page ships for a view's items: chart JSON, HTML, the table's rows."""
+    size = 0
+    for item in items:
+        charts = item.charts if isinstance(item, SideBySide) else (item,)
+        for chart in charts:
+            if isinstance(chart, Chart):
+                size += len(ship(chart.figure))
+        if isinstance(item, Html):
+            size += len(item.html)
+        elif isinstance(item, Table):
+            size += len(json.dumps(item.rows, default=str))
+    return size
 
 
 def now() -> dict[str, float]:
@@ -130,20 +136,19 @@ def prepare_page(model, tok, ids: tuple[int, ...], samples: Samples) -> dict[str
     step = now()
     cap = capture(model, tok, ids, Switches())
     samples.add("capture", since(step))
-    payload: dict[str, int] = {}
-    for name, build in views(cap).items():
+    sizes: dict[str, int] = {}
+    inp = default_input(cap)
+    for view in VIEWS:
+        if not view.timed or (view.needs_attention and not cap.has_attention):
+            continue
         step = now()
-        figs = build()
-        samples.add(f"{name} build", since(step))
+        items = view.build(cap, inp)
+        samples.add(f"{view.key} build", since(step))
         step = now()
-        payload[name] = sum(len(ship(fig)) for fig in figs)
-        samples.add(f"{name} ship", since(step))
-    step = now()
-    payload["loss html"] = len(F.loss_html(cap))
-    F.topk_rows(cap)
-    samples.add("loss html + top-k", since(step))
+        sizes[view.key] = payload(items)
+        samples.add(f"{view.key} ship", since(step))
     samples.add("total", since(start))
-    return payload
+    return sizes
 
 
 def main() -> int:
@@ -177,20 +182,17 @@ def main() -> int:
         prepare_page(model, tok, ids, Samples())
     samples = Samples()
     for _ in range(args.repeats):
-        payload = prepare_page(model, tok, ids, samples)
-    payload_mb = sum(payload.values()) / 1e6
+        sizes = prepare_page(model, tok, ids, samples)
+    payload_mb = sum(sizes.values()) / 1e6
 
     def ms(name: str) -> str:
         return "".join(f"{samples.median(name, c):8.1f}" for c in CLOCKS)
 
     print(f"  median ms of {args.repeats} page preparations      wall     cpu        wall     cpu")
     print(f"  capture (forward + numpy)            {ms('capture')}")
-    for name in payload:
-        if name == "loss html":
-            continue
-        kb = f"{payload[name] / 1e3:8.1f} kB"
+    for name, size in sizes.items():
+        kb = f"{size / 1e3:8.1f} kB"
         print(f"  {name + ' view':18} build {ms(name + ' build')}  ship {ms(name + ' ship')} {kb}")
-    print(f"  loss html + top-k table              {ms('loss html + top-k')}")
     landing = "".join(
         f"{sum(samples.median(k, c) for k in ('capture', 'grid build', 'grid ship')):8.1f}"
         for c in CLOCKS

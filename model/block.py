@@ -12,7 +12,7 @@ from model.hooks import HookPoint
 from model.kv_cache import LayerKV
 from model.layernorm import LayerNorm
 from model.mlp import MLP
-from model.switches import Switches
+from model.switches import Switches, causal_mask_on
 
 Resid = Float[Tensor, "batch pos d_model"]
 
@@ -43,7 +43,7 @@ class Block(nn.Module):
         ln_on = switches.layernorm
         pre = self.cfg.norm == "pre"
         post = self.cfg.norm == "post"
-        causal = self.cfg.causal_mask and switches.causal_mask
+        causal = causal_mask_on(self.cfg, switches)
         drop = self.cfg.dropout if self.training else 0.0
 
         def norm(ln: LayerNorm | None, t: Resid) -> Resid:

@@ -26,6 +26,20 @@ class LanguageModelBase(HookedRoot):
         """Stream sampled tokens through the model's cache; see `model.generate.generate_stream`."""
         return generate_stream(self, tokens, settings, **kwargs)
 
+    @property
+    def has_attention(self) -> bool:
+        """Whether attention hooks (patterns, scores, q/k/v) exist: False for the LSTM."""
+        return self.cfg.architecture != "lstm"
+
+    def stream_hooks(self) -> list[str]:
+        """The residual stream as hook names: what enters the first layer, then what leaves each
+        layer (n_layers + 1 entries). Each architecture says which of its hook points these are."""
+        raise NotImplementedError
+
+    def stream_labels(self) -> list[str]:
+        """Row labels for `stream_hooks`: "embed", then one per layer."""
+        raise NotImplementedError
+
     def n_params(self) -> int:
         """Distinct parameters: tensors shared across layers count once."""
         return sum(p.numel() for p in self.parameters())

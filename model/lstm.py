@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from model.config import ModelConfig
 from model.embed import Embed, Unembed
+from model.hook_names import hook_name
 from model.hooks import HookPoint
 from model.lm_base import LanguageModelBase
 from model.switches import NO_SWITCHES, Switches
@@ -108,3 +109,10 @@ class LSTMLanguageModel(LanguageModelBase):
 
     def new_cache(self, batch: int = 1) -> LSTMState:
         return LSTMState()
+
+    def stream_hooks(self) -> list[str]:
+        # no residual stream: the embedding, then each layer's hidden states play its part
+        return [hook_name("embed")] + [hook_name("hidden", i) for i in range(self.cfg.n_layers)]
+
+    def stream_labels(self) -> list[str]:
+        return ["embed"] + [f"after LSTM layer {i}" for i in range(self.cfg.n_layers)]

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from model.block import Block
 from model.config import ModelConfig
 from model.embed import Embed, PosEmbed, Unembed
+from model.hook_names import hook_name
 from model.hooks import HookPoint
 from model.kv_cache import KVCache
 from model.layernorm import LayerNorm
@@ -105,6 +106,14 @@ class Transformer(LanguageModelBase):
 
     def new_cache(self, batch: int = 1) -> KVCache:
         return KVCache.empty(self.cfg.n_layers)
+
+    def stream_hooks(self) -> list[str]:
+        # resid_post of block i is resid_pre of block i + 1: one name per point of the stream
+        n = self.cfg.n_layers
+        return [hook_name("resid_pre", 0)] + [hook_name("resid_post", i) for i in range(n)]
+
+    def stream_labels(self) -> list[str]:
+        return ["embed"] + [f"after block {i}" for i in range(self.cfg.n_layers)]
 
 
 def _share_parameters(source: nn.Module, target: nn.Module) -> None:

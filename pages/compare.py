@@ -7,14 +7,23 @@ import math
 
 import streamlit as st
 
-from app_lib.capture import Capture
-from app_lib.models import list_variants, read_record, record_curve, scalar_metrics
-from app_lib.prompts import DEFAULT_EXAMPLE, EXAMPLES, prepare_prompt
-from app_lib.state import capture_for, clamp_choice, guard, init_state
-from app_lib.widgets import describe, model_picker, switch_defaults, switch_panel
+from analysis.capture import Capture
+from analysis.catalog import (
+    PER_CHAR,
+    default_metric,
+    is_per_token,
+    list_variants,
+    read_record,
+    record_curve,
+    record_metrics,
+)
+from analysis.prompts import DEFAULT_EXAMPLE, EXAMPLES, prepare_prompt
 from model.checkpoint import Checkpoint
 from model.switches import Switches
+from ui.sidebar import describe, model_picker, switch_defaults, switch_keys, switch_panel
+from ui.state import capture_for, clamp_choice, guard, init_state
 from viz.attention import head_heatmap, pattern_difference
+from viz.colors import run_colors
 from viz.curves import metric_bars, position_loss_curves, training_curves
 from viz.stats import layer_pos_heatmap
 
@@ -43,11 +52,20 @@ def sidebar() -> tuple[Checkpoint | None, Checkpoint | None, str, Switches, Swit
         else:
             ckpt_b = ckpt_a
         text = st.text_area("Prompt", key="cmp_prompt", height=120)
-        with st.expander("Switches of A", expanded=mode == MODES[1]):
-            sw_a = switch_panel("a_", ckpt_a.config) if ckpt_a is not None else Switches()
-        with st.expander("Switches of B", expanded=mode == MODES[1]):
-            sw_b = switch_panel("b_", ckpt_b.config) if ckpt_b is not None else Switches()
+        sw_a = _switches("A", "a_", ckpt_a, mode)
+        sw_b = _switches("B", "b_", ckpt_b, mode)
     return ckpt_a, ckpt_b, text, sw_a, sw_b
+
+
+def _switches(side: str, prefix: str, ckpt: Checkpoint | None, mode: str) -> Switches:
+    """A side's switch panel, never folded away while something is switched off: switches set in
+    "one model" mode stay in force in "two models" mode, so they must stay in sight."""
+    defaults = switch_defaults(prefix)
+    changed = [k for k in switch_keys(prefix) if st.session_state.get(k) != defaults[k]]
+    changed = [k for k in changed if not k.endswith("ko_mode")]  # the mode alone changes nothing
+    title = f"Switches of {side}" + (" (some switched off)" if changed else "")
+    with st.expander(title, expanded=mode == MODES[1] or bool(changed)):
+        return switch_panel(prefix, ckpt.config) if ckpt is not None else Switches()
 
 
 def run_side(name: str, ckpt: Checkpoint, text: str, switches: Switches) -> Capture | None:
@@ -62,25 +80,27 @@ def run_side(name: str, ckpt: Checkpoint, text: str, switches: Switches) -> Capt
 def label(name: str, ckpt: Checkpoint, switches: Switches) -> str:
     if switches.is_default:
         return f"{name}: {ckpt.name}"
-    off = [
-        n
-        for n, on in (
-            ("mask", switches.causal_mask),
-            ("residual", switches.residual),
-            ("LN", switches.layernorm),
-            ("pos", switches.pos_encoding),
-        )
-        if not on
-    ]
-    off += [f"L{a.layer}H{a.head}" for a in switches.head_ablations]
-    return f"{name}: {ckpt.name} (−{', −'.join(off)})"
+    return f"{name}: {ckpt.name} ({switches.describe()})"
 
 
-def loss_row(cap_a: Capture, cap_b: Capture, label_a: str, label_b: str) -> None:
+def same_tokenizer(a: Checkpoint, b: Checkpoint) -> bool:
+    return a.tokenizer.to_json() == b.tokenizer.to_json()
+
+
+def loss_row(cap_a: Capture, cap_b: Capture, label_a: str, label_b: str, per_char: bool) -> None:
+    """Nats per token with one tokenizer; bits per character when the two differ, since a BPE
+    token spans several characters and its loss is not on the same scale as a character's."""
     cols = st.columns(3)
-    la, lb = cap_a.mean_loss, cap_b.mean_loss
-    cols[0].metric(f"Loss {label_a}", "—" if math.isnan(la) else f"{la:.4f}")
-    cols[1].metric(f"Loss {label_b}", "—" if math.isnan(lb) else f"{lb:.4f}")
+    if per_char:
+        la, lb, unit = cap_a.bits_per_char, cap_b.bits_per_char, "bits/char"
+        st.caption(
+            "The two models split text differently, so the prompt's loss is compared in bits per "
+            "character (nats per token would favour the tokenizer with more, shorter tokens)."
+        )
+    else:
+        la, lb, unit = cap_a.mean_loss, cap_b.mean_loss, "nats/token"
+    cols[0].metric(f"Loss {label_a} ({unit})", "—" if math.isnan(la) else f"{la:.4f}")
+    cols[1].metric(f"Loss {label_b} ({unit})", "—" if math.isnan(lb) else f"{lb:.4f}")
     delta = lb - la
     cols[2].metric("B − A", "—" if math.isnan(delta) else f"{delta:+.4f}")
 
@@ -148,36 +168,61 @@ def residuals_and_loss(cap_a: Capture, cap_b: Capture, la: str, lb: str) -> None
 
 def records_section() -> None:
     st.header("Recorded training runs")
-    records = {v.name: r for v in list_variants() if (r := read_record(v.path)) is not None}
+    variants = list_variants()
+    colors = run_colors([v.name for v in variants])  # one colour per variant on every chart
+    reads = {v.name: read_record(v.path) for v in variants}
+    notes = [f"**{name}**: {r.note}" for name, r in reads.items() if r.note]
+    if notes:
+        with st.expander(f"{len(notes)} record(s) not shown", expanded=len(notes) == len(reads)):
+            st.markdown("\n".join(f"- {n}" for n in notes))
+    records = {name: r.record for name, r in reads.items() if r.record is not None}
     if not records:
-        st.info("No shipped variant has a record.json yet.")
+        st.info("No shipped variant has a record.json this app can read yet.")
         return
+    tokenizers = {r.tokenizer for r in records.values()}
+    mixed = len(tokenizers) > 1
+    if mixed:
+        st.caption(
+            f"These runs use different tokenizers ({', '.join(sorted(tokenizers))}): losses are "
+            "compared in bits per character; nats per token would favour the tokenizer with more, "
+            "shorter tokens."
+        )
+    y = (PER_CHAR,) if mixed else ("train_loss", "val_loss")
     curves = {name: c for name, r in records.items() if (c := record_curve(r))}
     if curves:
         try:
-            st.plotly_chart(training_curves(curves), config=PLOT_CONFIG, key="cmp_curves_fig")
-        except ValueError as e:  # a curve without step/loss pairs: say so, keep the page
+            fig = training_curves(
+                curves, y=y, colors=colors, y_title="bits per character" if mixed else "loss"
+            )
+            st.plotly_chart(fig, config=PLOT_CONFIG, key="cmp_curves_fig")
+        except ValueError as e:  # no curve has those metrics: say so, keep the page
             st.warning(f"Training curves could not be drawn: {e}")
-    metrics = {name: scalar_metrics(r) for name, r in records.items()}
-    rows = [{"variant": name, **m} for name, m in metrics.items()]
+    metrics = {name: record_metrics(r) for name, r in records.items()}
+    rows = [
+        {"variant": name, "tokenizer": records[name].tokenizer, **m} for name, m in metrics.items()
+    ]
     st.dataframe(rows, hide_index=True, key="cmp_metrics_table")
     shared = sorted({k for m in metrics.values() for k in m})
-    if shared:
-        default = "final_val_loss" if "final_val_loss" in shared else shared[0]
-        clamp_choice("cmp_metric", shared, default)
-        metric = st.selectbox("Metric", shared, key="cmp_metric")
-        values = {
-            name: m[metric]
-            for name, m in metrics.items()
-            if metric in m and math.isfinite(m[metric])
-        }
-        if values:
-            reference = "baseline" if "baseline" in values else None
-            st.plotly_chart(
-                metric_bars(values, title=metric, reference=reference),
-                config=PLOT_CONFIG,
-                key="cmp_bars_fig",
-            )
+    default = default_metric(shared, tokenizers)
+    if default is None:
+        return
+    clamp_choice("cmp_metric", shared, default)
+    metric = st.selectbox("Metric", shared, key="cmp_metric")
+    if mixed and is_per_token(metric):
+        st.warning(
+            f"{metric} is in nats per token, and these runs use different tokenizers: compare "
+            f"{PER_CHAR} (bits per character) instead."
+        )
+    values = {
+        name: m[metric] for name, m in metrics.items() if metric in m and math.isfinite(m[metric])
+    }
+    if values:
+        reference = "baseline" if "baseline" in values else None
+        st.plotly_chart(
+            metric_bars(values, title=metric, reference=reference, colors=colors),
+            config=PLOT_CONFIG,
+            key="cmp_bars_fig",
+        )
 
 
 def body() -> None:
@@ -193,7 +238,7 @@ def body() -> None:
         cap_b = run_side("B", ckpt_b, text, sw_b)
         if cap_a is not None and cap_b is not None:
             la, lb = label("A", ckpt_a, sw_a), label("B", ckpt_b, sw_b)
-            loss_row(cap_a, cap_b, la, lb)
+            loss_row(cap_a, cap_b, la, lb, per_char=not same_tokenizer(ckpt_a, ckpt_b))
             patterns(cap_a, cap_b, ckpt_a, ckpt_b, la, lb)
             residuals_and_loss(cap_a, cap_b, la, lb)
     records_section()

@@ -1,8 +1,8 @@
 """Curriculum: four first-principles questions answered by the shipped experiments and by the
 user's own prompt, plus the mask check, LAMBADA and generations side by side.
 
-Every number in the prose comes from `app_lib.curriculum` (records or live measurements) through
-the templates of `app_lib.curriculum_text`. A section whose data is missing says so and the rest
+Every number in the prose comes from `analysis.curriculum` (records or live measurements) through
+the templates of `views.curriculum_text`. A section whose data is missing says so and the rest
 of the page still renders.
 """
 
@@ -16,12 +16,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_lib import curriculum as cur
-from app_lib import curriculum_text as txt
-from app_lib.prompts import EXAMPLES, prepare_prompt
-from app_lib.state import STRICT_ENV, init_state, load_model, stamp_of, try_load
+from analysis import curriculum as cur
+from analysis.prompts import EXAMPLES, prepare_prompt
 from model.checkpoint import Checkpoint
 from model.config import ModelConfig
+from ui.state import STRICT_ENV, init_state, load_model, stamp_of, try_load
+from views import curriculum_text as txt
 from viz.attention import head_heatmap
 from viz.curriculum import (
     dot_spread_chart,
@@ -65,7 +65,7 @@ def chart(fig) -> None:
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def measured(kind: str, path: str, stamp: float, ids: tuple[int, ...]):
-    """`app_lib.curriculum.measure(kind, ...)` once per (kind, checkpoint, stamp, prompt)."""
+    """`analysis.curriculum.measure(kind, ...)` once per (kind, checkpoint, stamp, prompt)."""
     ckpt = load_model(path, stamp)
     return cur.measure(kind, ckpt.model, ckpt.tokenizer, ids)
 

@@ -1,4 +1,7 @@
-"""Explore: every attention internal of one model on the user's prompt, live under the switches."""
+"""Explore: every attention internal of one model on the user's prompt, live under the switches.
+
+The tabs are `views.registry.VIEWS`: each view's controls, content and exports come from its entry.
+"""
 
 from __future__ import annotations
 
@@ -6,69 +9,64 @@ import math
 
 import streamlit as st
 
-from app_lib import exports
-from app_lib.capture import Capture, generate_with_attention
-from app_lib.figures import (
-    Focus,
-    entropy_figures,
-    generation_figure,
-    grid_figure,
-    head_figure,
-    ln_figures,
-    loss_html,
-    pipeline_figure,
-    qkv_figure,
-    resid_figure,
-    topk_rows,
-)
-from app_lib.prompts import DEFAULT_EXAMPLE, EXAMPLES, prepare_prompt
-from app_lib.state import capture_for, clamp_choice, guard, init_state
-from app_lib.widgets import describe, model_picker, switch_defaults, switch_panel
+from analysis.capture import Capture
+from analysis.prompts import DEFAULT_EXAMPLE, EXAMPLES, alphabet, examples_for, prepare_prompt
 from model.checkpoint import Checkpoint
-from model.generate import GenerationSettings
 from model.switches import Switches
+from ui import controls
+from ui.sidebar import describe, model_picker, switch_defaults, switch_panel
+from ui.state import capture_for, clamp_choice, guard, init_state, keep_state
+from views.explore import Focus
+from views.exports import ExportContext
+from views.registry import Chart, Html, Item, Note, SideBySide, Table, View, ViewInput, views_for
 
-VIEWS = [
-    "Grid",
-    "Focused head",
-    "Score pipeline",
-    "Q/K/V",
-    "Residual & LayerNorm",
-    "Entropy",
-    "Per-token loss",
-    "Generate",
-]
-ATTENTION_VIEWS = {"Grid", "Focused head", "Score pipeline", "Q/K/V", "Entropy"}
 PLOT_CONFIG = {"displaylogo": False}
+INTRO = (
+    "Type a prompt in the sidebar, or pick an example. The **Grid** shows every head's attention: "
+    "in each panel a query (row) spreads its weight over the keys (columns) before it. Then untick "
+    "**Causal mask** in the sidebar and watch the upper triangle fill in, and the loss drop: "
+    "the model can now read the token it is asked to predict. Other tabs open one head, its score "
+    "pipeline, the Q/K/V arithmetic, the residual stream, entropy, per-token loss and generation."
+)
 
 init_state(
-    {
-        "prompt": EXAMPLES[DEFAULT_EXAMPLE],
-        "example": DEFAULT_EXAMPLE,
-        "layer": 0,
-        "head": 0,
-        "gamma": 1.0,
-        **switch_defaults("sw_"),
-    }
+    {"prompt": EXAMPLES[DEFAULT_EXAMPLE], "example": DEFAULT_EXAMPLE, **controls.DEFAULTS}
+    | switch_defaults("sw_")
 )
+keep_state(controls.KEYS)
 # Generation hands its text over here: a widget's value may only be set before the widget exists.
 if "pending_prompt" in st.session_state:
     st.session_state["prompt"] = st.session_state.pop("pending_prompt")
 
 
-def _use_example() -> None:
-    st.session_state["prompt"] = EXAMPLES[st.session_state["example"]]
-    st.session_state.pop("generation", None)
-
-
 def sidebar() -> tuple[Checkpoint | None, str, Switches]:
     with st.sidebar:
         ckpt = model_picker("explore")
-        st.selectbox("Example prompt", list(EXAMPLES), key="example", on_change=_use_example)
+        examples = EXAMPLES if ckpt is None else examples_for(ckpt.tokenizer, ckpt.config.n_ctx)
+        if examples:
+            clamp_choice("example", list(examples), next(iter(examples)))
+            # another model's alphabet: open on an example this one can read
+            if st.session_state.get("example_model") != getattr(ckpt, "name", None):
+                st.session_state["example_model"] = getattr(ckpt, "name", None)
+                if not _encodable(ckpt, st.session_state["prompt"]):
+                    st.session_state["prompt"] = examples[st.session_state["example"]]
+
+            def use_example() -> None:
+                st.session_state["prompt"] = examples[st.session_state["example"]]
+                st.session_state.pop("generation", None)
+
+            st.selectbox("Example prompt", list(examples), key="example", on_change=use_example)
         text = st.text_area("Prompt", key="prompt", height=140)
+        if ckpt is not None and (chars := alphabet(ckpt.tokenizer)) is not None:
+            if len(chars) <= 40:
+                st.caption(f"This model reads only these characters: `{chars}`")
         st.subheader("Inference switches")
         switches = switch_panel("sw_", ckpt.config) if ckpt is not None else Switches()
     return ckpt, text, switches
+
+
+def _encodable(ckpt: Checkpoint | None, text: str) -> bool:
+    return ckpt is None or prepare_prompt(text, ckpt.tokenizer, ckpt.config.n_ctx).ok
 
 
 def loss_metrics(cap: Capture, base: Capture, switches: Switches, ckpt: Checkpoint) -> None:
@@ -87,159 +85,45 @@ def loss_metrics(cap: Capture, base: Capture, switches: Switches, ckpt: Checkpoi
     st.caption(f"**{ckpt.name}** · {describe(ckpt)} · config {ckpt.config.hash()}")
 
 
-def focus_controls(ckpt: Checkpoint) -> tuple[int, int]:
-    cfg = ckpt.config
-    clamp_choice("layer", list(range(cfg.n_layers)), 0)
-    clamp_choice("head", list(range(cfg.n_heads)), 0)
-    c1, c2, c3 = st.columns([1, 1, 2])
-    layer = c1.selectbox("Layer", range(cfg.n_layers), key="layer")
-    head = c2.selectbox("Head", range(cfg.n_heads), key="head")
-    c3.slider(
-        "Colour gamma",
-        0.2,
-        1.0,
-        key="gamma",
-        step=0.1,
-        help="Below 1 brightens small weights; values in hover boxes stay exact.",
-    )
-    return layer, head
+def show(items: list[Item]) -> None:
+    for item in items:
+        if isinstance(item, Chart):
+            st.plotly_chart(item.figure, config=PLOT_CONFIG, key=item.key)
+        elif isinstance(item, SideBySide):
+            for col, chart in zip(st.columns(len(item.charts)), item.charts, strict=True):
+                col.plotly_chart(chart.figure, config=PLOT_CONFIG, key=chart.key)
+        elif isinstance(item, Html):
+            st.html(item.html)
+        elif isinstance(item, Table):
+            st.dataframe(item.rows, hide_index=True, key=item.key)
+        elif isinstance(item, Note):
+            st.caption(item.text)
 
 
-def position_controls(cap: Capture) -> tuple[int, int]:
-    n = len(cap.tokens)
-    positions = list(range(n))
-    clamp_choice("q_pos", positions, n - 1)
-    clamp_choice("k_pos", positions, n - 1)
-    label = {i: f"{i} {t}" for i, t in enumerate(cap.tokens)}
-    c1, c2 = st.columns(2)
-    q = c1.selectbox("Query token", positions, key="q_pos", format_func=label.__getitem__)
-    k = c2.selectbox("Key token", positions, key="k_pos", format_func=label.__getitem__)
-    return q, k
-
-
-def export_panel(ctx: exports.ExportContext, cap: Capture, focus: Focus) -> None:
-    """Download buttons; the bytes are made only when clicked (a callable as `data`), so a
-    rerun does not pay for matplotlib and 5 MB HTML files nobody asked for."""
-    stem = f"{ctx.model_name}_L{focus.layer}H{focus.head}"
-    grid_stem = f"{ctx.model_name}_grid"
-    # (label, make bytes, file name, MIME type, widget key)
-    head_files = [
-        (
-            "PNG",
-            lambda: exports.head_png(ctx, cap, focus),
-            f"{stem}.png",
-            "image/png",
-            "dl_head_png",
-        ),
-        (
-            "SVG",
-            lambda: exports.head_svg(ctx, cap, focus),
-            f"{stem}.svg",
-            "image/svg+xml",
-            "dl_head_svg",
-        ),
-        (
-            "HTML",
-            lambda: exports.head_html(ctx, cap, focus),
-            f"{stem}.html",
-            "text/html",
-            "dl_head_html",
-        ),
-        ("CSV", lambda: exports.head_csv(cap, focus), f"{stem}.csv", "text/csv", "dl_head_csv"),
-        (
-            "NPZ (all tensors)",
-            lambda: exports.npz_bytes(ctx, cap),
-            f"{ctx.model_name}_activations.npz",
-            "application/octet-stream",
-            "dl_npz",
-        ),
-    ]
-    grid_files = [
-        ("PNG", lambda: exports.grid_png(ctx, cap), f"{grid_stem}.png", "image/png", "dl_grid_png"),
-        (
-            "SVG",
-            lambda: exports.grid_svg(ctx, cap),
-            f"{grid_stem}.svg",
-            "image/svg+xml",
-            "dl_grid_svg",
-        ),
-        (
-            "HTML",
-            lambda: exports.grid_html(ctx, cap),
-            f"{grid_stem}.html",
-            "text/html",
-            "dl_grid_html",
-        ),
-    ]
-    for title, files in (("Focused head", head_files), ("Layer × head grid", grid_files)):
-        st.markdown(f"**{title}**")
-        for col, (label, data, name, mime, key) in zip(st.columns(5), files, strict=False):
-            col.download_button(label, data, name, mime, key=key, on_click="ignore")
-
-
-def generate_view(ckpt: Checkpoint, cap: Capture, text: str, switches: Switches) -> None:
-    cfg = ckpt.config
-    c1, c2, c3, c4, c5 = st.columns(5)
-    n_new = c1.number_input("New tokens", 1, 400, 40, key="gen_tokens")
-    temperature = c2.number_input(
-        "Temperature", 0.0, 3.0, 0.8, 0.1, key="gen_temp", help="0 = greedy"
-    )
-    top_k = c3.number_input("Top-k (0 = off)", 0, cfg.vocab_size, 0, key="gen_topk")
-    top_p = c4.number_input("Top-p", 0.05, 1.0, 1.0, 0.05, key="gen_topp", help="1 = off")
-    seed = c5.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
-    settings = GenerationSettings(
-        max_new_tokens=int(n_new),
-        temperature=float(temperature),
-        top_k=int(top_k) or None,
-        top_p=float(top_p) if top_p < 1.0 else None,
-        seed=int(seed),
-    )
-    if st.button("Generate", key="gen_go", type="primary"):
-        shown = st.empty()
-        steps = []
-        new_ids: list[int] = []
-        for step in generate_with_attention(
-            ckpt.model, tuple(int(i) for i in cap.ids), settings, switches
-        ):
-            steps.append(step)
-            new_ids.append(step.token)
-            shown.markdown(f"```\n{ckpt.tokenizer.decode(new_ids)}\n```")
-        generated = ckpt.tokenizer.decode(new_ids)
-        # the analysed sequence becomes prompt + generated, so every view above shows the new
-        # tokens as queries; the per-step rows recorded through the KV cache are kept alongside
-        st.session_state["generation"] = {"steps": steps, "text": generated, "model": ckpt.name}
-        st.session_state["pending_prompt"] = text + generated
-        st.rerun()
-    gen = st.session_state.get("generation")
-    if not gen or gen["model"] != ckpt.name:
-        st.caption(
-            "Sampling streams through the KV cache. Afterwards the prompt plus the generated text is "
-            "analysed in every view, and the attention recorded at each sampling step is shown here."
-        )
+def export_panel(view: View, ctx: ExportContext, cap: Capture, inp: ViewInput) -> None:
+    """The view's download buttons; bytes are made only when clicked (a callable as `data`), so
+    a rerun does not pay for matplotlib and 5 MB HTML files nobody asked for."""
+    if not view.exports:
         return
-    st.markdown("**Generated** (appended to the prompt):")
-    st.code(gen["text"], language=None)
-    steps = [s for s in gen["steps"] if s.rows is not None]
-    if not steps or not cap.has_attention:
-        return
-    offsets = list(range(len(steps)))
-    clamp_choice("gen_step", offsets, 0)
-    i = st.select_slider(
-        "Sampling step",
-        offsets,
-        key="gen_step",
-        format_func=lambda j: f"{j + 1}: query at {steps[j].query_pos}",
-    )
-    step = steps[i]
-    if step.query_pos < len(cap.tokens):
-        st.plotly_chart(generation_figure(step, cap.tokens), config=PLOT_CONFIG, key="gen_fig")
-    else:
-        st.caption("That step lies outside the analysed window.")
+    with st.expander(f"Export: {view.name}"):
+        for col, f in zip(st.columns(len(view.exports)), view.exports, strict=True):
+            col.download_button(
+                f.label,
+                lambda f=f: f.make(ctx, cap, inp.focus),
+                f.file_name(ctx, inp.focus),
+                f.mime,
+                key=f"dl_{view.key}_{f.suffix}",
+                on_click="ignore",
+            )
 
 
 def body() -> None:
     ckpt, text, switches = sidebar()
     st.title("Explore")
+    # open on a first visit, folded away afterwards
+    with st.expander("What am I looking at?", expanded="intro_seen" not in st.session_state):
+        st.markdown(INTRO)
+    st.session_state["intro_seen"] = True
     if ckpt is None:
         st.info("Pick a model in the sidebar to begin.")
         st.stop()
@@ -252,71 +136,26 @@ def body() -> None:
     cap = capture_for(ckpt, prepared.ids, switches)
     base = cap if switches.is_default else capture_for(ckpt, prepared.ids, Switches())
     loss_metrics(cap, base, switches, ckpt)
+    views = views_for(cap.has_attention)
     if not cap.has_attention:
-        st.info(
-            f"{ckpt.name} is an LSTM: it has no attention, so the grid, focused head, score "
-            "pipeline, Q/K/V and entropy views do not apply. Its hidden-state norms, per-token "
-            "loss and generation are shown."
-        )
-        views = [v for v in VIEWS if v not in ATTENTION_VIEWS]
-        layer, head = 0, 0
-    else:
-        views = VIEWS
-        layer, head = focus_controls(ckpt)
-    clamp_choice("view", views, views[0])
-    tabs = dict(zip(views, st.tabs(views, key="view", on_change="rerun"), strict=True))
-    gamma = float(st.session_state["gamma"])
-    focus = Focus(layer, head, len(cap.tokens) - 1, len(cap.tokens) - 1)
-
-    def show(name: str) -> bool:
-        return name in tabs and bool(tabs[name].open)
-
-    # Only the open tab is built: a switch toggle re-renders one view, not eight.
-    if show("Grid"):
-        with tabs["Grid"]:
-            st.plotly_chart(grid_figure(cap, gamma), config=PLOT_CONFIG, key="grid_fig")
-    if show("Focused head"):
-        with tabs["Focused head"]:
-            st.plotly_chart(head_figure(cap, focus, gamma), config=PLOT_CONFIG, key="head_fig")
-    if show("Score pipeline"):
-        with tabs["Score pipeline"]:
-            st.plotly_chart(pipeline_figure(cap, focus), config=PLOT_CONFIG, key="pipeline_fig")
-    if show("Q/K/V"):
-        with tabs["Q/K/V"]:
-            q, k = position_controls(cap)
-            focus = Focus(layer, head, q, k)
-            st.plotly_chart(qkv_figure(cap, focus), config=PLOT_CONFIG, key="qkv_fig")
-    if show("Residual & LayerNorm"):
-        with tabs["Residual & LayerNorm"]:
-            st.plotly_chart(resid_figure(cap), config=PLOT_CONFIG, key="resid_fig")
-            ln = ln_figures(cap)
-            if ln is None:
-                st.caption("No LayerNorm ran (switched off, or the model has none).")
-            else:
-                st.plotly_chart(ln[0], config=PLOT_CONFIG, key="ln_mean_fig")
-                st.plotly_chart(ln[1], config=PLOT_CONFIG, key="ln_std_fig")
-    if show("Entropy"):
-        with tabs["Entropy"]:
-            causal = ckpt.config.causal_mask and switches.causal_mask
-            heat, bars = entropy_figures(cap, causal)
-            c1, c2 = st.columns(2)
-            c1.plotly_chart(heat, config=PLOT_CONFIG, key="entropy_map_fig")
-            c2.plotly_chart(bars, config=PLOT_CONFIG, key="entropy_bars_fig")
-    if show("Per-token loss"):
-        with tabs["Per-token loss"]:
-            st.html(loss_html(cap))
-            st.caption("Hover a token for its loss and the top predictions made before it.")
-            st.dataframe(topk_rows(cap), hide_index=True, key="topk_table")
-    if show("Generate"):
-        with tabs["Generate"]:
-            generate_view(ckpt, cap, text, switches)
-
-    if cap.has_attention:
-        with st.expander("Export the focused head and the grid"):
-            ctx = exports.ExportContext(
-                ckpt.name, ckpt.config, ckpt.tokenizer.decode(list(prepared.ids)), switches
-            )
-            export_panel(ctx, cap, focus)
+        hidden = ", ".join(v.name for v in views_for(True) if v not in views)
+        st.info(f"{ckpt.name} is an LSTM: it has no attention, so {hidden} do not apply.")
+    names = [v.name for v in views]
+    clamp_choice("view", names, names[0])
+    tabs = st.tabs(names, key="view", on_change="rerun")
+    page = controls.Page(ckpt, cap, text, switches)
+    knocked = tuple((a.layer, a.head) for a in switches.head_ablations)
+    n = len(cap.tokens)
+    ctx = ExportContext(ckpt.name, ckpt.config, ckpt.tokenizer.decode(list(prepared.ids)), switches)
+    for view, tab in zip(views, tabs, strict=True):
+        if not tab.open:  # only the open tab is built: a toggle re-renders one view, not eight
+            continue
+        with tab:
+            st.caption(view.help)
+            base_input = ViewInput(focus=Focus(0, 0, n - 1, n - 1), knocked=knocked)
+            inp = controls.draw(view.controls, page, base_input)
+            show(view.build(cap, inp))
+            export_panel(view, ctx, cap, inp)
 
 
 with guard("Explore"):

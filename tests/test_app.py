@@ -10,9 +10,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from app_lib.models import ENV_ROOT
-from app_lib.state import STRICT_ENV
-from tests.app_checkpoints import TEXT, make_checkpoints
+from analysis.catalog import ENV_ROOT
+from model.switches import SWITCHES
+from tests.app_checkpoints import TEXT, TINY, make_checkpoints
+from ui.state import STRICT_ENV
+from views.registry import VIEWS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 60  # the first run imports torch and plotly; the machine is shared
@@ -78,10 +80,11 @@ def test_landing_page_opens_on_baseline_with_example_prompt_and_grid():
     assert float(metric(at, "Loss (nats/token)")) > 0
     (grid,) = charts(at)
     assert len(grid["data"]) == 2 * 2  # one heatmap per layer x head
-    assert len(at.get("download_button")) == 8  # head PNG/SVG/HTML/CSV/NPZ + grid PNG/SVG/HTML
+    assert len(at.get("download_button")) == len(VIEWS[0].exports)  # the Grid view's files
+    assert at.expander[0].label == "What am I looking at?"  # a first visit gets an orientation
 
 
-@pytest.mark.parametrize("switch", ["sw_mask", "sw_residual", "sw_layernorm", "sw_pos"])
+@pytest.mark.parametrize("switch", [f"sw_{name}" for name in SWITCHES])
 def test_each_switch_changes_the_loss_and_shows_the_change(switch):
     at = explore()
     before = metric(at, "Loss (nats/token)")
@@ -98,7 +101,7 @@ def test_each_switch_changes_the_loss_and_shows_the_change(switch):
 def test_removing_the_mask_changes_the_heatmap():
     at = explore()
     z_before = charts(at)[0]["data"][0]["z"]
-    ok(at.checkbox(key="sw_mask").uncheck())
+    ok(at.checkbox(key="sw_causal_mask").uncheck())
     assert charts(at)[0]["data"][0]["z"] != z_before
 
 
@@ -114,18 +117,41 @@ def test_head_knockouts_zero_and_mean_change_the_loss():
     assert metric(at, "Loss (nats/token)") == base
 
 
-@pytest.mark.parametrize(
-    "view", ["Focused head", "Score pipeline", "Q/K/V", "Residual & LayerNorm", "Entropy"]
-)
-def test_every_view_renders_for_the_selected_layer_and_head(view):
+@pytest.mark.parametrize("view", VIEWS, ids=[v.key for v in VIEWS])
+def test_every_registered_view_renders_with_its_controls_and_exports(view):
     at = explore()
-    at.session_state["view"] = view
+    at.session_state["view"] = view.name
+    ok(at)
+    if "layer_head" in view.controls:
+        ok(at.selectbox(key="layer").set_value(1))
+        ok(at.selectbox(key="head").set_value(1))
+    if view.key != "generate":  # the Generate view draws once something was generated
+        assert charts(at) or at.dataframe
+    if "layer_head" in view.controls:
+        assert "Layer 1 head 1" in dump(charts(at)[0]["layout"]["title"])
+    buttons = at.get("download_button")
+    assert len(buttons) == len(view.exports)
+
+
+def test_layer_head_and_gamma_survive_an_empty_prompt():
+    at = explore()
+    at.session_state["view"] = "Focused head"
+    ok(at)
     ok(at.selectbox(key="layer").set_value(1))
     ok(at.selectbox(key="head").set_value(1))
-    figs = charts(at)
-    assert figs
-    if view in ("Focused head", "Score pipeline", "Q/K/V"):
-        assert "Layer 1 head 1" in dump(figs[0]["layout"]["title"])
+    ok(at.slider(key="gamma").set_value(0.5))
+    ok(at.text_area(key="prompt").input(""))
+    assert "empty" in errors(at)
+    ok(at.text_area(key="prompt").input("the cat sat"))
+    assert at.selectbox(key="layer").value == 1 and at.selectbox(key="head").value == 1
+    assert at.slider(key="gamma").value == 0.5
+    assert "Layer 1 head 1" in dump(charts(at)[0]["layout"]["title"])
+
+
+def test_knocked_out_heads_are_marked_in_the_grid():
+    at = explore()
+    ok(at.multiselect(key="sw_knockouts").select("L1H0"))
+    assert "knocked out" in dump(charts(at)[0]["layout"]["annotations"])
 
 
 def test_qkv_inspector_follows_the_chosen_query_and_key():
@@ -145,6 +171,7 @@ def test_layernorm_view_says_so_when_layernorm_is_off():
     ok(at.checkbox(key="sw_layernorm").uncheck())
     assert len(charts(at)) == 1
     assert any("No LayerNorm ran" in c.value for c in at.caption)
+    assert "Residual-stream norm" in dump(charts(at)[0]["layout"]["title"])
 
 
 def test_per_token_loss_view_shows_coloured_prompt_and_topk_table():
@@ -234,24 +261,29 @@ def test_user_folder_loads_like_a_shipped_variant(ckpt_root):
     ok(at.selectbox(key="explore_model").set_value("Other folder…"))
     ok(at.text_input(key="explore_path").input(str(ckpt_root / "no_pos")))
     assert not at.error
-    assert at.checkbox(key="sw_pos").disabled  # trained without positions: nothing to switch
+    absent = at.checkbox(key="sw_pos_encoding_absent")  # trained without positions
+    assert absent.disabled and absent.value is False  # unticked: the model has no such part
 
 
 def test_lstm_checkpoint_shows_what_applies():
     at = explore()
     ok(at.selectbox(key="explore_model").set_value("lstm"))
     assert any("LSTM" in i.value and "do not apply" in i.value for i in at.info)
-    assert at.checkbox(key="sw_mask").disabled
+    assert at.checkbox(key="sw_causal_mask_absent").disabled
     assert float(metric(at, "Loss (nats/token)")) > 0
     for view in ("Residual & LayerNorm", "Per-token loss", "Generate"):
         at.session_state["view"] = view
         ok(at)
+        if view == "Residual & LayerNorm":
+            assert "LSTM hidden-state norm" in dump(charts(at)[0]["layout"]["title"])
     ok(at.number_input(key="gen_tokens").set_value(3))
     ok(at.button(key="gen_go").click())
 
 
 def test_model_change_clamps_layer_head_and_knockouts(ckpt_root):
     at = explore()
+    at.session_state["view"] = "Focused head"
+    ok(at)
     ok(at.selectbox(key="layer").set_value(1))
     ok(at.multiselect(key="sw_knockouts").select("L1H1"))
     ok(at.selectbox(key="explore_model").set_value("lstm"))
@@ -269,7 +301,7 @@ def test_without_shipped_variants_the_app_asks_for_a_folder(tmp_path, monkeypatc
 def test_two_sessions_do_not_share_switches():
     a, b = explore(), explore()
     base = metric(b, "Loss (nats/token)")
-    ok(a.checkbox(key="sw_mask").uncheck())
+    ok(a.checkbox(key="sw_causal_mask").uncheck())
     ok(b)
     assert metric(b, "Loss (nats/token)") == base != metric(a, "Loss (nats/token)")
 
@@ -290,21 +322,47 @@ def test_compare_two_models_side_by_side_and_records():
     titles = [dump(c["layout"].get("title")) for c in charts(at)]
     assert any("max |Δ|" in dump(c) for c in charts(at))  # the difference panel
     assert any("Training curves" in t for t in titles)
-    assert any("final_val_loss" in t for t in titles)
+    assert at.selectbox(key="cmp_metric").value == "val_loss"  # opens on validation loss
+    assert any('"val_loss"' in t for t in titles)
     ok(at.selectbox(key="cmp_layer").set_value(1))
     ok(at.selectbox(key="cmp_head").set_value(1))
-    ok(at.selectbox(key="cmp_metric").set_value("lambada.accuracy"))
+    ok(at.selectbox(key="cmp_metric").set_value("lambada_accuracy"))
+
+
+def test_compare_gives_each_variant_one_colour_on_every_chart():
+    at = compare()
+    figs = charts(at)
+    curves = next(c for c in figs if "Training" in dump(c["layout"]["title"]))
+    bars = next(c for c in figs if c["data"][0]["type"] == "bar")
+    curve_colour = {t["legendgroup"]: t["line"]["color"] for t in curves["data"]}
+    bar = bars["data"][0]
+    bar_colour = dict(zip(bar["x"], bar["marker"]["color"], strict=True))
+    assert curve_colour == bar_colour
+    assert len(set(curve_colour.values())) == len(curve_colour)
 
 
 def test_compare_one_model_two_switch_sets_shows_the_loss_change():
     at = compare()
     ok(at.radio(key="cmp_mode").set_value("One model, two switch sets"))
     assert metric(at, "B − A") == "+0.0000"
-    ok(at.checkbox(key="b_mask").uncheck())
+    ok(at.checkbox(key="b_causal_mask").uncheck())
     assert metric(at, "B − A") != "+0.0000"
     ok(at.multiselect(key="a_knockouts").select("L0H1"))
-    for key in ("a_residual", "a_layernorm", "a_pos"):
+    for key in ("a_residual", "a_layernorm", "a_pos_encoding"):
         ok(at.checkbox(key=key).uncheck())
+
+
+def test_compare_switches_set_in_one_model_mode_stay_in_sight_in_two_models_mode():
+    at = compare()
+    ok(at.radio(key="cmp_mode").set_value("One model, two switch sets"))
+    ok(at.checkbox(key="b_causal_mask").uncheck())
+    ok(at.radio(key="cmp_mode").set_value("Two models"))
+    ok(at.selectbox(key="cmp_b_model").set_value("no_pos"))
+    (side_b,) = [e for e in at.expander if e.label.startswith("Switches of B")]
+    assert side_b.proto.expanded and "switched off" in side_b.label
+    (side_a,) = [e for e in at.expander if e.label.startswith("Switches of A")]
+    assert not side_a.proto.expanded  # nothing off on A: folded as before
+    assert "−mask" in " ".join(m.label for m in at.metric)
 
 
 def test_compare_with_an_lstm_and_bad_prompt():
@@ -317,10 +375,47 @@ def test_compare_with_an_lstm_and_bad_prompt():
     assert "empty" in errors(at)
 
 
-def test_compare_records_tolerate_missing_and_broken_files(ckpt_root):
-    (ckpt_root / "no_pos" / "record.json").write_text("{broken")
+@pytest.mark.parametrize(
+    ("content", "note"),
+    [
+        ("{broken", "cannot be read"),
+        (json.dumps({"name": "no_pos", "final": {"val_loss": 3.5}}), "schema 1"),
+        (json.dumps({"schema_version": 2, "name": "no_pos"}), "does not match schema 2"),
+    ],
+)
+def test_compare_records_of_an_older_schema_or_broken_get_a_note(ckpt_root, content, note):
+    path = ckpt_root / "no_pos" / "record.json"
+    original = path.read_text()
+    path.write_text(content)
     try:
         at = compare()
         assert not at.error
+        notes = " ".join(m.value for m in at.markdown)
+        assert "no_pos" in notes and note in notes
+        assert at.selectbox(key="cmp_metric").value == "val_loss"  # the others still compare
     finally:
-        (ckpt_root / "no_pos" / "record.json").write_text(json.dumps({"final_val_loss": 3.5}))
+        path.write_text(original)
+
+
+def test_a_model_with_its_own_alphabet_brings_its_own_examples(tmp_path):
+    """A reversal-task model reads only a few symbols: the default prompt cannot be encoded, so
+    Explore switches to the model's own example and says which characters it reads."""
+    import torch
+
+    from model.build import build_model
+    from model.checkpoint import save_checkpoint
+    from model.config import ModelConfig
+    from model.tokenizers import CharTokenizer
+
+    tok = CharTokenizer(list("abcdefgh|"))
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=tok.n_vocab, **{**TINY, "n_ctx": 16}))
+    folder = save_checkpoint(tmp_path / "reversal", model, tok, {"name": "reversal"})
+    at = explore()
+    ok(at.selectbox(key="explore_model").set_value("Other folder…"))
+    ok(at.text_input(key="explore_path").input(str(folder)))
+    assert not at.error
+    assert at.text_area(key="prompt").value == "hcaebgdf|fdgbeac"  # 16 symbols: the context
+    assert at.selectbox(key="example").options == ["Reversal", "Alphabet"]
+    assert any("abcdefgh|" in c.value for c in at.caption)
+    assert metric(at, "Tokens analysed") == "16"

@@ -13,15 +13,15 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app_lib import curriculum as cur
-from app_lib import curriculum_text as txt
-from app_lib.models import ENV_ROOT
-from app_lib.state import STRICT_ENV
+from analysis import curriculum as cur
+from analysis.catalog import ENV_ROOT
 from model.build import build_model
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig
 from model.tokenizers import CharTokenizer
 from tests.app_checkpoints import TEXT, TINY
+from ui.state import STRICT_ENV
+from views import curriculum_text as txt
 from viz import curriculum as figs
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "curriculum.py")

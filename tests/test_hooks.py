@@ -9,6 +9,13 @@ import torch
 
 from model.build import build_model
 from model.config import ModelConfig
+from model.hook_names import (
+    ATTENTION_HOOKS,
+    BLOCK_HOOKS,
+    hook_name,
+    layernorm_hook,
+    pattern_hooks,
+)
 from tests.variants import TINY, VARIANTS
 
 B, P = 2, 9
@@ -144,3 +151,31 @@ def test_hooks_in_one_thread_are_invisible_to_another() -> None:
     )
     t.join()
     assert seen_in_other_thread == [False]
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_hook_names_made_by_helpers_exist_in_every_variant(name: str) -> None:
+    """`hook_name` and the model's stream hooks name real hook points: callers never spell them."""
+    cfg = VARIANTS[name]
+    model = build_model(cfg)
+    for layer in range(cfg.n_layers):
+        for kind in ATTENTION_HOOKS + BLOCK_HOOKS:
+            assert hook_name(kind, layer) in model.hook_dict
+        if cfg.norm != "none":
+            for ln in ("ln1", "ln2"):
+                assert layernorm_hook(ln, "mean", layer) in model.hook_dict
+    assert pattern_hooks(cfg.n_layers) == [hook_name("pattern", i) for i in range(cfg.n_layers)]
+    assert len(model.stream_hooks()) == len(model.stream_labels()) == cfg.n_layers + 1
+    assert all(n in model.hook_dict for n in model.stream_hooks())
+    with pytest.raises(ValueError, match="unknown hook kind"):
+        hook_name("patern", 0)
+
+
+def test_the_lstm_names_its_hidden_states_as_its_stream() -> None:
+    cfg = TINY.replace(architecture="lstm")
+    model = build_model(cfg)
+    assert not model.has_attention
+    assert model.stream_hooks() == ["hook_embed"] + [
+        hook_name("hidden", i) for i in range(cfg.n_layers)
+    ]
+    assert all(n in model.hook_dict for n in model.stream_hooks())

@@ -19,13 +19,20 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
+from analysis.metrics import (
+    attention_entropy,
+    future_attention_fraction,
+    layernorm_input_stats,
+    residual_norms,
+    uniform_entropy,
+)
+from views.export_cli import main
 from viz.attention import head_heatmap, pattern_difference, pattern_grid, score_pipeline
-from viz.colors import sample_colors
+from viz.colors import run_colors, sample_colors
 from viz.curves import metric_bars, position_loss_curves, training_curves
 from viz.export import (
     METADATA_KEY,
     head_to_csv,
-    main,
     read_npz_metadata,
     to_html,
     to_npz,
@@ -33,13 +40,6 @@ from viz.export import (
     to_svg,
 )
 from viz.figure import column_spans, figure, row_spans
-from viz.metrics import (
-    attention_entropy,
-    future_attention_fraction,
-    layernorm_input_stats,
-    residual_norms,
-    uniform_entropy,
-)
 from viz.pooling import pool_last2
 from viz.qkv import qkv_inspector
 from viz.static import grid_image, head_image
@@ -87,7 +87,11 @@ def test_pattern_grid_one_trace_per_head_on_one_shared_colour_axis(grid):
     assert [fig.layout[f"yaxis{i}"].matches for i in range(2, 7)] == ["y"] * 5
     assert fig.data[4].xaxis == "x5" and fig.layout.xaxis5.domain == fig.layout.xaxis2.domain
     assert fig.layout.yaxis.domain[0] > fig.layout.yaxis4.domain[1]  # layer 0 above layer 1
-    assert (fig.layout.yaxis.title.text, fig.layout.yaxis4.title.text) == ("L0", "L1")
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis4.title.text) == (
+        "L0 · query ↓",
+        "L1 · query ↓",
+    )
+    assert fig.layout.xaxis4.title.text == "key →" and fig.layout.xaxis.title.text is None
     assert fig.layout.yaxis5.autorange == "reversed"
     # gamma < 1 bends the colour scale (more stops), never the values shown on hover.
     bent = pattern_grid(grid, TOKENS, gamma=0.5)
@@ -415,7 +419,7 @@ def test_topk_table_rows_align_predictions_with_next_token():
     top_tokens = [["b", "c"], ["a", "b"], ["c", "a"]]
     probs = np.array([[0.6, 0.4], [0.7, 0.3], [0.5, 0.5]])
     rows = topk_table(tokens, top_tokens, probs, np.array([np.nan, np.log(2), 1.0]))
-    assert [r["rank"] for r in rows] == [1, None, None]
+    assert [r["rank"] for r in rows] == ["1", "> 2", ""]
     assert rows[0]["actual next"] == "b" and rows[0]["p(actual)"] == pytest.approx(0.5)
     assert rows[0]["#1"] == "b 0.600"
     assert rows[2]["actual next"] == "" and np.isnan(rows[2]["loss"])
@@ -584,6 +588,54 @@ def test_builders_import_neither_torch_nor_streamlit():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60)
+
+
+# --- categorical axes and run colours ----------------------------------------------------------
+
+
+def _axes(fig: go.Figure) -> list[tuple[str, dict]]:
+    layout = fig.to_dict()["layout"]
+    return [(k, v) for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))]
+
+
+def test_token_labels_that_look_like_numbers_stay_categories():
+    """Digits and "14 5"-like labels must not turn an axis numeric (cells would scatter)."""
+    digits = [str(i % 10) for i in range(12)]
+    p, _ = causal_patterns((2, 2), 12)
+    figs = {
+        "grid": pattern_grid(p, digits),
+        "head": head_heatmap(p[0, 0], digits),
+        "pipeline": score_pipeline(p[0, 0], p[0, 0], p[0, 0], p[0, 0], digits),
+        "difference": pattern_difference(p[0, 0], p[1, 1], digits),
+        "layer_pos": layer_pos_heatmap(np.ones((3, 12)), digits, row_labels=["0", "1", "2"]),
+        "entropy": entropy_heatmap(np.ones((2, 2))),
+        "qkv": qkv_inspector(
+            np.ones(4), np.ones(4), 0.5, np.ones((12, 4)), np.ones(4), tokens=digits
+        ),
+        "bars": metric_bars({"14": 1.0, "5": 2.0}),
+    }
+    for name, fig in figs.items():
+        for trace in fig.data:
+            for axis_letter in ("x", "y"):
+                values = getattr(trace, axis_letter, None)
+                if values is None or not len(values) or not isinstance(values[0], str):
+                    continue
+                ref = getattr(trace, f"{axis_letter}axis", None) or axis_letter
+                axis = fig.layout[ref.replace(axis_letter, f"{axis_letter}axis", 1)]
+                assert axis.type == "category", (name, ref)
+
+
+def test_every_run_gets_its_own_colour_and_keeps_it_across_charts():
+    names = [f"variant_{i}" for i in range(60)]
+    colours = run_colors(names)
+    assert len(set(colours.values())) == 60  # more runs than any qualitative palette: no reuse
+    records = {n: [{"step": 0, "val_loss": 1.0}] for n in names[:15]}
+    curves = training_curves(records, colors=colours)
+    assert [t.line.color for t in curves.data] == [colours[n] for n in names[:15]]
+    bars = metric_bars({n: 1.0 for n in names[5:20]}, colors=colours)
+    assert list(bars.data[0].marker.color) == [colours[n] for n in names[5:20]]
+    losses = position_loss_curves({n: np.ones(3) for n in names[:12]})
+    assert len({t.line.color for t in losses.data}) == 12  # default: distinct too
 
 
 # --- command line -------------------------------------------------------------------------------

@@ -12,18 +12,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from analysis.metrics import attention_entropy, future_attention_fraction
 from model.build import LanguageModel
 from model.generate import GenerationSettings, generate
+from model.hook_names import pattern_hooks
 from model.tokenizers import Tokenizer
-from viz.metrics import attention_entropy, future_attention_fraction
-
-
-def _resid_names(model: LanguageModel) -> list[str]:
-    if model.cfg.architecture == "lstm":
-        return ["hook_embed"] + [f"layers.{i}.hook_hidden" for i in range(model.cfg.n_layers)]
-    return ["blocks.0.hook_resid_pre"] + [
-        f"blocks.{i}.hook_resid_post" for i in range(model.cfg.n_layers)
-    ]
 
 
 @torch.no_grad()
@@ -32,13 +25,11 @@ def sample_statistics(model: LanguageModel, tokens: torch.Tensor) -> dict[str, A
     cosine of token representations per layer (rank collapse shows as it nears 1), and for
     transformers attention entropy per head (bits) and the share of attention on future positions."""
     model.eval()
-    names = _resid_names(model)
-    is_tf = model.cfg.architecture == "transformer"
-    if is_tf:
-        names += [f"blocks.{i}.attn.hook_pattern" for i in range(model.cfg.n_layers)]
-    _, cache = model.run_with_cache(tokens, names=names)
+    stream = model.stream_hooks()  # the LSTM's hidden states stand in for the residual stream
+    patterns = pattern_hooks(model.cfg.n_layers) if model.has_attention else []
+    _, cache = model.run_with_cache(tokens, names=stream + patterns)
     out: dict[str, Any] = {"residual_norm": [], "token_cosine": []}
-    for name in _resid_names(model):
+    for name in stream:
         r = cache[name].float()  # [batch, pos, d_model]
         out["residual_norm"].append(r.norm(dim=-1).mean().item())
         unit = F.normalize(r, dim=-1)
@@ -46,20 +37,18 @@ def sample_statistics(model: LanguageModel, tokens: torch.Tensor) -> dict[str, A
         n = sim.shape[-1]
         off_diag = (sim.sum((-1, -2)) - sim.diagonal(dim1=-2, dim2=-1).sum(-1)) / (n * (n - 1))
         out["token_cosine"].append(off_diag.mean().item())
-    if is_tf:
-        patterns = np.stack(
-            [cache[f"blocks.{i}.attn.hook_pattern"].numpy() for i in range(model.cfg.n_layers)]
-        )
-        # [layer, batch, head, q, k] -> mean over the batch
-        out["attention_entropy"] = attention_entropy(patterns).mean(1).round(4).tolist()
-        out["future_attention"] = future_attention_fraction(patterns).mean(1).round(4).tolist()
+    if patterns:
+        stacked = np.stack([cache[name].numpy() for name in patterns])  # [layer, batch, head, q, k]
+        # mean over the batch
+        out["attention_entropy"] = attention_entropy(stacked).mean(1).round(4).tolist()
+        out["future_attention"] = future_attention_fraction(stacked).mean(1).round(4).tolist()
     return out
 
 
 @torch.no_grad()
 def probe_patterns(model: LanguageModel, tokens: torch.Tensor) -> torch.Tensor:
     """Attention patterns of one probe prompt: [layer, head, q_pos, k_pos]."""
-    names = [f"blocks.{i}.attn.hook_pattern" for i in range(model.cfg.n_layers)]
+    names = pattern_hooks(model.cfg.n_layers)
     was_training = model.training
     model.eval()
     _, cache = model.run_with_cache(tokens, names=names)

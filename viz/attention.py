@@ -79,6 +79,7 @@ def _linked_panels(
     gap: float,
     row_titles: Sequence[str],
     x_title: str | None = None,
+    bottom_x_title: str | None = None,
 ) -> tuple[list[dict], dict, list[list[float]]]:
     """Heatmap panels in rows of `n_cols`, every axis zooming with the first panel's (what
     make_subplots' shared_xaxes="all", shared_yaxes="all" give), queries top to bottom.
@@ -108,11 +109,14 @@ def _linked_panels(
         )
         x_axis: dict = {"domain": cols[col], "anchor": f"y{n}", "showticklabels": False}
         y_axis: dict = {"domain": rows[row], "anchor": f"x{n}", "showticklabels": False}
+        x_axis["type"] = y_axis["type"] = "category"  # labels like "14 5" must not become numbers
         y_axis["autorange"] = "reversed"
         if i:
             x_axis["matches"], y_axis["matches"] = "x", "y"
         if x_title:
             x_axis["title"] = {"text": x_title}
+        elif bottom_x_title and row == n_rows - 1:
+            x_axis["title"] = {"text": bottom_x_title}
         if col == 0:
             y_axis["title"] = {"text": row_titles[row]}
         axes[f"xaxis{n}"], axes[f"yaxis{n}"] = x_axis, y_axis
@@ -129,8 +133,12 @@ def pattern_grid(
     gamma: float = 1.0,
     colorscale: str = PATTERN_SCALE,
     cell_px: int = 190,
+    marked: Sequence[tuple[int, int]] = (),
 ) -> go.Figure:
     """Every layer (rows) x head (columns) in one figure with one shared colour scale.
+
+    Queries run down each panel and keys across (the axis titles say so). marked: (layer, head)
+    panels to flag as knocked out, so a grid under head ablations shows which heads were removed.
 
     Axes are linked, so zooming one head zooms all of them to the same positions. Prompts longer
     than `max_positions` are pooled (block maximum) to keep the figure light: at 4 x 4 heads and
@@ -153,11 +161,24 @@ def pattern_grid(
         labels,
         n_cols=n_heads,
         gap=0.015,
-        row_titles=[f"L{layer}" for layer in range(n_layers)],
+        row_titles=[f"L{layer} · query ↓" for layer in range(n_layers)],
+        bottom_x_title="key →",
     )
+    rows = row_spans([1] * n_layers, 0.015)
+    flags = [
+        {
+            **panel_title("knocked out", cols[head], rows[layer]),
+            "y": rows[layer][1],
+            "yanchor": "top",
+            "font": {"size": 11, "color": "white"},
+            "bgcolor": "#b00020",
+        }
+        for layer, head in marked
+        if 0 <= layer < n_layers and 0 <= head < n_heads
+    ]
     layout.update(
         title=title_with_note(title, _pool_note(factor) if factor > 1 else None),
-        annotations=[panel_title(f"H{h}", cols[h], [0.0, 1.0]) for h in range(n_heads)],
+        annotations=[panel_title(f"H{h}", cols[h], [0.0, 1.0]) for h in range(n_heads)] + flags,
         height=cell_px * n_layers + 120,
         margin={"l": 50, "r": 20, "t": 90, "b": 30},
         coloraxis={
@@ -213,12 +234,14 @@ def head_heatmap(
         "margin": {"l": 70, "r": 20, "t": 80, "b": 70},
         "xaxis": {
             "title": {"text": "key"},
+            "type": "category",  # token labels such as "14 5" must not be read as numbers
             "tickfont": {"size": 9},
             "tickangle": -90,
             "constrain": "domain",
         },
         "yaxis": {
             "title": {"text": "query"},
+            "type": "category",
             "tickfont": {"size": 9},
             "autorange": "reversed",
             "scaleanchor": "x",
@@ -239,8 +262,12 @@ def score_pipeline(
     title: str = "",
     max_positions: int | None = 128,
     height: int = 420,
+    causal: bool | None = None,
 ) -> go.Figure:
     """Four panels, left to right: raw scores → scaled → masked (−inf blank) → softmax.
+
+    causal: whether the pass used the causal mask (`model.switches.causal_mask_on`), so the note
+    under the title states it instead of guessing from the blank cells; None when unknown.
 
     The three score panels share one diverging scale so the shrink from scaling is visible as
     paler colours; the pattern has its own [0, 1] scale.
@@ -271,12 +298,16 @@ def score_pipeline(
         panels, labels, n_cols=4, gap=0.02, row_titles=["query"], x_title="key"
     )
     n_hidden = int(hidden.sum())
-    note = (
-        f"blank in “{titles[2]}”: masked to −∞ ({n_hidden} of {hidden.size} cells), "
-        "which softmax turns into weight 0"
-        if n_hidden
-        else f"“{titles[2]}”: no cell masked (is the causal mask switched off?)"
-    )
+    mask = {True: "causal mask on", False: "no causal mask", None: ""}[causal]
+    if n_hidden:
+        note = (
+            f"blank in “{titles[2]}”: masked to −∞ ({n_hidden} of {hidden.size} cells), "
+            "which softmax turns into weight 0" + (f" · {mask}" if mask else "")
+        )
+    elif causal is None:
+        note = f"“{titles[2]}”: no cell masked"
+    else:
+        note = f"“{titles[2]}”: no cell masked ({mask})"
     if factor > 1:
         note += f"<br>{_pool_note(factor)}"
     layout.update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -10,6 +11,9 @@ import plotly.colors as pc
 PATTERN_SCALE = "Viridis"  # attention weights in [0, 1]: perceptually uniform, readable in grey
 SIGNED_SCALE = "RdBu_r"  # scores, vectors, differences: red positive, blue negative, white zero
 LOSS_SCALE = "Reds"  # per-token loss: darker is more surprising
+
+# One colour per run on multi-run charts: 48 distinct qualitative colours before any other rule.
+RUN_PALETTE: tuple[str, ...] = tuple(pc.qualitative.Dark24) + tuple(pc.qualitative.Light24)
 
 _STOPS = 33  # enough stops that plotly's linear interpolation between them looks smooth
 
@@ -64,3 +68,20 @@ def symmetric_range(*arrays: np.ndarray) -> float:
     peaks = [np.nanmax(np.abs(a[np.isfinite(a)])) for a in arrays if np.isfinite(a).any()]
     peak = float(max(peaks)) if peaks else 0.0
     return peak if peak > 0 else 1.0
+
+
+def run_colors(names: Sequence[str]) -> dict[str, str]:
+    """One colour per name, never reused: the palette in order, then evenly spaced hues.
+
+    Pass every variant the app knows (not only a chart's), in a fixed order, and the same variant
+    gets the same colour on every chart; a chart's legend never shows two runs in one colour.
+    """
+    out: dict[str, str] = {}
+    unique = list(dict.fromkeys(names))
+    for i, name in enumerate(unique):
+        if i < len(RUN_PALETTE):
+            out[name] = RUN_PALETTE[i]
+        else:  # golden-angle hues never coincide, whatever the count
+            hue = ((i - len(RUN_PALETTE)) * 137.508) % 360
+            out[name] = f"hsl({hue:.1f}, 65%, {40 + 20 * (i % 2)}%)"
+    return out

@@ -161,7 +161,8 @@ def similarity_matrix(matrix: np.ndarray, labels: Sequence[str], *, title: str) 
             hovertemplate="%{y} vs %{x}<br>cosine %{z:.3f}<extra></extra>",
         )
     )
-    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(type="category")  # labels that look like numbers stay labels
+    fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(title=title, height=120 + 60 * len(labels), margin=_MARGIN)
     return fig
 
@@ -261,6 +262,7 @@ def layer_head_map(
             hovertemplate=f"%{{y}} %{{x}}<br>{value_name} %{{z:.3f}}<extra></extra>",
         )
     )
-    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(type="category")  # labels that look like numbers stay labels
+    fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(title=title, height=140 + 48 * v.shape[0], margin=_MARGIN)
     return fig

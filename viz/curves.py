@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import plotly.colors as pc
 import plotly.graph_objects as go
 
+from viz.colors import run_colors
 from viz.labels import plotly_text, position_labels
 from viz.pooling import compact
 
 if TYPE_CHECKING:  # shape-annotated signatures without making jaxtyping (a dev tool) a runtime need
     from jaxtyping import Float
 
-_PALETTE = pc.qualitative.Plotly  # one colour per run, so a run's train and val lines match
 _DASHES = ("solid", "dash", "dot", "dashdot", "longdash")  # one dash per metric
 
 
@@ -28,6 +27,15 @@ def _number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _colors(names: Iterable[str], given: Mapping[str, str] | None) -> dict[str, str]:
+    """`given` where it names a run, distinct unused colours for the rest."""
+    names, given = list(names), dict(given or {})
+    # enough candidates for every name even if all of `given`'s colours are skipped
+    candidates = run_colors([*given, *names, *(f"\0{i}" for i in range(len(given)))]).values()
+    spare = iter([c for c in candidates if c not in set(given.values())])
+    return {name: given[name] if name in given else next(spare) for name in names}
+
+
 def training_curves(
     records: Mapping[str, Sequence[Mapping[str, Any]]],
     *,
@@ -36,8 +44,12 @@ def training_curves(
     title: str = "Training curves",
     log_y: bool = False,
     y_title: str = "loss",
+    colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Several runs on one chart: colour = run, dash = metric.
+
+    colors: run -> colour, e.g. `viz.colors.run_colors` over every variant the app knows, so a run
+    keeps its colour across charts; by default each run here gets its own (never reused).
 
     records: run name -> its logged records, e.g. [{"step": 0, "train_loss": 4.2}, ...]. A record
     may lack a metric (validation is logged less often); such points are skipped, not zeroed.
@@ -46,9 +58,10 @@ def training_curves(
         y = (y,)
     if not records:
         raise ValueError("training_curves: records is empty")
+    colors = _colors(records, colors)
     fig = go.Figure()
-    for run_index, (run, run_records) in enumerate(records.items()):
-        colour = _PALETTE[run_index % len(_PALETTE)]
+    for run, run_records in records.items():
+        colour = colors[run]
         for metric_index, metric in enumerate(y):
             points = []
             for record in run_records:
@@ -90,6 +103,7 @@ def position_loss_curves(
     highlight: int | None = None,
     title: str = "Loss by position",
     unit: str = "nats",
+    colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Mean loss at each position, one line per model (the LAMBADA view).
 
@@ -111,8 +125,9 @@ def position_loss_curves(
     if tokens is not None and len(tokens) != n_pos:
         raise ValueError(f"position_loss_curves: {len(tokens)} tokens for {n_pos} positions")
     labels = [plotly_text(t) for t in position_labels(tokens)] if tokens is not None else None
+    colors = _colors(arrays, colors)
     fig = go.Figure()
-    for i, (name, arr) in enumerate(arrays.items()):
+    for name, arr in arrays.items():
         xs = np.arange(arr.size)
         fig.add_trace(
             go.Scatter(
@@ -121,7 +136,7 @@ def position_loss_curves(
                 customdata=labels[: arr.size] if labels is not None else None,
                 mode="lines",
                 name=name,
-                line=dict(color=_PALETTE[i % len(_PALETTE)]),
+                line=dict(color=colors[name]),
                 hovertemplate=(
                     f"{plotly_text(name)}<br>"
                     + ("%{customdata}" if labels is not None else "pos %{x}")
@@ -152,12 +167,14 @@ def metric_bars(
     sort: bool = False,
     reference: str | None = None,
     fmt: str = ".3f",
+    colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """One bar per variant, its value printed on it.
+    """One bar per variant, its value printed on it, in the variant's colour (see `colors` of
+    `training_curves`).
 
     errors: optional ± per variant (e.g. a standard error), drawn as error bars. reference: the
-    variant the others are compared against (the baseline); its bar is drawn dark and a dashed line
-    runs at its height.
+    variant the others are compared against (the baseline); its bar is outlined in black and a
+    dashed line runs at its height.
     """
     if not values:
         raise ValueError("metric_bars: values is empty")
@@ -171,7 +188,9 @@ def metric_bars(
         items.sort(key=lambda item: item[1])
     names = [name for name, _ in items]
     heights = [float(v) for _, v in items]
-    colours = ["#333" if name == reference else _PALETTE[0] for name in names]
+    palette = _colors(values, colors)
+    colours = [palette[name] for name in names]
+    outline = [2.5 if name == reference else 0.0 for name in names]
     error_y = None
     if errors is not None:
         error_y = dict(type="data", array=[float(errors.get(name, 0.0)) for name in names])
@@ -179,7 +198,7 @@ def metric_bars(
         go.Bar(
             x=[plotly_text(n) for n in names],
             y=heights,
-            marker_color=colours,
+            marker={"color": colours, "line": {"color": "black", "width": outline}},
             error_y=error_y,
             texttemplate=f"%{{y:{fmt}}}",
             textposition="outside",
@@ -191,6 +210,7 @@ def metric_bars(
     fig.update_layout(
         title=title,
         yaxis_title=y_title,
+        xaxis_type="category",  # a variant named "14" is a name, not a number
         height=400,
         margin=dict(l=60, r=20, t=60, b=80),
     )

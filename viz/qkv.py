@@ -47,7 +47,7 @@ def _strip(values: np.ndarray, name: str, axis: int, coloraxis: str, fmt: str) -
 def _colorbar(top: Sequence[float], bottom: Sequence[float], title: str) -> dict:
     """A colour bar right of the figure, level with the rows from span `top` to span `bottom`."""
     low, high = bottom[0], top[1]
-    return {
+    bar = {
         "title": {"text": title},
         "thickness": 10,
         "len": high - low,
@@ -55,6 +55,9 @@ def _colorbar(top: Sequence[float], bottom: Sequence[float], title: str) -> dict
         "yanchor": "middle",
         "x": 1.02,
     }
+    if top is bottom:  # one strip high: plotly's default ticks would overlap, three fit
+        bar["nticks"] = 3
+    return bar
 
 
 def qkv_inspector(
@@ -145,6 +148,7 @@ def qkv_inspector(
         layout[f"xaxis{suffix}"] = {"domain": cols[col], "anchor": f"y{suffix}"}
         layout[f"yaxis{suffix}"] = {"domain": rows[row], "anchor": f"x{suffix}"}
         layout[f"yaxis{suffix}"]["tickfont"] = {"size": 9}
+        layout[f"yaxis{suffix}"]["type"] = "category"  # row names and token labels, never numbers
         if col == 0 and n != _Z:  # the d_head columns line up all the way down, ticks at the bottom
             layout[f"xaxis{suffix}"].update(matches=f"x{_Z}", showticklabels=False)
     layout[f"xaxis{_Z}"]["title"] = {"text": "d_head"}

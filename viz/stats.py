@@ -59,8 +59,14 @@ def layer_pos_heatmap(
         "title": {"text": title},
         "height": height or 160 + 28 * len(rows),
         "margin": {"l": 90, "r": 20, "t": 60, "b": 70},
-        "xaxis": {"title": {"text": "position"}, "tickfont": {"size": 9}, "tickangle": -90},
-        "yaxis": {"autorange": "reversed"},
+        # categories: token labels such as "14 5" or "7" must not turn into a numeric axis
+        "xaxis": {
+            "title": {"text": "position"},
+            "type": "category",
+            "tickfont": {"size": 9},
+            "tickangle": -90,
+        },
+        "yaxis": {"autorange": "reversed", "type": "category"},
     }
     return figure([trace], layout)
 
@@ -96,7 +102,8 @@ def entropy_heatmap(
         "title": {"text": title},
         "height": 140 + 48 * n_layers,
         "margin": {"l": 50, "r": 20, "t": 60, "b": 40},
-        "yaxis": {"autorange": "reversed"},
+        "xaxis": {"type": "category"},
+        "yaxis": {"autorange": "reversed", "type": "category"},
     }
     return figure([trace], layout)
 
@@ -130,7 +137,7 @@ def entropy_bars(
         "title": {"text": title},
         "barmode": "group",
         "yaxis": {"title": {"text": "bits"}},
-        "xaxis": {"title": {"text": "layer"}},
+        "xaxis": {"title": {"text": "layer"}, "type": "category"},
         "legend": {"title": {"text": "head"}},
         "height": 360,
         "margin": {"l": 50, "r": 20, "t": 60, "b": 40},

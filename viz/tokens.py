@@ -110,7 +110,7 @@ def topk_table(
     unit: Unit = "nats",
 ) -> list[dict[str, Any]]:
     """One row per position, ready for a dataframe: the token, the actual next token, the rank
-    of the actual next token among the top k (None if outside), and the top k predictions.
+    of the actual next token among the top k ("> k" if outside, "" for the last position), and the top k predictions.
 
     top_tokens[i] / top_probs[i]: the k most likely next tokens predicted at position i, most
     likely first. losses (aligned with tokens, NaN first) adds the actual next token's loss and
@@ -141,7 +141,13 @@ def topk_table(
                 _probability(next_loss, unit) if math.isfinite(next_loss) else math.nan
             )
         predicted = list(top_tokens[i])
-        row["rank"] = predicted.index(actual) + 1 if actual in predicted else None
+        # text, not None: a table cell should read "> 5" (outside the top k), never "None"
+        if actual is None:
+            row["rank"] = ""
+        elif actual in predicted:
+            row["rank"] = str(predicted.index(actual) + 1)
+        else:
+            row["rank"] = f"> {len(predicted)}"
         for j, (guess, p) in enumerate(zip(predicted, prob_rows[i], strict=True), start=1):
             row[f"#{j}"] = f"{visible(guess)} {p:.3f}"
         rows.append(row)

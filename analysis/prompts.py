@@ -23,6 +23,42 @@ EXAMPLES = {
     "Counting": "one two three four five six seven eight nine ten eleven twelve",
 }
 DEFAULT_EXAMPLE = "Shakespeare"
+_SEED_ORDER = "hcmaeknbgjdiplfo"  # a fixed "random" order for the synthetic examples
+
+
+def alphabet(tokenizer: Tokenizer) -> str | None:
+    """The characters a character-level tokenizer knows, in id order; None for other kinds."""
+    if getattr(tokenizer, "kind", None) != "char":
+        return None
+    return tokenizer.decode(list(range(tokenizer.n_vocab)))
+
+
+def examples_for(tokenizer: Tokenizer, n_ctx: int) -> dict[str, str]:
+    """The example prompts this model can read: the built-in texts it can encode, else (a model
+    trained on a synthetic alphabet, such as the reversal task's) examples in its own symbols."""
+    usable = {}
+    for name, text in EXAMPLES.items():
+        try:
+            tokenizer.encode(text)
+        except TokenizerError:
+            continue
+        usable[name] = text
+    if usable:
+        return usable
+    chars = alphabet(tokenizer)
+    if not chars:
+        return {}
+    symbols = [c for c in chars if c.isalnum()]
+    separators = [c for c in chars if not c.isalnum() and not c.isspace()]
+    order = [c for c in _SEED_ORDER if c in symbols] + [c for c in symbols if c not in _SEED_ORDER]
+    out = {}
+    if symbols and separators:  # the reversal task: x_1..x_n SEP x_n..x_1, cut to the context
+        half = order[: max(1, n_ctx // 2)]
+        text = "".join(half) + separators[0] + "".join(reversed(half))
+        out["Reversal"] = text[:n_ctx]
+    out["Alphabet"] = chars[:n_ctx]
+    return out
+
 
 Level = Literal["error", "warning", "info"]
 

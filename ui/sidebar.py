@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import streamlit as st
 
-from app_lib.models import checkpoint_root, list_variants
-from app_lib.state import clamp_choice, try_load
+from analysis.catalog import checkpoint_root, list_variants
 from model.checkpoint import Checkpoint
 from model.config import ModelConfig
-from model.switches import HeadAblation, Switches
+from model.switches import SWITCHES, HeadAblation, Switches, switch_applies
+from ui.state import clamp_choice, try_load
 
 OTHER = "Other folder…"
 
@@ -51,50 +53,41 @@ def describe(ckpt: Checkpoint) -> str:
     )
 
 
-def switch_panel(prefix: str, cfg: ModelConfig) -> Switches:
-    """Checkboxes for the inference switches and a multiselect of heads to knock out.
+def _key(prefix: str, name: str) -> str:
+    return f"{prefix}{name}"
 
-    Switches that cannot change this model (it was trained without that part) are shown disabled
-    with the reason, so the user is not left wondering why nothing moves.
+
+def switch_panel(prefix: str, cfg: ModelConfig) -> Switches:
+    """One checkbox per `Switches` field (label, help and rule from its metadata) and a
+    multiselect of heads to knock out.
+
+    A switch that cannot change this model (it was trained without that part) is drawn unticked
+    and disabled, with the reason: ticked would claim the model has the part.
     """
     lstm = cfg.architecture == "lstm"
     if lstm:
         st.caption("Inference switches act on attention models; this LSTM has none to switch.")
-    mask = st.checkbox(
-        "Causal mask",
-        key=f"{prefix}mask",
-        disabled=lstm or not cfg.causal_mask,
-        help="Off: every position may attend to later ones, including the token it predicts."
-        + ("" if cfg.causal_mask else " (trained without a mask)"),
-    )
-    residual = st.checkbox(
-        "Residual stream",
-        key=f"{prefix}residual",
-        disabled=lstm or not cfg.residual,
-        help="Off: each sublayer's output replaces the stream instead of adding to it.",
-    )
-    layernorm = st.checkbox(
-        "LayerNorm",
-        key=f"{prefix}layernorm",
-        disabled=lstm or cfg.norm == "none",
-        help="Off: every LayerNorm becomes the identity."
-        + (" (trained without LayerNorm)" if cfg.norm == "none" else ""),
-    )
-    pos = st.checkbox(
-        "Positional encoding",
-        key=f"{prefix}pos",
-        disabled=lstm or cfg.pos_encoding == "none",
-        help="Off: positional embeddings are not added."
-        + (" (trained without them)" if cfg.pos_encoding == "none" else ""),
-    )
+    values: dict[str, bool] = {}
+    for name, info in SWITCHES.items():
+        if switch_applies(name, cfg):
+            values[name] = st.checkbox(info.label, key=_key(prefix, name), help=info.help)
+        else:  # a separate key, so the user's choice for models that have the part is kept
+            reason = "no attention to switch" if lstm else info.absent
+            st.checkbox(
+                info.label,
+                value=False,
+                key=_key(prefix, f"{name}_absent"),
+                disabled=True,
+                help=f"{info.help} (This model: {reason}.)",
+            )
     heads = [] if lstm else [f"L{i}H{h}" for i in range(cfg.n_layers) for h in range(cfg.n_heads)]
-    chosen = [h for h in st.session_state.get(f"{prefix}knockouts", []) if h in heads]
-    st.session_state[f"{prefix}knockouts"] = chosen
-    knocked = st.multiselect("Knock out heads", heads, key=f"{prefix}knockouts", disabled=lstm)
+    ko_key = _key(prefix, "knockouts")
+    st.session_state[ko_key] = [h for h in st.session_state.get(ko_key, []) if h in heads]
+    knocked = st.multiselect("Knock out heads", heads, key=ko_key, disabled=lstm)
     mode = st.radio(
         "Knockout",
         ["zero", "mean"],
-        key=f"{prefix}ko_mode",
+        key=_key(prefix, "ko_mode"),
         horizontal=True,
         disabled=lstm or not knocked,
         help="zero: the head's output z is 0; mean: z is its mean over positions.",
@@ -103,23 +96,17 @@ def switch_panel(prefix: str, cfg: ModelConfig) -> Switches:
         HeadAblation(int(name[1 : name.index("H")]), int(name[name.index("H") + 1 :]), mode)
         for name in knocked
     )
-    if lstm:
-        return Switches()
-    return Switches(
-        causal_mask=mask,
-        residual=residual,
-        layernorm=layernorm,
-        pos_encoding=pos,
-        head_ablations=ablations,
-    )
+    return Switches(**values, head_ablations=ablations)
 
 
 def switch_defaults(prefix: str) -> dict[str, object]:
-    return {
-        f"{prefix}mask": True,
-        f"{prefix}residual": True,
-        f"{prefix}layernorm": True,
-        f"{prefix}pos": True,
-        f"{prefix}knockouts": [],
-        f"{prefix}ko_mode": "zero",
+    """Session defaults of a switch panel: every switch at its field's default."""
+    defaults: dict[str, object] = {
+        _key(prefix, f.name): f.default for f in fields(Switches) if f.name in SWITCHES
     }
+    return defaults | {_key(prefix, "knockouts"): [], _key(prefix, "ko_mode"): "zero"}
+
+
+def switch_keys(prefix: str) -> list[str]:
+    """Widget keys of a switch panel (its checkboxes, knockouts and mode)."""
+    return list(switch_defaults(prefix))

@@ -7,6 +7,7 @@ data that Streamlit can pickle and the figure builders can take as is.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
@@ -17,8 +18,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from model.generate import GenerationSettings, generate_stream
+from model.hook_names import LayerNormName, hook_name, layernorm_module
 from model.hooks import HookPoint
-from model.switches import Switches
+from model.switches import Switches, causal_mask_on
 
 if TYPE_CHECKING:
     from jaxtyping import Float, Int
@@ -53,6 +55,16 @@ class Capture:
     ln_std: Float[np.ndarray, "ln pos"] | None = None
     ln_labels: list[str] = field(default_factory=list)
     entropy: Float[np.ndarray, "layer head"] | None = None  # bits, mean over queries
+    causal: bool = True  # whether the pass masked the future (`model.switches.causal_mask_on`)
+    n_chars: int = 0  # characters the losses predict: the text after the first token
+
+    @property
+    def bits_per_char(self) -> float:
+        """The prompt's loss in bits per character, which compares across tokenizers: a BPE
+        token covers several characters, so nats per token of two tokenizers do not."""
+        if self.n_chars <= 0 or self.losses.size < 2:
+            return float("nan")
+        return float(np.sum(self.losses[1:]) / math.log(2) / self.n_chars)
 
     @property
     def has_attention(self) -> bool:
@@ -83,26 +95,37 @@ def _numpy(t: Tensor) -> np.ndarray:
 
 
 def _entropy_bits(pattern: Float[Tensor, "layer head q_pos k_pos"]) -> np.ndarray:
-    """viz.metrics.attention_entropy in float32 torch: the float64 numpy version costs ~30 ms at
+    """analysis.metrics.attention_entropy in float32 torch: the float64 numpy version costs ~30 ms at
     256 tokens, a fifth of the page's budget. 0 * log 0 is 0 because the clamp keeps log finite."""
     p = pattern.float()
     return _numpy(-(p * p.clamp_min(1e-30).log2()).sum(-1).mean(-1))
 
 
-def attention_hook_names(n_layers: int, has_ln: bool, has_final_ln: bool) -> list[str]:
-    names: list[str] = ["hook_embed"]
-    for layer in range(n_layers):
-        attn = f"blocks.{layer}.attn"
-        names += [f"{attn}.hook_{n}" for n in ("q", "k", "v", "z")]
-        names += [f"{attn}.hook_{n}" for n in ("raw_scores", "scaled_scores", "attn_scores")]
-        names += [f"{attn}.hook_pattern", f"blocks.{layer}.hook_resid_pre"]
-        if has_ln:
-            names += [
-                f"blocks.{layer}.{ln}.hook_{s}" for ln in ("ln1", "ln2") for s in ("mean", "std")
-            ]
-    names.append(f"blocks.{n_layers - 1}.hook_resid_post")
-    if has_final_ln:
-        names += ["ln_final.hook_mean", "ln_final.hook_std"]
+# what the pages show of each attention layer (hook_result and the MLP are left out: not drawn)
+_ATTENTION_SHOWN = ("q", "k", "v", "z", "raw_scores", "scaled_scores", "attn_scores", "pattern")
+_BLOCK_LNS: tuple[LayerNormName, ...] = ("ln1", "ln2")
+
+
+def layernorm_rows(model: LanguageModel) -> list[tuple[str, str]]:
+    """(row label, hook prefix) of every LayerNorm the model has, in the order they run."""
+    rows = [
+        (f"L{layer} {ln}", layernorm_module(ln, layer))
+        for layer in range(model.cfg.n_layers)
+        for ln in _BLOCK_LNS
+    ]
+    rows.append(("final", layernorm_module("ln_final")))
+    return [(label, prefix) for label, prefix in rows if f"{prefix}.hook_mean" in model.hook_dict]
+
+
+def capture_hook_names(model: LanguageModel) -> list[str]:
+    """Exactly the hook points `capture` reads for this model, nothing more."""
+    names = list(model.stream_hooks())
+    if not model.has_attention:
+        return names
+    for layer in range(model.cfg.n_layers):
+        names += [hook_name(kind, layer) for kind in _ATTENTION_SHOWN]
+    for _, prefix in layernorm_rows(model):
+        names += [f"{prefix}.hook_mean", f"{prefix}.hook_std"]
     return names
 
 
@@ -130,52 +153,41 @@ def capture(
     if not ids:
         raise ValueError("capture needs at least one token")
     tokens = torch.tensor([ids], dtype=torch.long)
-    cfg = model.cfg
     labels = tokenizer.token_strings(list(ids))
-    if cfg.architecture == "lstm":
-        names = ["hook_embed"] + [f"layers.{i}.hook_hidden" for i in range(cfg.n_layers)]
-        logits, cache = model.run_with_cache(tokens, names=names, switches=switches)
-        stream = np.stack([_numpy(cache[n][0]) for n in names])
-        stream_labels = ["embed"] + [f"after LSTM layer {i}" for i in range(cfg.n_layers)]
-        return _finish(logits[0], ids, labels, tokenizer, stream, stream_labels, top_k, {})
+    causal = causal_mask_on(model.cfg, switches)
+    logits, cache = model.run_with_cache(tokens, names=capture_hook_names(model), switches=switches)
+    stream = np.stack([_numpy(cache[n][0]) for n in model.stream_hooks()])
+    extra: dict[str, Any] = {"causal": causal}
+    if not model.has_attention:
+        return _finish(
+            logits[0], ids, labels, tokenizer, stream, model.stream_labels(), top_k, extra
+        )
 
-    has_ln = cfg.norm != "none"
-    has_final_ln = getattr(model, "ln_final", None) is not None
-    names = attention_hook_names(cfg.n_layers, has_ln, has_final_ln)
-    logits, cache = model.run_with_cache(tokens, names=names, switches=switches)
-    n_layers = cfg.n_layers
+    n_layers = model.cfg.n_layers
 
-    def stack(template: str) -> np.ndarray:
-        return _numpy(cache.stack(template, n_layers)[:, 0])
-
-    stream_names = [f"blocks.{i}.hook_resid_pre" for i in range(n_layers)]
-    stream_names.append(f"blocks.{n_layers - 1}.hook_resid_post")
-    stream = np.stack([_numpy(cache[n][0]) for n in stream_names])
-    stream_labels = ["embed"] + [f"after block {i}" for i in range(n_layers)]
+    def stack(kind: str) -> np.ndarray:
+        return _numpy(torch.stack([cache[hook_name(kind, i)][0] for i in range(n_layers)]))
 
     # LayerNorm hooks only fire when the LayerNorm runs (not when switched off), so look them up
-    ln_rows = [(f"L{i} {ln}", f"blocks.{i}.{ln}") for i in range(n_layers) for ln in ("ln1", "ln2")]
-    ln_rows.append(("final", "ln_final"))
-    present = [(label, prefix) for label, prefix in ln_rows if f"{prefix}.hook_mean" in cache]
-    extra: dict[str, Any] = {}
+    present = [(label, p) for label, p in layernorm_rows(model) if f"{p}.hook_mean" in cache]
     if present:
         extra["ln_mean"] = np.stack([_numpy(cache[f"{p}.hook_mean"][0]) for _, p in present])
         extra["ln_std"] = np.stack([_numpy(cache[f"{p}.hook_std"][0]) for _, p in present])
         extra["ln_labels"] = [label for label, _ in present]
-    pattern_t = cache.stack("blocks.{}.attn.hook_pattern", n_layers)[:, 0]  # [layer, head, q, k]
-    patterns = _numpy(pattern_t)
+    # [layer, head, q_pos, k_pos]
+    pattern_t = torch.stack([cache[hook_name("pattern", i)][0] for i in range(n_layers)])
     extra.update(
-        patterns=patterns,
-        raw_scores=stack("blocks.{}.attn.hook_raw_scores"),
-        scaled_scores=stack("blocks.{}.attn.hook_scaled_scores"),
-        masked_scores=stack("blocks.{}.attn.hook_attn_scores"),
-        q=stack("blocks.{}.attn.hook_q"),
-        k=stack("blocks.{}.attn.hook_k"),
-        v=stack("blocks.{}.attn.hook_v"),
-        z=stack("blocks.{}.attn.hook_z"),
+        patterns=_numpy(pattern_t),
+        raw_scores=stack("raw_scores"),
+        scaled_scores=stack("scaled_scores"),
+        masked_scores=stack("attn_scores"),
+        q=stack("q"),
+        k=stack("k"),
+        v=stack("v"),
+        z=stack("z"),
         entropy=_entropy_bits(pattern_t),
     )
-    return _finish(logits[0], ids, labels, tokenizer, stream, stream_labels, top_k, extra)
+    return _finish(logits[0], ids, labels, tokenizer, stream, model.stream_labels(), top_k, extra)
 
 
 def _finish(
@@ -189,6 +201,7 @@ def _finish(
     extra: dict[str, Any],
 ) -> Capture:
     losses, top_ids, top_probs = _losses_and_topk(logits, torch.tensor(ids), top_k)
+    n_chars = len(tokenizer.decode(list(ids))) - len(tokenizer.decode(list(ids[:1])))
     # one token_strings call for the whole table: per-row calls cost more than the forward pass
     flat = tokenizer.token_strings(top_ids.reshape(-1).tolist())
     k = top_ids.shape[1]
@@ -202,6 +215,7 @@ def _finish(
         top_tokens=top_tokens,
         stream=stream,
         stream_labels=stream_labels,
+        n_chars=n_chars,
         **extra,
     )
 
@@ -229,8 +243,13 @@ def generate_with_attention(
     switches: Switches,
 ) -> Iterator[GenerationStep]:
     """Stream tokens through the KV cache, recording each step's attention of the newest query."""
+    """Stream tokens through the KV cache, recording each step's attention of the newest query.
+
+    The pattern hooks are installed around each step's forward pass only, never across a `yield`:
+    while the caller holds the paused generator its context has no hooks of ours, and closing the
+    generator (from any thread) has nothing to uninstall.
+    """
     n_layers = model.cfg.n_layers
-    has_attention = model.cfg.architecture != "lstm"
     rows: list[Tensor | None] = [None] * n_layers
 
     def keep_last_row(layer: int) -> Callable[[Tensor, HookPoint], None]:
@@ -239,17 +258,20 @@ def generate_with_attention(
 
         return hook
 
-    hooks = (
-        [(f"blocks.{i}.attn.hook_pattern", keep_last_row(i)) for i in range(n_layers)]
-        if has_attention
-        else []
-    )
-    tokens = torch.tensor([ids], dtype=torch.long)
+    hooks = [(hook_name("pattern", i), keep_last_row(i)) for i in range(n_layers)]
+    hooks = hooks if model.has_attention else []
+    stream = generate_stream(model, torch.tensor([ids], dtype=torch.long), settings, switches)
     query_pos = len(ids) - 1
-    with model.hooks(hooks):
-        for nxt in generate_stream(model, tokens, settings, switches=switches):
+    try:
+        while True:
+            with model.hooks(hooks):
+                nxt = next(stream, None)
+            if nxt is None:
+                return
             step_rows = None
-            if has_attention and all(r is not None for r in rows):
+            if hooks and all(r is not None for r in rows):
                 step_rows = np.stack([_numpy(r) for r in rows if r is not None])
             yield GenerationStep(int(nxt[0]), query_pos, step_rows)
             query_pos += 1
+    finally:
+        stream.close()

@@ -1,19 +1,19 @@
-"""Export payloads for the focused head and the layer x head grid: bytes ready for a download.
+"""Export payloads of the Explore views: bytes ready for a download, with names that say what made them.
 
 Thin wrappers over `viz.export` that add what only the app knows: the model, its config hash, the
-prompt and the switches, recorded in the NPZ's metadata so a file names exactly what made it.
+prompt and the switches. The switches are in the NPZ's metadata, in every file name
+("baseline_no-mask_L1H2.png") and in every title, so a mask-off export never passes for a mask-on one.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from app_lib.capture import Capture
-from app_lib.figures import Focus, grid_figure, head_figure
+from analysis.capture import Capture
 from model.config import ModelConfig
 from model.switches import Switches
+from views.explore import Focus, grid_figure, head_figure
 from viz.export import head_to_csv, to_html, to_npz, to_png, to_svg
 
 
@@ -24,6 +24,18 @@ class ExportContext:
     prompt: str  # the text the analysed tokens decode to
     switches: Switches
 
+    @property
+    def stem(self) -> str:
+        """File-name stem: the model and what was switched off ("baseline_no-mask")."""
+        return f"{self.model_name}{self.switches.slug()}"
+
+    def title(self, what: str) -> str:
+        """ "baseline · layer 1 head 2", or "baseline (−mask) · layer 1 head 2"."""
+        model = self.model_name
+        if not self.switches.is_default:
+            model += f" ({self.switches.describe()})"
+        return f"{model} · {what}"
+
 
 def metadata(ctx: ExportContext, cap: Capture) -> dict[str, Any]:
     return {
@@ -33,17 +45,22 @@ def metadata(ctx: ExportContext, cap: Capture) -> dict[str, Any]:
         "prompt": ctx.prompt,
         "token_ids": [int(i) for i in cap.ids],
         "token_strings": list(cap.tokens),
-        "switches": dataclasses.asdict(ctx.switches),
+        "switches": ctx.switches.to_metadata(),
+        "causal_mask_applied": cap.causal,
     }
 
 
-def npz_bytes(ctx: ExportContext, cap: Capture) -> bytes:
+def npz_bytes(ctx: ExportContext, cap: Capture, focus: Focus | None = None) -> bytes:
     """Every captured array (patterns, scores, q/k/v/z, stream, LN stats, losses...) + metadata."""
     return to_npz(cap.arrays(), metadata(ctx, cap))
 
 
 def head_title(ctx: ExportContext, focus: Focus) -> str:
-    return f"{ctx.model_name} · layer {focus.layer} head {focus.head}"
+    return ctx.title(f"layer {focus.layer} head {focus.head}")
+
+
+def grid_title(ctx: ExportContext) -> str:
+    return ctx.title("attention patterns")
 
 
 def head_png(ctx: ExportContext, cap: Capture, focus: Focus) -> bytes:
@@ -62,22 +79,22 @@ def head_html(ctx: ExportContext, cap: Capture, focus: Focus) -> str:
     return to_html(fig)
 
 
-def head_csv(cap: Capture, focus: Focus) -> str:
+def head_csv(ctx: ExportContext, cap: Capture, focus: Focus) -> str:
     assert cap.patterns is not None
     return head_to_csv(cap.patterns[focus.layer, focus.head], cap.tokens)
 
 
-def grid_png(ctx: ExportContext, cap: Capture) -> bytes:
+def grid_png(ctx: ExportContext, cap: Capture, focus: Focus | None = None) -> bytes:
     assert cap.patterns is not None
-    return to_png(cap.patterns, cap.tokens, title=f"{ctx.model_name} · attention patterns")
+    return to_png(cap.patterns, cap.tokens, title=grid_title(ctx))
 
 
-def grid_svg(ctx: ExportContext, cap: Capture) -> bytes:
+def grid_svg(ctx: ExportContext, cap: Capture, focus: Focus | None = None) -> bytes:
     assert cap.patterns is not None
-    return to_svg(cap.patterns, cap.tokens, title=f"{ctx.model_name} · attention patterns")
+    return to_svg(cap.patterns, cap.tokens, title=grid_title(ctx))
 
 
-def grid_html(ctx: ExportContext, cap: Capture) -> str:
-    fig = grid_figure(cap)
-    fig.update_layout(title=f"{ctx.model_name} · attention patterns")
+def grid_html(ctx: ExportContext, cap: Capture, focus: Focus | None = None) -> str:
+    fig = grid_figure(cap, knocked=[(a.layer, a.head) for a in ctx.switches.head_ablations])
+    fig.update_layout(title=grid_title(ctx))
     return to_html(fig)

@@ -1,6 +1,6 @@
 """The curriculum page's explanations: templates filled with computed numbers, never typed ones.
 
-Each function takes what `app_lib.curriculum` computed and returns Markdown. When a number it
+Each function takes what `analysis.curriculum` computed and returns Markdown. When a number it
 needs is missing it leaves that sentence out rather than guessing.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from app_lib.curriculum import (
+from analysis.curriculum import (
     BypassResult,
     DepthProfile,
     DotSpread,

@@ -2,7 +2,7 @@
 
 Nothing here imports Streamlit. Every function returns plain numbers, numpy arrays or small
 dataclasses, returns None (or an empty container) where the data it needs is missing, and is
-unit-tested on hand-computed values. The explanations (`app_lib.curriculum_text`) quote only what
+unit-tested on hand-computed values. The explanations (`views.curriculum_text`) quote only what
 these functions return.
 
 Dimension names as in `model/`: batch, pos, q_pos, k_pos, layer, head, d_head, d_model, vocab.
@@ -22,13 +22,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from app_lib.models import checkpoint_root, read_record, record_curve
+from analysis.catalog import checkpoint_root, read_record_json, record_curve
+from analysis.metrics import attention_entropy
 from model.build import LanguageModel, build_model
 from model.config import ModelConfig
 from model.generate import GenerationSettings, generate
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
-from viz.metrics import attention_entropy
 
 # The suite's variants (configs/suite.toml), in the order the page lists them.
 VARIANTS = (
@@ -92,7 +92,7 @@ def scan(root: Path | None = None) -> Shipped:
         for folder in sorted(root.iterdir()):
             if not folder.is_dir() or folder.name.startswith("."):
                 continue
-            record = read_record(folder)
+            record = read_record_json(folder)
             if record is not None:
                 records[folder.name] = record
             if (folder / "config.json").is_file():

@@ -1,5 +1,5 @@
-"""The app's Streamlit-free helpers: prompt checks, checkpoint listing, capture, generation,
-figures and export bytes, on tiny models."""
+"""The app's Streamlit-free parts: prompt checks, checkpoint listing and typed records (analysis/),
+capture and generation, the view registry, figures and export bytes (views/), on tiny models."""
 
 from __future__ import annotations
 
@@ -13,31 +13,27 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from app_lib import exports
-from app_lib.capture import capture, generate_with_attention
-from app_lib.figures import (
-    GRID_POSITIONS,
-    Focus,
-    all_explore_figures,
-    clamp_focus,
-    generation_figure,
-    grid_figure,
-)
-from app_lib.models import (
+from analysis.capture import capture, generate_with_attention
+from analysis.catalog import (
     ENV_ROOT,
     checkpoint_root,
+    default_metric,
+    is_per_token,
     list_variants,
     read_record,
     record_curve,
-    scalar_metrics,
 )
-from app_lib.prompts import MIN_CHARS_KEPT, prepare_prompt
+from analysis.metrics import attention_entropy
+from analysis.prompts import MIN_CHARS_KEPT, examples_for, prepare_prompt
 from model.checkpoint import load_checkpoint
 from model.generate import GenerationSettings
+from model.hooks import _ACTIVE_HOOKS
 from model.switches import HeadAblation, Switches
 from tests.app_checkpoints import make_checkpoints
+from views import exports
+from views.explore import GRID_POSITIONS, Focus, clamp_focus, generation_figure, grid_figure
+from views.registry import VIEWS, Chart, SideBySide, default_input, views_for
 from viz.export import METADATA_KEY, read_npz_metadata
-from viz.metrics import attention_entropy
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -103,21 +99,57 @@ def test_variants_baseline_first_and_env_root(root, monkeypatch):
     assert list_variants(root / "nope") == []
 
 
-def test_records_tolerate_missing_and_odd_keys(tmp_path):
-    assert read_record(tmp_path) is None
-    (tmp_path / "record.json").write_text("[1, 2]")
-    assert read_record(tmp_path) is None
-    (tmp_path / "record.json").write_text("{bad")
-    assert read_record(tmp_path) is None
-    record = {
-        "curve": [{"step": 0, "val_loss": 1.0}, "junk"],
-        "lambada": {"accuracy": 0.2, "n": "x"},
-        "ok": True,
-        "f": 2,
-    }
-    assert record_curve(record) == [{"step": 0, "val_loss": 1.0}]
-    assert record_curve({"curve": "no"}) == []
-    assert scalar_metrics(record) == {"lambada.accuracy": 0.2, "f": 2.0}
+def test_records_are_read_through_the_suites_dataclass(root):
+    read = read_record(root / "baseline")
+    assert read.note is None and read.record.schema_version == 2
+    assert read.record.final["val_loss"] == 3.0 and read.record.spread["val_loss"].n == 2
+    assert record_curve(read.record)[0]["step"] == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "note"),
+    [
+        (None, None),
+        ("[1, 2]", "not a JSON object"),
+        ("{bad", "cannot be read"),
+        (json.dumps({"name": "old", "final": {"val_loss": 4.4}}), "schema 1"),
+        (json.dumps({"schema_version": 3}), "schema 3"),
+        (json.dumps({"schema_version": 2, "name": "half"}), "does not match schema 2"),
+    ],
+)
+def test_records_of_other_schemas_become_a_note_never_an_exception(tmp_path, content, note):
+    if content is not None:
+        (tmp_path / "record.json").write_text(content)
+    read = read_record(tmp_path)
+    assert read.record is None
+    assert read.note is None if note is None else note in read.note
+
+
+def test_compare_opens_on_val_loss_and_on_bits_per_char_across_tokenizers():
+    metrics = ["lambada_loss", "n_params", "val_bpc", "val_loss"]
+    assert default_metric(metrics, {"char"}) == "val_loss"
+    assert default_metric(metrics, {"char", "bpe"}) == "val_bpc"
+    assert default_metric(["second_half_accuracy", "steps"], {"char"}) == "second_half_accuracy"
+    assert is_per_token("val_loss") and is_per_token("mean val_loss (3 seeds)")
+    assert not is_per_token("val_bpc") and not is_per_token("mean val_bpc (3 seeds)")
+
+
+def test_bits_per_char_compares_a_char_and_a_multi_char_tokenizer(ckpt, ids):
+    cap = capture(ckpt.model, ckpt.tokenizer, ids, Switches())
+    text = ckpt.tokenizer.decode(list(ids))
+    assert cap.n_chars == len(text) - 1  # char tokenizer: every token is one character
+    expected = np.nansum(cap.losses) / np.log(2) / cap.n_chars
+    assert cap.bits_per_char == pytest.approx(expected)
+
+
+def test_each_model_brings_examples_it_can_encode(ckpt):
+    from model.tokenizers import CharTokenizer
+
+    assert "Shakespeare" in examples_for(ckpt.tokenizer, 64)
+    reversal = examples_for(CharTokenizer(list("abcdefghijklmnop|")), 16)
+    assert list(reversal) == ["Reversal", "Alphabet"]
+    text = reversal["Reversal"]
+    assert len(text) == 16 and text[8] == "|" and text[9:] == text[1:8][::-1]
 
 
 # --- capture --------------------------------------------------------------------------------------
@@ -187,6 +219,34 @@ def test_generation_records_each_step_through_the_kv_cache(ckpt, ids):
     assert len(generation_figure(steps[-1], labels).data[0].x) == len(seq) - 1
 
 
+def test_paused_generation_leaves_no_hooks_in_the_callers_context(ckpt, ids):
+    """Hooks are installed around each step's forward pass only: none while the generator is
+    paused, and closing it from another thread neither raises nor leaves any behind."""
+    import threading
+
+    settings = GenerationSettings(max_new_tokens=5, temperature=0.0)
+    gen = generate_with_attention(ckpt.model, ids, settings, Switches())
+    first = next(gen)
+    assert first.rows is not None  # the hooks did run during the step
+    assert _ACTIVE_HOOKS.get() is None  # ... and are gone while the generator waits
+    errors: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            gen.close()
+        except BaseException as e:  # noqa: BLE001 - the test reports whatever escaped
+            errors.append(e)
+
+    thread = threading.Thread(target=close)
+    thread.start()
+    thread.join()
+    assert errors == [] and _ACTIVE_HOOKS.get() is None
+    # the model still runs hook-free in this thread afterwards
+    with torch.no_grad():
+        ckpt.model(torch.tensor([ids]))
+    assert _ACTIVE_HOOKS.get() is None
+
+
 def test_generation_past_the_context_slides_the_window(ckpt):
     ids = tuple(ckpt.tokenizer.encode("abcdefghij" * 7)[-60:])
     steps = list(
@@ -218,21 +278,35 @@ def test_focus_is_clamped_to_the_capture():
     assert clamp_focus(Focus(9, 9, 99, -3), 2, 2, 10) == Focus(1, 1, 9, 0)
 
 
-def test_all_explore_figures_build_and_stay_small(ckpt, ids):
+def test_every_registered_view_builds_and_stays_small(ckpt, ids):
     cap = capture(ckpt.model, ckpt.tokenizer, ids, Switches())
-    figs = all_explore_figures(cap, Focus(1, 1, len(ids) - 1, 2))
-    assert set(figs) == {
-        "resid",
-        "ln_mean",
-        "ln_std",
-        "grid",
-        "head",
-        "pipeline",
-        "qkv",
-        "entropy_map",
-        "entropy_bars",
-    }
-    assert sum(len(f.to_json()) for f in figs.values()) < 3e6
+    keys, size = [], 0
+    for view in VIEWS:
+        for item in view.build(cap, default_input(cap)):
+            for chart in item.charts if isinstance(item, SideBySide) else (item,):
+                if isinstance(chart, Chart):
+                    keys.append(chart.key)
+                    size += len(chart.figure.to_json())
+    assert len(keys) == len(set(keys))  # widget keys are unique on the page
+    assert {"grid_fig", "head_fig", "pipeline_fig", "qkv_fig", "resid_fig"} <= set(keys)
+    assert size < 3e6
+
+
+def test_views_for_an_lstm_are_those_without_attention(root, ids):
+    assert [v.key for v in views_for(True)] == [v.key for v in VIEWS]
+    lstm = load_checkpoint(root / "lstm")
+    cap = capture(lstm.model, lstm.tokenizer, ids, Switches())
+    for view in views_for(False):
+        assert not view.needs_attention
+        view.build(cap, default_input(cap))
+
+
+def test_the_benchmark_times_every_view_of_the_registry(ckpt, ids):
+    from bench.bench_app import Samples, prepare_page
+
+    sizes = prepare_page(ckpt.model, ckpt.tokenizer, ids, Samples())
+    assert list(sizes) == [v.key for v in VIEWS if v.timed]
+    assert [v.key for v in VIEWS if not v.timed] == ["generate"]  # needs a click first
 
 
 @pytest.fixture(scope="module")
@@ -240,6 +314,16 @@ def export_case(ckpt, ids):
     cap = capture(ckpt.model, ckpt.tokenizer, ids, Switches(causal_mask=False))
     ctx = exports.ExportContext("baseline", ckpt.config, "the cat", Switches(causal_mask=False))
     return ctx, cap, Focus(1, 0, 3, 2)
+
+
+def test_export_names_and_titles_say_what_was_switched_off(export_case, ckpt):
+    ctx, cap, focus = export_case
+    names = {f.file_name(ctx, focus) for view in VIEWS for f in view.exports}
+    assert "baseline_no-mask_L1H0.png" in names and "baseline_no-mask_grid.svg" in names
+    assert all(n.startswith("baseline_no-mask_") for n in names)
+    assert exports.head_title(ctx, focus) == "baseline (−mask) · layer 1 head 0"
+    plain = exports.ExportContext("baseline", ckpt.config, "the cat", Switches())
+    assert plain.stem == "baseline" and exports.grid_title(plain) == "baseline · attention patterns"
 
 
 def test_png_and_svg_exports(export_case):
@@ -278,12 +362,13 @@ def test_npz_export_holds_every_tensor_and_metadata(export_case, ckpt):
     meta = read_npz_metadata(data)
     assert meta["config_hash"] == ckpt.config.hash() and meta["model"] == "baseline"
     assert meta["switches"]["causal_mask"] is False and meta["prompt"] == "the cat"
+    assert meta["switches"]["off"] == ["mask"] and meta["causal_mask_applied"] is False
     assert meta["token_strings"] == cap.tokens
     json.dumps(meta)
 
 
 def test_csv_export_is_one_head(export_case):
     ctx, cap, focus = export_case
-    rows = exports.head_csv(cap, focus).splitlines()
+    rows = exports.head_csv(ctx, cap, focus).splitlines()
     assert len(rows) == len(cap.tokens) + 1
     assert rows[0].startswith("q_pos,query,")

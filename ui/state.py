@@ -9,7 +9,7 @@ only (path, stamp, token-id tuple, the frozen Switches), never by arrays.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import streamlit as st
 import torch
 
-from app_lib.capture import Capture, capture
+from analysis.capture import Capture, capture
 from model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from model.switches import Switches
 
@@ -46,7 +46,7 @@ def cached_capture(path: str, stamp: float, ids: tuple[int, ...], switches: Swit
 
 def try_load(path: str | Path) -> tuple[Checkpoint | None, str | None]:
     """(checkpoint, None) or (None, a message for the page); never raises for a bad folder."""
-    from app_lib.models import checkpoint_stamp
+    from analysis.catalog import checkpoint_stamp
 
     p = Path(path).expanduser()
     try:
@@ -58,7 +58,7 @@ def try_load(path: str | Path) -> tuple[Checkpoint | None, str | None]:
 
 
 def stamp_of(ckpt: Checkpoint) -> float:
-    from app_lib.models import checkpoint_stamp
+    from analysis.catalog import checkpoint_stamp
 
     return checkpoint_stamp(ckpt.path)
 
@@ -68,10 +68,24 @@ def capture_for(ckpt: Checkpoint, ids: tuple[int, ...], switches: Switches) -> C
 
 
 def init_state(defaults: dict[str, Any]) -> None:
-    """Set session defaults once; later reruns keep what the user chose."""
+    """Set session defaults once; later reruns keep what the user chose.
+
+    Streamlit forgets a widget's value on a run that does not draw the widget (an empty prompt
+    stops the page before the layer selector; another tab hides the gamma slider). Writing each
+    key back to itself marks it as the session's own value, which survives such runs, so the
+    layer, head and gamma the user chose are still there when the widget comes back.
+    """
     for key, value in defaults.items():
         if key not in st.session_state:
             st.session_state[key] = value
+    keep_state(defaults)
+
+
+def keep_state(keys: Iterable[str]) -> None:
+    """Keep these widgets' values across runs that do not draw them (see `init_state`)."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def clamp_choice(key: str, options: list[Any], fallback: Any) -> None:

@@ -1,18 +1,20 @@
 """The Explore page's figures from one `Capture` and the user's focus (layer, head, query, key).
 
 Kept apart from the page so the benchmark can time exactly what the page draws, without Streamlit.
+`views.registry` says which of these each tab shows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
 
-from app_lib.capture import Capture, GenerationStep
+from analysis.capture import Capture, GenerationStep
+from analysis.metrics import uniform_entropy
 from viz.attention import head_heatmap, pattern_grid, score_pipeline
-from viz.metrics import uniform_entropy
 from viz.qkv import qkv_inspector
 from viz.stats import entropy_bars, entropy_heatmap, layer_pos_heatmap
 from viz.tokens import token_loss_html, topk_table
@@ -42,10 +44,18 @@ def clamp_focus(focus: Focus, n_layers: int, n_heads: int, n_pos: int) -> Focus:
     )
 
 
-def grid_figure(cap: Capture, gamma: float = 1.0) -> go.Figure:
+def grid_figure(
+    cap: Capture, gamma: float = 1.0, knocked: Sequence[tuple[int, int]] = ()
+) -> go.Figure:
+    """knocked: (layer, head) of knocked-out heads, marked on their panels."""
     assert cap.patterns is not None
     return pattern_grid(
-        cap.patterns, cap.tokens, gamma=gamma, max_positions=GRID_POSITIONS, cell_px=150
+        cap.patterns,
+        cap.tokens,
+        gamma=gamma,
+        max_positions=GRID_POSITIONS,
+        cell_px=150,
+        marked=knocked,
     )
 
 
@@ -71,6 +81,7 @@ def pipeline_figure(cap: Capture, focus: Focus) -> go.Figure:
         cap.tokens,
         title=f"Layer {focus.layer} head {focus.head}: raw → scaled → masked → softmax",
         max_positions=PIPELINE_POSITIONS,
+        causal=cap.causal,
     )
 
 
@@ -95,12 +106,14 @@ def qkv_figure(cap: Capture, focus: Focus) -> go.Figure:
 
 
 def resid_figure(cap: Capture) -> go.Figure:
+    # an LSTM has no residual stream: its rows are hidden states, and the title says so
+    what = "Residual-stream norm ‖x‖" if cap.has_attention else "LSTM hidden-state norm ‖h‖"
     return layer_pos_heatmap(
         cap.resid_norms,
         cap.tokens,
-        title="Residual-stream norm ‖x‖ per layer and position",
+        title=f"{what} per layer and position",
         row_labels=cap.stream_labels,
-        value_name="‖x‖",
+        value_name="‖x‖" if cap.has_attention else "‖h‖",
     )
 
 
@@ -125,9 +138,9 @@ def ln_figures(cap: Capture) -> tuple[go.Figure, go.Figure] | None:
     return mean, std
 
 
-def entropy_figures(cap: Capture, causal: bool) -> tuple[go.Figure, go.Figure]:
+def entropy_figures(cap: Capture) -> tuple[go.Figure, go.Figure]:
     assert cap.entropy is not None
-    ceiling = uniform_entropy(len(cap.tokens), causal=causal)
+    ceiling = uniform_entropy(len(cap.tokens), causal=cap.causal)
     return (
         entropy_heatmap(cap.entropy, max_bits=ceiling),
         entropy_bars(cap.entropy, uniform_bits=ceiling),
@@ -165,18 +178,3 @@ def generation_figure(step: GenerationStep, labels: list[str]) -> go.Figure:
         value_name="weight",
         colorscale="Viridis",
     )
-
-
-def all_explore_figures(cap: Capture, focus: Focus, causal: bool = True) -> dict[str, go.Figure]:
-    """Every figure the Explore page can show for this capture (what the benchmark measures)."""
-    figs: dict[str, go.Figure] = {"resid": resid_figure(cap)}
-    ln = ln_figures(cap)
-    if ln is not None:
-        figs["ln_mean"], figs["ln_std"] = ln
-    if cap.has_attention:
-        figs["grid"] = grid_figure(cap)
-        figs["head"] = head_figure(cap, focus)
-        figs["pipeline"] = pipeline_figure(cap, focus)
-        figs["qkv"] = qkv_figure(cap, focus)
-        figs["entropy_map"], figs["entropy_bars"] = entropy_figures(cap, causal)
-    return figs

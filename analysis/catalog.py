@@ -1,0 +1,159 @@
+"""Which checkpoints the app offers, and what their records say.
+
+A variant is a checkpoint folder (model.safetensors, config.json, tokenizer.json, meta.json) that
+may also hold `record.json`, written by the experiment suite as a `training.suite_record.
+VariantRecord`. The app reads records only through that dataclass: a record of an older schema, or
+one that does not parse, becomes a `RecordRead` with a note for the page instead of an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the suite's module pulls in training; the Explore page never needs it
+    from training.suite_record import VariantRecord
+
+REPO = Path(__file__).resolve().parents[1]
+ENV_ROOT = "ATTENTION_LAB_CHECKPOINTS"  # tests point this at a temp dir of tiny checkpoints
+DEFAULT_VARIANT = "baseline"
+RECORD = "record.json"
+
+
+def checkpoint_root() -> Path:
+    """Where shipped variants live: $ATTENTION_LAB_CHECKPOINTS, else <repo>/checkpoints."""
+    env = os.environ.get(ENV_ROOT)
+    return Path(env).expanduser() if env else REPO / "checkpoints"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str  # folder name, shown in the model picker
+    path: Path
+
+
+def list_variants(root: Path | None = None) -> list[Variant]:
+    """Checkpoint folders directly under root (those with a config.json), baseline first."""
+    root = checkpoint_root() if root is None else root
+    if not root.is_dir():
+        return []
+    found = [
+        Variant(p.name, p)
+        for p in sorted(root.iterdir())
+        if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()
+    ]
+    # the landing page should open on the reference model, whatever the alphabet says
+    return sorted(found, key=lambda v: (v.name != DEFAULT_VARIANT, v.name))
+
+
+def checkpoint_stamp(path: Path) -> float:
+    """Latest modification time of the folder's files: retraining into the same folder
+    changes it, so a cache keyed on (path, stamp) never serves stale weights."""
+    try:
+        times = [f.stat().st_mtime for f in path.iterdir() if f.is_file()]
+    except OSError:
+        return 0.0
+    return max(times, default=0.0)
+
+
+# --- records --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordRead:
+    """A folder's record as the app can use it: the typed record, or why there is none."""
+
+    record: VariantRecord | None
+    note: str | None = None  # None with no record means the folder simply has no record.json
+
+
+def read_record_json(path: Path) -> dict[str, Any] | None:
+    """record.json as a plain dict, any schema; None when missing or unreadable (never raises).
+    Only the Curriculum page still reads records this way, until it moves to `read_record`."""
+    try:
+        data = json.loads((path / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_record(path: Path) -> RecordRead:
+    """The folder's `VariantRecord`; never raises: a bad or older record becomes a note."""
+    from training.suite_record import SCHEMA_VERSION, VariantRecord
+
+    file = path / RECORD
+    if not file.is_file():
+        return RecordRead(None)
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, ValueError) as e:
+        return RecordRead(None, f"its {RECORD} cannot be read ({type(e).__name__}: {e})")
+    if not isinstance(data, dict):
+        return RecordRead(None, f"its {RECORD} is not a JSON object")
+    version = data.get("schema_version", 1)
+    if version != SCHEMA_VERSION:
+        return RecordRead(
+            None,
+            f"its {RECORD} is schema {version}, written before the re-designed suite; this app "
+            f"reads schema {SCHEMA_VERSION} (retrain it with the suite to compare its numbers)",
+        )
+    try:
+        return RecordRead(VariantRecord.from_json(data))
+    except (TypeError, KeyError, ValueError, AttributeError) as e:
+        return RecordRead(
+            None, f"its {RECORD} does not match schema {SCHEMA_VERSION} ({type(e).__name__}: {e})"
+        )
+
+
+def record_curve(record: Any) -> list[dict[str, Any]]:
+    """A record's training curve: a list of {"step", "train_loss", "val_loss", ...} dicts.
+    Takes a `VariantRecord` or a plain dict (the Curriculum page's)."""
+    curve = record.get("curve") if isinstance(record, dict) else getattr(record, "curve", None)
+    if not isinstance(curve, list):
+        return []
+    return [point for point in curve if isinstance(point, dict)]
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+# Metrics whose unit is nats per token: they compare across models only with the same tokenizer.
+PER_TOKEN = ("val_loss", "holdout_loss", "lambada_loss", "mask_flipped_val_loss")
+# The loss that compares across tokenizers: bits per character of the same text.
+PER_CHAR = "val_bpc"
+
+
+def record_metrics(record: VariantRecord) -> dict[str, float]:
+    """The numbers Compare can chart for one record: the shipped seed's final metrics, the mean
+    over seeds of each spread metric ("mean val_loss"), and the run's size and cost."""
+    out: dict[str, float] = {}
+    for key, value in record.final.items():
+        if (v := _finite(value)) is not None:
+            out[key] = v
+    for key, spread in record.spread.items():
+        if (v := _finite(spread.mean)) is not None:
+            out[f"mean {key} ({spread.n} seeds)"] = v
+    for key in ("n_params", "steps", "train_seconds", "tokens_per_s"):
+        if (v := _finite(getattr(record, key))) is not None:
+            out[key] = v
+    return out
+
+
+def default_metric(metrics: list[str], tokenizers: set[str]) -> str | None:
+    """Compare opens on validation loss, in bits per character when the tokenizers differ
+    (nats per token of a BPE model and of a char model measure different things)."""
+    preferred = [PER_CHAR, "val_loss"] if len(tokenizers) > 1 else ["val_loss", PER_CHAR]
+    preferred += ["second_half_accuracy"]  # the reversal task has no loss on text
+    return next((m for m in preferred if m in metrics), metrics[0] if metrics else None)
+
+
+def is_per_token(metric: str) -> bool:
+    """Whether a metric of `record_metrics` is measured in nats per token."""
+    return any(metric == m or metric.startswith(f"mean {m} ") for m in PER_TOKEN)

@@ -1,0 +1,291 @@
+"""Every Explore view, described once: the page, the app benchmark and the tests iterate `VIEWS`.
+
+A view is a tab of the Explore page. Its entry says what it is called, whether it needs attention
+(the LSTM has none), which controls it shows above its content, what it draws (a pure builder:
+`Capture` and `ViewInput` in, a list of items out) and what files it exports.
+
+Adding a view: write its builder (figures in `views.explore`, drawing in `viz/`), add one `View`
+below. The page shows it, `bench/bench_app.py` times it and `tests/test_app.py` renders it, with
+no other edit; a test fails if any of them misses a view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import plotly.graph_objects as go
+
+from analysis.capture import Capture, GenerationStep
+from views import exports
+from views.explore import (
+    Focus,
+    entropy_figures,
+    generation_figure,
+    grid_figure,
+    head_figure,
+    ln_figures,
+    loss_html,
+    pipeline_figure,
+    qkv_figure,
+    resid_figure,
+    topk_rows,
+)
+
+# Controls a view may ask for; `ui.controls` draws each one and fills the matching `ViewInput` field.
+#   layer_head  which layer and head (-> focus.layer, focus.head)
+#   gamma       the colour gamma of pattern heatmaps (-> gamma)
+#   positions   which query and key (-> focus.q_pos, focus.k_pos)
+#   generation  sampling settings, the Generate button and the step slider (-> generation, step)
+Control = Literal["layer_head", "gamma", "positions", "generation"]
+
+
+@dataclass(frozen=True)
+class ViewInput:
+    """What the user chose: the controls' values, plus what exports and titles name."""
+
+    focus: Focus = Focus()
+    gamma: float = 1.0
+    knocked: tuple[tuple[int, int], ...] = ()  # (layer, head) of knocked-out heads
+    generation: tuple[GenerationStep, ...] = ()  # the last generation's steps, if any
+    step: int = 0  # the generation step shown
+
+
+# What a builder returns, item by item, for the page to lay out top to bottom.
+@dataclass(frozen=True)
+class Chart:
+    key: str  # widget key, unique on the page
+    figure: go.Figure
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    charts: tuple[Chart, ...]
+
+
+@dataclass(frozen=True)
+class Html:
+    html: str
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str
+    rows: list[dict]
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+
+
+Item = Chart | SideBySide | Html | Table | Note
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    label: str  # button label
+    what: (
+        str  # the file-name part after the model, e.g. "L1H2" or "grid"; "{layer}"/"{head}" filled
+    )
+    suffix: str  # file extension
+    mime: str
+    make: Callable[[exports.ExportContext, Capture, Focus], bytes | str]
+
+    def file_name(self, ctx: exports.ExportContext, focus: Focus) -> str:
+        what = self.what.format(layer=focus.layer, head=focus.head)
+        return f"{ctx.stem}_{what}.{self.suffix}"
+
+
+@dataclass(frozen=True)
+class View:
+    name: str  # the tab's label
+    key: str  # short id: benchmark rows, test ids, widget keys
+    needs_attention: bool  # False: also shown for the LSTM
+    build: Callable[[Capture, ViewInput], list[Item]]
+    controls: tuple[Control, ...] = ()
+    exports: tuple[ExportFile, ...] = ()
+    help: str = ""  # one sentence under the tab: what to look at
+    timed: bool = True  # False: the benchmark skips it (it needs user action first)
+
+
+# --- builders: Capture + ViewInput -> items -------------------------------------------------------
+
+
+def _grid(cap: Capture, inp: ViewInput) -> list[Item]:
+    return [Chart("grid_fig", grid_figure(cap, inp.gamma, inp.knocked))]
+
+
+def _head(cap: Capture, inp: ViewInput) -> list[Item]:
+    return [Chart("head_fig", head_figure(cap, inp.focus, inp.gamma))]
+
+
+def _pipeline(cap: Capture, inp: ViewInput) -> list[Item]:
+    return [Chart("pipeline_fig", pipeline_figure(cap, inp.focus))]
+
+
+def _qkv(cap: Capture, inp: ViewInput) -> list[Item]:
+    return [Chart("qkv_fig", qkv_figure(cap, inp.focus))]
+
+
+def _stream(cap: Capture, inp: ViewInput) -> list[Item]:
+    items: list[Item] = [Chart("resid_fig", resid_figure(cap))]
+    ln = ln_figures(cap)
+    if ln is None:
+        if cap.has_attention:
+            items.append(Note("No LayerNorm ran (switched off, or the model has none)."))
+    else:
+        items += [Chart("ln_mean_fig", ln[0]), Chart("ln_std_fig", ln[1])]
+    return items
+
+
+def _entropy(cap: Capture, inp: ViewInput) -> list[Item]:
+    heat, bars = entropy_figures(cap)
+    return [SideBySide((Chart("entropy_map_fig", heat), Chart("entropy_bars_fig", bars)))]
+
+
+def _loss(cap: Capture, inp: ViewInput) -> list[Item]:
+    return [
+        Html(loss_html(cap)),
+        Note("Hover a token for its loss and the top predictions made before it."),
+        Table("topk_table", topk_rows(cap)),
+    ]
+
+
+def _generation(cap: Capture, inp: ViewInput) -> list[Item]:
+    steps = [s for s in inp.generation if s.rows is not None]
+    if not steps or not cap.has_attention:
+        return []
+    step = steps[min(max(inp.step, 0), len(steps) - 1)]
+    if step.query_pos >= len(cap.tokens):
+        return [Note("That step lies outside the analysed window.")]
+    return [Chart("gen_fig", generation_figure(step, cap.tokens))]
+
+
+# --- exports ----------------------------------------------------------------------------------------
+
+NPZ = ExportFile(
+    "NPZ (all tensors)", "activations", "npz", "application/octet-stream", exports.npz_bytes
+)
+HEAD_EXPORTS = (
+    ExportFile("PNG", "L{layer}H{head}", "png", "image/png", exports.head_png),
+    ExportFile("SVG", "L{layer}H{head}", "svg", "image/svg+xml", exports.head_svg),
+    ExportFile("HTML", "L{layer}H{head}", "html", "text/html", exports.head_html),
+    ExportFile("CSV", "L{layer}H{head}", "csv", "text/csv", exports.head_csv),
+)
+GRID_EXPORTS = (
+    ExportFile("PNG", "grid", "png", "image/png", exports.grid_png),
+    ExportFile("SVG", "grid", "svg", "image/svg+xml", exports.grid_svg),
+    ExportFile("HTML", "grid", "html", "text/html", exports.grid_html),
+)
+
+# --- the registry -----------------------------------------------------------------------------------
+
+VIEWS: tuple[View, ...] = (
+    View(
+        "Grid",
+        "grid",
+        needs_attention=True,
+        build=_grid,
+        controls=("gamma",),
+        exports=(*GRID_EXPORTS, NPZ),
+        help="Every head at once: rows are layers, columns heads; in each panel a query (row) "
+        "spreads its weight over the keys (columns) it may see.",
+    ),
+    View(
+        "Focused head",
+        "head",
+        needs_attention=True,
+        build=_head,
+        controls=("layer_head", "gamma"),
+        exports=(*HEAD_EXPORTS, NPZ),
+        help="One head at full resolution; hover a cell for the exact weight.",
+    ),
+    View(
+        "Score pipeline",
+        "pipeline",
+        needs_attention=True,
+        build=_pipeline,
+        controls=("layer_head",),
+        exports=(NPZ,),
+        help="How one head's scores become weights: raw q·k, scaled, masked, softmax.",
+    ),
+    View(
+        "Q/K/V",
+        "qkv",
+        needs_attention=True,
+        build=_qkv,
+        controls=("layer_head", "positions"),
+        exports=(NPZ,),
+        help="One query-key pair: their vectors, the dot product, and how the weights mix values.",
+    ),
+    View(
+        "Residual & LayerNorm",
+        "stream",
+        needs_attention=False,
+        build=_stream,
+        exports=(NPZ,),
+        help="The size of the stream at each layer and position, and what each LayerNorm sees.",
+    ),
+    View(
+        "Entropy",
+        "entropy",
+        needs_attention=True,
+        build=_entropy,
+        exports=(NPZ,),
+        help="How spread out each head's attention is, against a head that attends uniformly.",
+    ),
+    View(
+        "Per-token loss",
+        "loss",
+        needs_attention=False,
+        build=_loss,
+        exports=(NPZ,),
+        help="Which tokens surprised the model, and what it predicted instead.",
+    ),
+    View(
+        "Generate",
+        "generate",
+        needs_attention=False,
+        build=_generation,
+        controls=("generation",),
+        help="Sample a continuation; each step's attention of the predicting query is kept.",
+        timed=False,
+    ),
+)
+
+VIEW_BY_NAME: dict[str, View] = {v.name: v for v in VIEWS}
+
+
+def views_for(has_attention: bool) -> list[View]:
+    """The views a model can show: all of them with attention, the rest for the LSTM."""
+    return [v for v in VIEWS if has_attention or not v.needs_attention]
+
+
+def default_input(cap: Capture) -> ViewInput:
+    """What the benchmark and the tests build with: layer 1 head 1 where they exist, the last
+    query and a middle key."""
+    n = len(cap.tokens)
+    layers = 1 if cap.patterns is None else cap.patterns.shape[0]
+    heads = 1 if cap.patterns is None else cap.patterns.shape[1]
+    focus = Focus(min(1, layers - 1), min(1, heads - 1), n - 1, n // 2)
+    return ViewInput(focus=focus)
+
+
+__all__ = [
+    "Chart",
+    "Control",
+    "ExportFile",
+    "Html",
+    "Item",
+    "Note",
+    "SideBySide",
+    "Table",
+    "VIEWS",
+    "VIEW_BY_NAME",
+    "View",
+    "ViewInput",
+    "default_input",
+    "views_for",
+]
