@@ -76,6 +76,11 @@ def setup_from_predictions(
     """answer = the clean run's top token at `position`; wrong = the corrupted run's top token,
     or its runner-up where both runs agree (then the corruption did not flip the answer, and the
     logit difference says by how much it moved)."""
+    if clean.shape != corrupted.shape:
+        raise ValueError(
+            f"clean ({len(clean)} tokens) and corrupted ({len(corrupted)} tokens) prompts must "
+            "be of equal length: a patch copies activations position by position"
+        )
     with torch.no_grad():
         logits = model(torch.stack([clean, corrupted]), switches=switches)[:, position]
     answer = int(logits[0].argmax())
