@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import torch
 from jaxtyping import Int
 from torch import Tensor
 
@@ -43,7 +44,7 @@ class ViewInputs:
     """What a view may read; each view uses the fields it needs."""
 
     tokens: Int[Tensor, " pos"]  # the prompt
-    target: Target | None = None  # attribution: the token (or one per position); None = next token
+    target: Target | None = None  # attribution: a token, or one per position; None = next token
     versus: Target | None = None  # attribution: subtracted token, for a logit difference
     setup: PatchingSetup | None = None  # patching: the prompt pair and its answers
     direction: Direction = "denoising"  # patching
@@ -71,9 +72,13 @@ class InterpView:
         return None
 
 
-def _next_tokens(tokens: Tensor) -> Tensor:
-    # the true next token; the last position has none, so it is attributed to itself
-    return tokens.roll(-1) if tokens.dim() == 1 else tokens[0].roll(-1)
+def _next_tokens(model: Transformer, tokens: Tensor, switches: Switches) -> Tensor:
+    """The true next token at every position; the last has none, so there the model's own top
+    prediction (what a reader of the last position asks about: why this token?)."""
+    tokens = tokens.reshape(-1)
+    with torch.no_grad():
+        predicted = model(tokens[None], switches=switches)[0, -1].argmax()
+    return torch.cat([tokens[1:], predicted[None].to(tokens.device)])
 
 
 def _setup(inputs: ViewInputs) -> PatchingSetup:
@@ -111,7 +116,7 @@ VIEWS: tuple[InterpView, ...] = (
         lambda m, i: direct_logit_attribution(
             m,
             i.tokens,
-            _next_tokens(i.tokens) if i.target is None else i.target,
+            _next_tokens(m, i.tokens, i.switches) if i.target is None else i.target,
             i.versus,
             switches=i.switches,
         ),
