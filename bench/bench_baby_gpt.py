@@ -140,7 +140,7 @@ def run_ours(
     env: dict[str, str], config: Path, data_dir: str | None, work: Path
 ) -> tuple[float, float]:
     out = work / config.stem
-    argv = [sys.executable, "-m", "training.train", "--config", str(config)]
+    argv = [sys.executable, "-m", "training.train", "--config", str(config), "--overwrite"]
     argv += ["--out_dir", str(out), "--progress", "false", "--cache_dir", str(work / "cache")]
     seconds = seconds_to_exit(argv + (["--data_dir", data_dir] if data_dir else []), env)
     last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]

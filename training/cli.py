@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import types
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, NoReturn, Union, get_args, get_origin, get_type_hints
 
 from model.config import ModelConfig
 from training.config import RunConfig, TrainConfig, read_config_file
@@ -38,8 +38,17 @@ def _flag_kwargs(tp: Any) -> dict[str, Any]:
     return {"type": base}
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Errors as one line, `prog: error: message`, exit status 2. argparse's default prints the
+    usage first, which with a flag per config field is a screenful hiding the one line that
+    matters; --help still shows it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the flags)\n")
+
+
 def config_parser(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description)
+    parser = OneLineParser(description=description)
     parser.add_argument("--config", help="TOML or JSON file with [model] and [train] tables")
     seen: set[str] = set()
     for section, cls in (("model", ModelConfig), ("train", TrainConfig)):

@@ -10,7 +10,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from model.tokenizers import CharTokenizer, Tokenizer
-from training.batches import random_windows, sequential_windows
+from training.batches import random_windows, sequential_steps_per_epoch, sequential_windows
 from training.config import RunConfig
 from training.corpora import load_corpus
 from training.reversal import reversal_batch
@@ -62,6 +62,30 @@ def model_config_for(run: RunConfig, data: RunData) -> RunConfig:
     if run.train.task == "reversal":
         model = model.replace(n_ctx=max(model.n_ctx, 2 * run.train.reversal_len))
     return RunConfig(model, run.train)
+
+
+def check_data_fits(run: RunConfig, data: RunData, world_size: int = 1) -> None:
+    """Refuse, before any model is built, a context the corpus cannot fill: otherwise the first
+    batch (or the first evaluation, minutes later) failed with a traceback."""
+    if run.train.task != "lm":
+        return
+    assert data.train is not None and data.val is not None
+    n_ctx, t = run.model.n_ctx, run.train
+    where = f"corpus {t.corpus!r}"
+    if len(data.train) <= n_ctx:  # a window is n_ctx inputs plus the target after the last
+        raise ValueError(
+            f"n_ctx={n_ctx} is longer than the {len(data.train)}-token train split of {where} "
+            "(a window needs n_ctx + 1 tokens)"
+        )
+    if t.sampling == "sequential":
+        if sequential_steps_per_epoch(len(data.train), t.batch_size, n_ctx, world_size) == 0:
+            raise ValueError(
+                f"{where}: its {len(data.train)} train tokens make fewer than one batch of "
+                f"batch_size={t.batch_size} windows of n_ctx={n_ctx} for each of {world_size} "
+                "rank(s)"
+            )
+    if len(data.val) < 2:
+        raise ValueError(f"{where}: the validation split has {len(data.val)} tokens, needs 2")
 
 
 class BatchSource:

@@ -145,7 +145,10 @@ class SummaryRow:
 
 def execute(config: str | None, run: SweepRun, threads: int | None) -> RunResult:
     """Train one run in a subprocess and summarise its metrics log."""
-    argv = [sys.executable, "-m", "training.train", "--progress", "false", *run.flags]
+    # each sweep run starts afresh in its folder, as it always did (train refuses to replace an
+    # earlier run unless told to)
+    argv = [sys.executable, "-m", "training.train", "--progress", "false", "--overwrite"]
+    argv += run.flags
     if config:
         argv += ["--config", str(Path(config).resolve())]
     env = dict(os.environ)

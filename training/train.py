@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -23,12 +24,18 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from model.build import LanguageModel, build_model
-from model.checkpoint import load_checkpoint, recover_interrupted_save, save_checkpoint
+from model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    remove_save_leftovers,
+    save_checkpoint,
+)
 from training.batches import rank_generator
 from training.cli import config_parser, run_config_from_args
 from training.config import RunConfig
@@ -37,13 +44,14 @@ from training.distributed import (
     all_gather_cpu,
     all_reduce_mean,
     barrier,
+    exit_process,
     init_distributed,
     shutdown,
 )
 from training.evaluate import evaluate
 from training.metrics import MetricsLog
 from training.optim import build_optimizer, load_optimizer_tensors, lr_at, optimizer_tensors
-from training.prepare import BatchSource, RunData, model_config_for, prepare_data
+from training.prepare import BatchSource, RunData, check_data_fits, model_config_for, prepare_data
 from training.reversal import accuracy_per_position, half_accuracies
 
 CHECKPOINT = "checkpoint"
@@ -51,6 +59,15 @@ METRICS = "metrics.jsonl"
 Status = Literal["completed", "diverged"]
 # called at every evaluation with (step, model); what it returns is merged into the metrics record
 EvalCallback = Callable[[int, LanguageModel], dict[str, Any]]
+
+
+class RunRefused(ValueError):
+    """A run that cannot start as asked (data, out_dir, resume); the message names the field or
+    file. The command line prints it as one line and exits 2."""
+
+
+class SaveFailed(OSError):
+    """A checkpoint could not be written (a full disk); the previous one is intact."""
 
 
 @dataclass
@@ -100,53 +117,70 @@ def train(
     resume: bool = False,
     on_eval: EvalCallback | None = None,
     name: str | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
-    """Train as `run` says; with resume=True continue from <out_dir>/checkpoint if there is one."""
+    """Train as `run` says; with resume=True continue from <out_dir>/checkpoint if there is one.
+
+    An out_dir that already holds a run (a checkpoint or metrics) is refused (RunRefused) unless
+    resume=True continues it or overwrite=True deletes it first: a fresh run used to replace a
+    300-step checkpoint and its metrics without a word."""
     info = init_distributed(run.train.device)
     try:
-        return _train(run, info, resume, on_eval, name)
+        return _train(run, info, resume, on_eval, name, overwrite)
     finally:
         shutdown(info)
 
 
 def _train(
-    run: RunConfig, info: DistInfo, resume: bool, on_eval: EvalCallback | None, name: str | None
+    run: RunConfig,
+    info: DistInfo,
+    resume: bool,
+    on_eval: EvalCallback | None,
+    name: str | None,
+    overwrite: bool,
 ) -> TrainResult:
     t = run.train
     if t.threads:
         torch.set_num_threads(t.threads)
     out_dir = Path(t.out_dir)
     ckpt_dir = out_dir / CHECKPOINT
-    data = prepare_data(run)
+    log = MetricsLog(out_dir / METRICS, enabled=info.is_main)
+    if info.is_main:
+        # a save killed before its renames left a temporary folder; one killed between them
+        # left the checkpoint moved aside. Only rank 0 saves, so only it tidies, before anyone looks
+        remove_save_leftovers(ckpt_dir)
+    barrier(info)
+    # a checkpoint folder without its weights is a damaged checkpoint to report, not to delete
+    resuming = resume and ckpt_dir.exists()
+    earlier = [p.name for p in (ckpt_dir, log.path) if p.exists()]
+    if earlier and not resume and not overwrite:
+        raise RunRefused(
+            f"{out_dir} already holds a run ({', '.join(earlier)}): --resume continues it, "
+            "--overwrite replaces it"
+        )
+    try:
+        data = prepare_data(run)
+    except (OSError, ValueError) as e:  # a missing corpus, an unreadable or empty file
+        raise RunRefused(f"corpus {t.corpus!r}: {e}" if t.task == "lm" else str(e)) from e
     run = model_config_for(run, data)
+    try:
+        check_data_fits(run, data, info.world_size)
+    except ValueError as e:
+        raise RunRefused(str(e)) from None
+    if not resuming and info.is_main:  # checked all there is to check: clear the earlier run
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        log.path.unlink(missing_ok=True)
+    barrier(info)
     torch.manual_seed(t.seed)
     model = build_model(run.model).to(info.device)
     optimizer = build_optimizer(model, t)
     generator = rank_generator(t.seed, info.rank)
-    log = MetricsLog(out_dir / METRICS, enabled=info.is_main)
     start_step, elapsed_before = 0, 0.0
-
-    recover_interrupted_save(ckpt_dir)
-    if resume and (ckpt_dir / "model.safetensors").exists():
-        ckpt = load_checkpoint(ckpt_dir, device=info.device, extras=True)
-        if ckpt.config != run.model:
-            raise ValueError(f"{ckpt_dir}: saved for a different model config; refusing to resume")
-        model.load_state_dict(ckpt.model.state_dict())
-        load_optimizer_tensors(optimizer, ckpt.extras["optimizer"])
-        rng = (
-            ckpt.extras[f"rng_rank{info.rank}"]
-            if f"rng_rank{info.rank}" in ckpt.extras
-            else ckpt.extras["rng"]
-        )
-        generator.set_state(rng["batches"])
-        torch.set_rng_state(rng["torch"])
-        start_step = int(ckpt.meta["step"])
-        elapsed_before = float(ckpt.meta.get("elapsed_s", 0.0))
+    if resuming:
+        start_step, elapsed_before = _resume(ckpt_dir, run, model, optimizer, generator, info)
         log.truncate_after(start_step)
         if info.is_main:
             print(f"resuming {ckpt_dir} at step {start_step}", file=sys.stderr)
-    elif info.is_main and log.path.exists():
-        log.path.unlink()  # a fresh run starts a fresh log
 
     train_model: nn.Module = model
     if info.enabled:
@@ -179,7 +213,12 @@ def _train(
             **extra_meta,
         }
         extras = {"optimizer": optimizer_tensors(optimizer), **rng}
-        save_checkpoint(ckpt_dir, model, data.tokenizer, meta, extras=extras)
+        try:
+            save_checkpoint(ckpt_dir, model, data.tokenizer, meta, extras=extras)
+        except (OSError, SafetensorError) as e:  # ENOSPC comes from safetensors as its own type
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            kept = "the previous checkpoint is kept" if saved_step else "no checkpoint was written"
+            raise SaveFailed(f"{ckpt_dir}: saving step {step} failed ({reason}); {kept}") from e
 
     t0 = time.perf_counter()
     bar = tqdm(
@@ -295,6 +334,50 @@ def _train(
     return TrainResult(status, done, last_val, last_loss, seconds, tps, out_dir, message)
 
 
+def _resume(
+    ckpt_dir: Path,
+    run: RunConfig,
+    model: LanguageModel,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    info: DistInfo,
+) -> tuple[int, float]:
+    """Load weights, optimizer and RNG state; returns (step, seconds trained before). Everything
+    that can be wrong with the folder is a RunRefused naming the file."""
+    try:
+        ckpt = load_checkpoint(ckpt_dir, device=info.device, extras=True)
+    except CheckpointError as e:
+        raise RunRefused(f"cannot resume: {e}") from None
+    if ckpt.config != run.model:
+        saved, now = ckpt.config.to_dict(), run.model.to_dict()
+        changed = [f"{k} {saved[k]!r} -> {now[k]!r}" for k in saved if saved[k] != now[k]]
+        raise RunRefused(
+            f"{ckpt_dir}: saved for a different model config ({', '.join(changed)}); resume with "
+            "the config it was trained with, or --overwrite to start afresh"
+        )
+    rng_group = f"rng_rank{info.rank}" if f"rng_rank{info.rank}" in ckpt.extras else "rng"
+    for group in ("optimizer", rng_group):
+        if group not in ckpt.extras:
+            raise RunRefused(
+                f"{ckpt_dir / (group + '.safetensors')}: missing; resuming needs the optimizer "
+                "and RNG state saved with the weights"
+            )
+    step, elapsed = ckpt.meta.get("step"), ckpt.meta.get("elapsed_s", 0.0)
+    if type(step) is not int or step < 0 or not isinstance(elapsed, int | float):
+        raise RunRefused(f"{ckpt_dir / 'meta.json'}: no valid step and elapsed_s to resume at")
+    model.load_state_dict(ckpt.model.state_dict())
+    try:
+        load_optimizer_tensors(optimizer, ckpt.extras["optimizer"])
+        generator.set_state(ckpt.extras[rng_group]["batches"])
+        torch.set_rng_state(ckpt.extras[rng_group]["torch"])
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise RunRefused(
+            f"{ckpt_dir}: optimizer or RNG state does not fit this run "
+            f"({type(e).__name__}: {e}); --overwrite starts afresh"
+        ) from None
+    return step, float(elapsed)
+
+
 def _validate(
     model: LanguageModel, run: RunConfig, data: RunData, info: DistInfo, final: bool = False
 ) -> dict[str, Any]:
@@ -330,14 +413,25 @@ def _validate(
 def main(argv: list[str] | None = None) -> int:
     parser = config_parser("Train a transformer (or the LSTM baseline) as configured.")
     parser.add_argument("--resume", action="store_true", help="continue from <out_dir>/checkpoint")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh in an out_dir holding an earlier run, deleting its checkpoint and metrics",
+    )
     args = parser.parse_args(argv)
     try:
         run = run_config_from_args(args)
     except (ValueError, TypeError, OSError) as e:
         parser.error(str(e))
-    result = train(run, resume=args.resume)
-    if os.environ.get("RANK", "0") != "0":
-        return 0  # under torchrun only rank 0 reports, as only it logs
+    is_main = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
+    try:
+        result = train(run, resume=args.resume, overwrite=args.overwrite)
+    except (RunRefused, SaveFailed) as e:
+        if is_main:
+            print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, RunRefused) else 1
+    if not is_main:
+        return 0
     if result.status == "diverged":
         print(f"result: diverged at step {result.step} (recorded in {result.out_dir / METRICS})")
     else:
@@ -349,4 +443,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())  # not sys.exit: see exit_process on gloo's threads after DDP
