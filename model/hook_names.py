@@ -8,6 +8,7 @@ model has (the LSTM has hidden states instead) is a method of the model: `model.
 
 from __future__ import annotations
 
+import difflib
 from typing import Literal, get_args
 
 # what each attention head makes, in order: [batch, pos, head, d_head] or [batch, head, q_pos, k_pos]
@@ -38,7 +39,9 @@ def hook_name(kind: str, layer: int | None = None) -> str:
     if kind == "hidden":  # the LSTM's per-layer hidden states
         return f"layers.{layer}.hook_hidden"
     known = ["embed", "pos_embed", "hidden", *ATTENTION_HOOKS, *BLOCK_HOOKS]
-    raise ValueError(f"unknown hook kind {kind!r}; known: {known}")
+    near = difflib.get_close_matches(kind, known, n=3, cutoff=0.5)
+    hint = f"did you mean {near}?" if near else f"known: {known}"
+    raise ValueError(f"unknown hook kind {kind!r}; {hint}")
 
 
 def layernorm_module(ln: LayerNormName, layer: int | None = None) -> str:

@@ -151,7 +151,7 @@ def residuals_and_loss(cap_a: Capture, cap_b: Capture, la: str, lb: str) -> None
         fig = layer_pos_heatmap(
             cap.resid_norms,
             cap.tokens,
-            title=f"Residual norm · {name}",
+            title=f"{'Residual' if cap.has_attention else 'LSTM hidden-state'} norm · {name}",
             row_labels=cap.stream_labels,
             value_name="‖x‖",
         )

@@ -167,7 +167,7 @@ def test_hook_names_made_by_helpers_exist_in_every_variant(name: str) -> None:
     assert pattern_hooks(cfg.n_layers) == [hook_name("pattern", i) for i in range(cfg.n_layers)]
     assert len(model.stream_hooks()) == len(model.stream_labels()) == cfg.n_layers + 1
     assert all(n in model.hook_dict for n in model.stream_hooks())
-    with pytest.raises(ValueError, match="unknown hook kind"):
+    with pytest.raises(ValueError, match=r"unknown hook kind 'patern'; did you mean \['pattern'"):
         hook_name("patern", 0)
 
 
