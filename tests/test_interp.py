@@ -3,6 +3,8 @@ scores, and the identities patching must satisfy; parametrized over every archit
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from jaxtyping import install_import_hook
@@ -550,3 +552,41 @@ def test_float_prompts_are_refused() -> None:
     with pytest.raises(ValueError, match="integer tensor"):
         check_prompt(make(TINY), torch.zeros(4))
     assert check_prompt(make(TINY), torch.zeros(1, 4, dtype=torch.long)).shape == (4,)
+
+
+# --- shipped checkpoints (whatever is shipped: only identities are checked) ----------------
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+SHIPPED = sorted(p.parent for p in CHECKPOINTS.glob("*/config.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_identities_hold_on_shipped_checkpoints(folder: Path) -> None:
+    from interp import VIEWS, ViewInputs
+    from model.checkpoint import load_checkpoint
+
+    model = load_checkpoint(folder).model
+    view = VIEWS[0]
+    if view.unavailable(model) is not None:
+        pytest.skip(view.unavailable(model))
+    n = min(64, model.cfg.n_ctx)
+    gen = torch.Generator().manual_seed(0)
+    toks = torch.randint(0, model.cfg.vocab_size, (n,), generator=gen)
+    corrupted = toks.clone()
+    corrupted[n // 2] = (toks[n // 2] + 1) % model.cfg.vocab_size
+    setup = setup_from_predictions(model, toks, corrupted)
+    lens = logit_lens(model, toks)
+    torch.testing.assert_close(lens.logits[-1], model(toks[None])[0], atol=1e-5, rtol=0)
+    if model.cfg.residual:
+        a = direct_logit_attribution(model, toks, toks.roll(-1))
+        torch.testing.assert_close(a.total + a.bias, a.logit, atol=1e-4, rtol=0)
+    if model.cfg.attn_score in ("scaled_dot", "dot"):
+        terms = score_terms(model, toks)
+        torch.testing.assert_close(terms.total, terms.raw, atol=1e-4, rtol=0)
+    assert patch_sites(model, setup) == pytest.approx(1.0, abs=1e-4)
+    assert patch_sites(model, setup, []) == pytest.approx(0.0, abs=1e-4)
+    inputs = ViewInputs(toks, setup=setup)
+    for v in VIEWS:
+        if v.unavailable(model) is None:
+            v.compute(model, inputs)
