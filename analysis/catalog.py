@@ -83,11 +83,13 @@ def read_record_json(path: Path) -> dict[str, Any] | None:
 
 def read_record(path: Path) -> RecordRead:
     """The folder's `VariantRecord`; never raises: a bad or older record becomes a note."""
-    from training.suite_record import SCHEMA_VERSION, VariantRecord
-
     file = path / RECORD
     if not file.is_file():
         return RecordRead(None)
+    try:  # the schema lives with its writer, the suite; a broken training/ must not break the page
+        from training.suite_record import SCHEMA_VERSION, VariantRecord
+    except Exception as e:  # noqa: BLE001 - any failure to import is reported, not raised
+        return RecordRead(None, f"the record schema could not be loaded ({type(e).__name__}: {e})")
     try:
         data = json.loads(file.read_text())
     except (OSError, ValueError) as e:
