@@ -372,3 +372,16 @@ def test_csv_export_is_one_head(export_case):
     rows = exports.head_csv(ctx, cap, focus).splitlines()
     assert len(rows) == len(cap.tokens) + 1
     assert rows[0].startswith("q_pos,query,")
+
+
+def test_the_explore_page_loads_without_matplotlib():
+    """Static exports load matplotlib (~0.8 s) only when a download is clicked, not on first load."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ui.controls, ui.sidebar, ui.state, views.registry, analysis.prompts;"
+        "assert 'matplotlib' not in sys.modules, 'the Explore page imports matplotlib'"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, timeout=120)

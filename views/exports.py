@@ -14,7 +14,9 @@ from analysis.capture import Capture
 from model.config import ModelConfig
 from model.switches import Switches
 from views.explore import Focus, grid_figure, head_figure
-from viz.export import head_to_csv, to_html, to_npz, to_png, to_svg
+
+# `viz.export` is imported inside each function: it loads matplotlib (~0.8 s), which the page
+# needs only when a download button is clicked, not on its first load.
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ def metadata(ctx: ExportContext, cap: Capture) -> dict[str, Any]:
 
 def npz_bytes(ctx: ExportContext, cap: Capture, focus: Focus | None = None) -> bytes:
     """Every captured array (patterns, scores, q/k/v/z, stream, LN stats, losses...) + metadata."""
+    from viz.export import to_npz
+
     return to_npz(cap.arrays(), metadata(ctx, cap))
 
 
@@ -64,37 +68,51 @@ def grid_title(ctx: ExportContext) -> str:
 
 
 def head_png(ctx: ExportContext, cap: Capture, focus: Focus) -> bytes:
+    from viz.export import to_png
+
     assert cap.patterns is not None
     return to_png(cap.patterns[focus.layer, focus.head], cap.tokens, title=head_title(ctx, focus))
 
 
 def head_svg(ctx: ExportContext, cap: Capture, focus: Focus) -> bytes:
+    from viz.export import to_svg
+
     assert cap.patterns is not None
     return to_svg(cap.patterns[focus.layer, focus.head], cap.tokens, title=head_title(ctx, focus))
 
 
 def head_html(ctx: ExportContext, cap: Capture, focus: Focus) -> str:
+    from viz.export import to_html
+
     fig = head_figure(cap, focus)
     fig.update_layout(title=head_title(ctx, focus))
     return to_html(fig)
 
 
 def head_csv(ctx: ExportContext, cap: Capture, focus: Focus) -> str:
+    from viz.export import head_to_csv
+
     assert cap.patterns is not None
     return head_to_csv(cap.patterns[focus.layer, focus.head], cap.tokens)
 
 
 def grid_png(ctx: ExportContext, cap: Capture, focus: Focus | None = None) -> bytes:
+    from viz.export import to_png
+
     assert cap.patterns is not None
     return to_png(cap.patterns, cap.tokens, title=grid_title(ctx))
 
 
 def grid_svg(ctx: ExportContext, cap: Capture, focus: Focus | None = None) -> bytes:
+    from viz.export import to_svg
+
     assert cap.patterns is not None
     return to_svg(cap.patterns, cap.tokens, title=grid_title(ctx))
 
 
 def grid_html(ctx: ExportContext, cap: Capture, focus: Focus | None = None) -> str:
+    from viz.export import to_html
+
     fig = grid_figure(cap, knocked=[(a.layer, a.head) for a in ctx.switches.head_ablations])
     fig.update_layout(title=grid_title(ctx))
     return to_html(fig)
