@@ -2,21 +2,25 @@
 says "no clear difference" whenever the seeds disagree by as much as the variants do.
 
 A `Finding` is one comparison: which metric, the two spreads, the verdict, and a sentence. A
-question's `Answer` is its findings plus the caveats that this scale cannot settle.
+question's `Answer` is its findings plus the variants it needs that have no record yet. Which
+variants belong to which question is read from the suite spec (configs/suite.toml), not listed here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from training.suite import read_suite
 from training.suite_record import RECORD, Spread, VariantRecord
 from training.verdict import Verdict, judge
 
 RECALL = Path("curriculum") / "q1_recall"  # under the checkpoints root
+SUITE_SPEC = Path(__file__).resolve().parents[1] / "configs" / "suite.toml"
+Better = Literal["lower", "higher", "neither"]  # which direction of a metric is an improvement
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,20 @@ class Finding:
     b: Spread | None
     verdict: Verdict | None
     sentence: str
+    subject: str = ""  # the variant the finding is about ("no_residual")
+    better: Better = "lower"
+
+    @property
+    def standing(self) -> Literal["better", "worse", "same", "unknown"]:
+        """The verdict in words that respect the metric's direction."""
+        v = self.verdict
+        if v is None or v.label == "no spread":
+            return "unknown"
+        if v.label == "no clear difference":
+            return "same"
+        if self.better == "neither":
+            return "unknown"
+        return "better" if v.label == self.better else "worse"
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,7 @@ class Answer:
 class Evidence:
     records: dict[str, VariantRecord]
     recall: dict[str, Any] | None  # the Q1 recall experiment's record.json
+    old: tuple[str, ...] = ()  # folders whose record is of an older schema (not used for answers)
 
     def get(self, name: str) -> VariantRecord | None:
         return self.records.get(name)
@@ -46,18 +65,36 @@ class Evidence:
 
 def load_evidence(root: Path) -> Evidence:
     """Schema-2 records under root (older or unreadable ones are skipped) and the recall record."""
-    records = {}
+    records, old = {}, []
     for path in sorted(root.glob(f"*/{RECORD}")):
         try:
             records[path.parent.name] = VariantRecord.read(path.parent)
         except (ValueError, KeyError, TypeError, OSError):
-            continue
+            old.append(path.parent.name)
     recall = None
     try:
         recall = json.loads((root / RECALL / RECORD).read_text())
     except (OSError, ValueError):
         recall = None
-    return Evidence(records, recall)
+    return Evidence(records, recall if isinstance(recall, dict) else None, tuple(old))
+
+
+@lru_cache(maxsize=4)
+def suite_questions(spec: Path = SUITE_SPEC) -> dict[str, tuple[str, ...]]:
+    """question ("Q1".."Q4", "mask", "reference") -> its variants, in the spec's priority order."""
+    out: dict[str, tuple[str, ...]] = {}
+    for v in read_suite(spec).variants:
+        out[v.question] = (*out.get(v.question, ()), v.name)
+    return out
+
+
+def suite_order(spec: Path = SUITE_SPEC) -> list[str]:
+    return [n for names in suite_questions(spec).values() for n in names]
+
+
+def needed(question: str, spec: Path = SUITE_SPEC) -> list[str]:
+    """The baseline (every comparison's reference) and the question's own variants."""
+    return ["baseline", *suite_questions(spec).get(question, ())]
 
 
 def _spread(record: VariantRecord, metric: str) -> Spread | None:
@@ -73,10 +110,47 @@ def fmt(s: Spread | None, digits: int = 3) -> str:
     return f"{s.mean:.{digits}f} ± {s.std:.{digits}f}"
 
 
+def compare(
+    what: str,
+    name: str,
+    sa: Spread,
+    other: str,
+    sb: Spread | None,
+    *,
+    unit: str,
+    better: Better = "lower",
+    digits: int = 3,
+) -> Finding:
+    """`name` against `other` through the verdict rule, as one sentence with the seed spread."""
+    v = judge(sa, sb)
+    n_b = sb.n if sb else 0
+    head = (
+        f"**{name}** {fmt(sa, digits)} vs **{other}** {fmt(sb, digits)} {unit} "
+        f"({what}, mean ± std over {sa.n} and {n_b} seeds)"
+    )
+    if v is None:
+        tail = ""
+    elif v.label == "no clear difference":
+        tail = f": no clear difference (Δ {v.delta:+.{digits}f} is within twice the seed spread, {2 * v.noise:.{digits}f})"
+    elif v.label == "no spread":
+        tail = f": Δ {v.delta:+.{digits}f}, too few seeds for a verdict"
+    else:
+        word = v.label
+        if better != "neither":
+            word += " (better)" if v.label == better else " (worse)"
+        tail = f": {word} by {abs(v.delta):.{digits}f}, {abs(v.delta) / max(v.noise, 1e-12):.0f}× the larger seed std"
+    return Finding(f"{what}, {name} vs {other}", sa, sb, v, head + tail, name, better)
+
+
 def versus(
-    ev: Evidence, name: str, other: str = "baseline", metric: str = "val_loss", unit: str = "nats"
+    ev: Evidence,
+    name: str,
+    other: str = "baseline",
+    metric: str = "val_loss",
+    unit: str = "nats",
+    better: Better = "lower",
 ) -> Finding | None:
-    """`name` against `other` on `metric` (lower is better), as a sentence with the seed spread."""
+    """`name` against `other` on `metric`, as a sentence with the seed spread."""
     a, b = ev.get(name), ev.get(other)
     if a is None or b is None:
         return None
@@ -88,19 +162,10 @@ def versus(
             if bad
             else f"{name} has no {metric}"
         )
-        return Finding(f"{metric}, {name} vs {other}", Spread(None, None, 0), sb, None, text)
-    v = judge(sa, sb)
-    head = f"**{name}** {fmt(sa)} vs **{other}** {fmt(sb)} {unit} ({metric.replace('_', ' ')}, mean ± std over {sa.n} and {sb.n if sb else 0} seeds)"
-    if v is None:
-        tail = ""
-    elif v.label == "no clear difference":
-        tail = f": no clear difference (Δ {v.delta:+.3f} is within twice the seed spread, {2 * v.noise:.3f})"
-    elif v.label == "no spread":
-        tail = f": Δ {v.delta:+.3f}, too few seeds for a verdict"
-    else:
-        word = "lower (better)" if v.label == "lower" else "higher (worse)"
-        tail = f": {word} by {abs(v.delta):.3f}, {abs(v.delta) / max(v.noise, 1e-12):.0f}× the larger seed std"
-    return Finding(f"{metric}, {name} vs {other}", sa, sb, v, head + tail)
+        return Finding(
+            f"{metric}, {name} vs {other}", Spread(None, None, 0), sb, None, text, name, better
+        )
+    return compare(metric.replace("_", " "), name, sa, other, sb, unit=unit, better=better)
 
 
 def beats_bigram(ev: Evidence, name: str = "baseline") -> Finding | None:
@@ -123,18 +188,13 @@ def beats_bigram(ev: Evidence, name: str = "baseline") -> Finding | None:
         )
     )
     ref = Spread(bigram, 0.0, 1)
-    return Finding(f"val loss, {name} vs count bigram", s, ref, judge(s, ref), sentence)
-
-
-def _present(ev: Evidence, names: list[str]) -> tuple[list[str], list[str]]:
-    have = [n for n in names if n in ev.records]
-    return have, [n for n in names if n not in ev.records]
+    return Finding(f"val loss, {name} vs count bigram", s, ref, judge(s, ref), sentence, name)
 
 
 def _answer(
     question: str, ev: Evidence, needed: list[str], findings: list[Finding | None]
 ) -> Answer:
-    _, missing = _present(ev, needed)
+    missing = [n for n in needed if n not in ev.records]
     return Answer(question, [f for f in findings if f is not None], missing)
 
 
@@ -169,7 +229,8 @@ def equal_wall_clock(ev: Evidence) -> Finding | None:
     sentence = (
         f"At equal training time ({seconds:.0f} s, the LSTM's whole run on {lstm.device}), the "
         f"baseline had reached {at:.3f} nats/char (evaluated on the first 16k validation "
-        f"characters) against the LSTM's final {mine:.3f} (shipped seeds; one seed each)."
+        f"characters) against the LSTM's final {mine:.3f} (shipped seeds; one seed each, so no "
+        "verdict)."
     )
     return Finding(
         "val loss at equal wall-clock, lstm vs baseline",
@@ -177,111 +238,158 @@ def equal_wall_clock(ev: Evidence) -> Finding | None:
         Spread(at, None, 1),
         None,
         sentence,
+        "lstm",
     )
 
 
+def recipe_note(ev: Evidence, name: str) -> str | None:
+    """The learning rate the search chose for `name` and the grid points that failed."""
+    r = ev.get(name)
+    if r is None:
+        return None
+    grid = r.recipe.get("grid", [])
+    failed = sorted({g.point for g in grid if g.status != "completed"})
+    tried = sorted({g.point for g in grid})
+    text = f"**{name}**: recipe {r.recipe.get('chosen')} chosen on held-out training text"
+    if len(tried) > 1:
+        text += f" out of {', '.join(tried)}"
+    if failed:
+        text += f"; {', '.join(failed)} did not complete ({', '.join(sorted({g.status for g in grid if g.status != 'completed'}))})"
+    bad = [s for s in r.seeds if s.status != "completed"]
+    if bad:
+        text += f"; {len(bad)} of {len(r.seeds)} seeds at the chosen recipe did not complete"
+    return text + "."
+
+
+def headline(findings: list[Finding], reference: str = "baseline") -> str:
+    """The findings against `reference` in plain words, grouped by what the verdict rule says."""
+    groups: dict[str, list[str]] = {"worse": [], "better": [], "same": [], "unknown": []}
+    for f in findings:
+        if f.subject and f.what.endswith(f" vs {reference}") and f.better != "neither":
+            groups[f.standing].append(f"`{f.subject}`")
+    parts = []
+    if groups["worse"]:
+        parts.append(f"clearly worse than `{reference}`: {', '.join(groups['worse'])}")
+    if groups["better"]:
+        parts.append(f"clearly better than `{reference}`: {', '.join(groups['better'])}")
+    if groups["same"]:
+        parts.append(f"no clear difference from `{reference}`: {', '.join(groups['same'])}")
+    if groups["unknown"]:
+        parts.append(f"no verdict (failed runs or too few seeds): {', '.join(groups['unknown'])}")
+    if not parts:
+        return ""
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
+
+
 def q1(ev: Evidence) -> Answer:
+    from curriculum.recall import recall_findings
+
+    names = [n for n in suite_questions().get("Q1", ()) if n != "lstm"]
     return _answer(
         "Q1",
         ev,
-        ["baseline", "lstm", "no_pos", "sinusoidal"],
+        needed("Q1"),
         [
+            *recall_findings(ev),
             versus(ev, "lstm"),
             equal_wall_clock(ev),
-            versus(ev, "lstm", metric="context_gain", unit="nats gained"),
-            versus(ev, "baseline", metric="context_gain", unit="nats gained", other="lstm"),
-            versus(ev, "no_pos"),
-            versus(ev, "sinusoidal"),
+            versus(ev, "lstm", metric="context_gain", unit="nats gained", better="higher"),
+            *[versus(ev, n) for n in names],
         ],
     )
 
 
-D_HEAD_FAMILIES = {
-    "4 heads, d_head varies": ["heads4_dhead8", "heads4_dhead16", "baseline", "heads4_dhead64"],
-    "n_heads × d_head = 128": ["heads16_dhead8", "heads8_dhead16", "baseline", "heads2_dhead64"],
-}
+def d_head_families(spec: Path = SUITE_SPEC) -> dict[str, list[str]]:
+    """The d_head sweep's two families, from the spec: Q2 variants that change only the head
+    shape, grouped by what they hold fixed (the head count, or n_heads × d_head)."""
+    suite = read_suite(spec)
+    base = suite.variant("baseline").run.model
+    shape_only = [
+        v
+        for v in suite.variants
+        if v.question == "Q2" and v.changes and set(v.changes) <= {"n_heads", "d_head"}
+    ]
+    fixed_heads = [v.name for v in shape_only if v.run.model.n_heads == base.n_heads]
+    width = base.n_heads * base.d_head
+    fixed_width = [
+        v.name
+        for v in shape_only
+        if v.run.model.n_heads * v.run.model.d_head == width and v.name not in fixed_heads
+    ]
+    return {
+        f"{base.n_heads} heads, d_head varies": ["baseline", *fixed_heads],
+        f"n_heads × d_head = {width}": ["baseline", *fixed_width],
+    }
 
 
-def d_head_curve(ev: Evidence) -> dict[str, list[tuple[int, int, Spread]]]:
-    """family -> [(n_heads, d_head, val-loss spread)] for the variants that have records."""
-    out: dict[str, list[tuple[int, int, Spread]]] = {}
-    for family, names in D_HEAD_FAMILIES.items():
+@dataclass(frozen=True)
+class HeadShapePoint:
+    name: str
+    n_heads: int
+    d_head: int
+    val_loss: Spread
+
+
+def d_head_curve(ev: Evidence) -> dict[str, list[HeadShapePoint]]:
+    """family -> its points with records, sorted by d_head."""
+    out: dict[str, list[HeadShapePoint]] = {}
+    for family, names in d_head_families().items():
         pts = []
         for n in names:
             r = ev.get(n)
             s = _spread(r, "val_loss") if r is not None else None
             if r is not None and s is not None:
-                pts.append((r.model_config["n_heads"], r.model_config["d_head"], s))
-        out[family] = sorted(pts, key=lambda p: p[1])
+                pts.append(
+                    HeadShapePoint(n, r.model_config["n_heads"], r.model_config["d_head"], s)
+                )
+        out[family] = sorted(pts, key=lambda p: p.d_head)
     return out
 
 
 def q2(ev: Evidence) -> Answer:
-    names = [n for family in D_HEAD_FAMILIES.values() for n in family if n != "baseline"]
-    return _answer(
-        "Q2",
-        ev,
-        ["baseline", "dot_unscaled", "cosine", "additive", *names],
-        [versus(ev, n) for n in ["dot_unscaled", "cosine", "additive", *names]],
-    )
+    from curriculum.saturation import saturation
+
+    names = [n for n in suite_questions().get("Q2", ())]
+    return _answer("Q2", ev, needed("Q2"), [*[versus(ev, n) for n in names], saturation(ev)])
 
 
 def q3(ev: Evidence) -> Answer:
     return _answer(
         "Q3",
         ev,
-        ["baseline", "shared_layers", "narrow_separate"],
+        needed("Q3"),
         [versus(ev, "shared_layers"), versus(ev, "shared_layers", other="narrow_separate")],
     )
 
 
 def q4(ev: Evidence) -> Answer:
-    return _answer(
-        "Q4",
-        ev,
-        ["baseline", "no_residual", "post_ln", "no_layernorm"],
-        [versus(ev, "no_residual"), versus(ev, "post_ln"), versus(ev, "no_layernorm")],
-    )
+    return _answer("Q4", ev, needed("Q4"), [versus(ev, n) for n in suite_questions().get("Q4", ())])
 
 
 def mask(ev: Evidence) -> Answer:
-    findings: list[Finding | None] = [versus(ev, "no_causal_mask")]
-    r, b = ev.get("no_causal_mask"), ev.get("baseline")
-    if r is not None and r.mask_flip and b is not None:
-        back = r.mask_flip["spread"]
-        back = back if isinstance(back, Spread) else Spread(**back)
-        base = _spread(b, "val_loss")
-        v = judge(back, base)
-        findings.append(
-            Finding(
-                "val loss with the mask put back, no_causal_mask vs baseline",
-                back,
-                base,
-                v,
-                f"Put the mask back into **no_causal_mask** and its loss becomes {fmt(back)} nats/char, "
-                f"against the baseline's {fmt(base)}: what it learned was to read the answer from the "
-                "future, which is useless for generating text left to right.",
-            )
-        )
-    return _answer(
-        "mask", ev, ["baseline", "no_causal_mask", "reversal_masked", "reversal_unmasked"], findings
-    )
+    from curriculum.mask import mask_findings
+
+    return _answer("mask", ev, needed("mask"), mask_findings(ev))
 
 
-def recall_curves(ev: Evidence) -> Mapping[str, Any] | None:
-    """The recall experiment's accuracy by distance per model (None without its record)."""
-    if ev.recall is None:
+def recall_curves(ev: Evidence) -> dict[str, Any] | None:
+    """Kept for callers of the first version; `curriculum.recall.read_recall` is the typed form."""
+    from curriculum.recall import read_recall
+
+    r = read_recall(ev)
+    if r is None:
         return None
     return {
-        "bins": ev.recall["bins"],
+        "bins": r.bins,
         "models": {
-            name: {
-                "accuracy": [s["mean"] for s in m["accuracy_by_distance"]],
-                "std": [s["std"] for s in m["accuracy_by_distance"]],
-                "n_params": m["n_params"],
-                "lr": m["lr"],
-                "seeds": len(m["seeds"]),
+            m.name: {
+                "accuracy": [s.mean for s in m.by_distance],
+                "std": [s.std for s in m.by_distance],
+                "n_params": m.n_params,
+                "lr": m.lr,
+                "seeds": m.n_seeds,
             }
-            for name, m in ev.recall["models"].items()
+            for m in r.models
         },
     }
