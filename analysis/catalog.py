@@ -36,18 +36,28 @@ class Variant:
     path: Path
 
 
-def list_variants(root: Path | None = None) -> list[Variant]:
-    """Checkpoint folders directly under root (those with a config.json), baseline first."""
+def _folders_with(file: str, root: Path | None) -> list[Variant]:
     root = checkpoint_root() if root is None else root
     if not root.is_dir():
         return []
     found = [
         Variant(p.name, p)
         for p in sorted(root.iterdir())
-        if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()
+        if p.is_dir() and not p.name.startswith(".") and (p / file).is_file()
     ]
     # the landing page should open on the reference model, whatever the alphabet says
     return sorted(found, key=lambda v: (v.name != DEFAULT_VARIANT, v.name))
+
+
+def list_variants(root: Path | None = None) -> list[Variant]:
+    """Checkpoint folders directly under root (those with a config.json), baseline first."""
+    return _folders_with("config.json", root)
+
+
+def list_recorded(root: Path | None = None) -> list[Variant]:
+    """Folders directly under root with a record.json, baseline first: the suite may record a
+    variant without shipping its weights, so this can list more than `list_variants`."""
+    return _folders_with(RECORD, root)
 
 
 def checkpoint_stamp(path: Path) -> float:

@@ -12,7 +12,7 @@ from analysis.catalog import (
     PER_CHAR,
     default_metric,
     is_per_token,
-    list_variants,
+    list_recorded,
     read_record,
     record_curve,
     record_metrics,
@@ -168,7 +168,7 @@ def residuals_and_loss(cap_a: Capture, cap_b: Capture, la: str, lb: str) -> None
 
 def records_section() -> None:
     st.header("Recorded training runs")
-    variants = list_variants()
+    variants = list_recorded()  # weights or not: the suite may record without shipping them
     colors = run_colors([v.name for v in variants])  # one colour per variant on every chart
     reads = {v.name: read_record(v.path) for v in variants}
     notes = [f"**{name}**: {r.note}" for name, r in reads.items() if r.note]

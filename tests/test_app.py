@@ -419,3 +419,24 @@ def test_a_model_with_its_own_alphabet_brings_its_own_examples(tmp_path):
     assert at.selectbox(key="example").options == ["Reversal", "Alphabet"]
     assert any("abcdefgh|" in c.value for c in at.caption)
     assert metric(at, "Tokens analysed") == "16"
+
+
+def test_compare_lists_a_variant_recorded_without_weights(ckpt_root):
+    """The suite may record a variant without shipping its weights: Compare still charts it, the
+    model pickers do not offer it."""
+    import shutil
+
+    from tests.app_checkpoints import record
+
+    folder = ckpt_root / "record_only"
+    folder.mkdir()
+    try:
+        from model.config import ModelConfig
+
+        (folder / "record.json").write_text(json.dumps(record("record_only", 2.5, ModelConfig())))
+        at = compare()
+        table = at.dataframe[0].value
+        assert "record_only" in list(table["variant"])
+        assert "record_only" not in at.selectbox(key="cmp_a_model").options
+    finally:
+        shutil.rmtree(folder)
