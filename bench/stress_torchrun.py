@@ -2,6 +2,7 @@
 
     python bench/stress_torchrun.py              # 100 runs (the bar: 0 failures)
     python bench/stress_torchrun.py --runs 3     # a quick check that it works
+    python bench/stress_torchrun.py --parallel 4 # on a machine with 8+ cores
 
 Why: about 2% of these runs used to abort at exit ("terminate called without an active exception",
 SIGABRT in rank 1), a race between interpreter finalisation and gloo's worker threads after DDP
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,26 +108,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=300, help="seconds per run before it fails"
     )
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        help="runs at once, 2 processes each (1); a failure then may also be a port two runs "
+        "picked at once: its stderr says which",
+    )
     args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
+    if args.runs < 1 or args.parallel < 1:
+        parser.error("--runs and --parallel must be at least 1")
 
-    failures: list[Outcome] = []
+    failures: list[Outcome] = []  # in order of completion
     seconds: list[float] = []
     with tempfile.TemporaryDirectory(prefix="stress_torchrun.") as tmp:
         work = Path(tmp)
         config = write_config(work)
-        for i in range(args.runs):
-            outcome = run_once(i, config, work, args.timeout)
-            seconds.append(outcome.seconds)
-            ok = outcome.returncode == 0
-            if not ok:
-                failures.append(outcome)
-            print(
-                f"run {i + 1}/{args.runs}: {'ok' if ok else f'FAILED (exit {outcome.returncode})'} "
-                f"in {outcome.seconds:.1f} s",
-                flush=True,
-            )
+        # threads suffice: each run is a subprocess tree; the port is picked just before it starts
+        with ThreadPoolExecutor(args.parallel) as pool:
+            jobs = [pool.submit(run_once, i, config, work, args.timeout) for i in range(args.runs)]
+            for n, job in enumerate(as_completed(jobs), start=1):
+                outcome = job.result()
+                seconds.append(outcome.seconds)
+                ok = outcome.returncode == 0
+                if not ok:
+                    failures.append(outcome)
+                verdict = "ok" if ok else f"FAILED (exit {outcome.returncode})"
+                print(
+                    f"{n}/{args.runs}: run {outcome.run + 1} {verdict} in {outcome.seconds:.1f} s"
+                )
     for f in failures:
         print(f"\n--- run {f.run + 1}: exit {f.returncode}; end of stderr:\n{f.stderr_tail}")
     print(
