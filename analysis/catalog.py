@@ -144,14 +144,14 @@ PER_CHAR = "val_bpc"
 
 def record_metrics(record: VariantRecord) -> dict[str, float]:
     """The numbers Compare can chart for one record: the shipped seed's final metrics, the mean
-    over seeds of each spread metric ("mean val_loss"), and the run's size and cost."""
+    over seeds of each spread metric ("val_loss (seed mean)"), and the run's size and cost."""
     out: dict[str, float] = {}
     for key, value in record.final.items():
         if (v := _finite(value)) is not None:
             out[key] = v
     for key, spread in record.spread.items():
         if (v := _finite(spread.mean)) is not None:
-            out[f"mean {key} ({spread.n} seeds)"] = v
+            out[f"{key} (seed mean)"] = v  # one key whatever the seed count, so records align
     for key in ("n_params", "steps", "train_seconds", "tokens_per_s"):
         if (v := _finite(getattr(record, key))) is not None:
             out[key] = v
@@ -168,4 +168,4 @@ def default_metric(metrics: list[str], tokenizers: set[str]) -> str | None:
 
 def is_per_token(metric: str) -> bool:
     """Whether a metric of `record_metrics` is measured in nats per token."""
-    return any(metric == m or metric.startswith(f"mean {m} ") for m in PER_TOKEN)
+    return any(metric in (m, f"{m} (seed mean)") for m in PER_TOKEN)

@@ -130,8 +130,8 @@ def test_compare_opens_on_val_loss_and_on_bits_per_char_across_tokenizers():
     assert default_metric(metrics, {"char"}) == "val_loss"
     assert default_metric(metrics, {"char", "bpe"}) == "val_bpc"
     assert default_metric(["second_half_accuracy", "steps"], {"char"}) == "second_half_accuracy"
-    assert is_per_token("val_loss") and is_per_token("mean val_loss (3 seeds)")
-    assert not is_per_token("val_bpc") and not is_per_token("mean val_bpc (3 seeds)")
+    assert is_per_token("val_loss") and is_per_token("val_loss (seed mean)")
+    assert not is_per_token("val_bpc") and not is_per_token("val_bpc (seed mean)")
 
 
 def test_bits_per_char_compares_a_char_and_a_multi_char_tokenizer(ckpt, ids):
