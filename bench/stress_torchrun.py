@@ -1,8 +1,8 @@
 """Run the 2-step, 2-process `torchrun` training N times and count the runs that fail.
 
-    python bench/stress_torchrun.py              # 100 runs (the bar: 0 failures)
-    python bench/stress_torchrun.py --runs 3     # a quick check that it works
-    python bench/stress_torchrun.py --parallel 4 # on a machine with 8+ cores
+    python -m bench.stress_torchrun                # 100 runs (the bar: 0 failures)
+    python -m bench.stress_torchrun --runs 3       # a quick check that it works
+    python -m bench.stress_torchrun --parallel 4   # on a machine with 8+ free cores
 
 Why: about 2% of these runs used to abort at exit ("terminate called without an active exception",
 SIGABRT in rank 1), a race between interpreter finalisation and gloo's worker threads after DDP
