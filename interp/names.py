@@ -37,6 +37,14 @@ def raw_scores(layer: int) -> str:
     return f"blocks.{layer}.attn.hook_raw_scores"  # [batch, head, q_pos, k_pos]
 
 
+def k(layer: int) -> str:
+    return f"blocks.{layer}.attn.hook_k"  # [batch, pos, head, d_head]
+
+
+def v(layer: int) -> str:
+    return f"blocks.{layer}.attn.hook_v"  # [batch, pos, head, d_head]
+
+
 def z(layer: int) -> str:
     return f"blocks.{layer}.attn.hook_z"  # [batch, pos, head, d_head]  before W_O, before ablations
 

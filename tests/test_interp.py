@@ -260,15 +260,15 @@ def test_patching_everything_recovers_all_and_nothing_none(name: str) -> None:
 
 
 @torch.no_grad()
-def _full_run_metric(model, setup, hook, edit, direction="denoising") -> float:
+def _full_run_metric(model, setup, hook, edit, direction="denoising", at=-1) -> float:
     target = setup.corrupted if direction == "denoising" else setup.clean
     source = setup.clean if direction == "denoising" else setup.corrupted
     _, cache = model.run_with_cache(source[None], names=[hook])
-    logits_c = model(setup.clean[None])[0, -1]
-    logits_r = model(setup.corrupted[None])[0, -1]
+    logits_c = model(setup.clean[None])[0, at]
+    logits_r = model(setup.corrupted[None])[0, at]
     m_c = logits_c[setup.answer] - logits_c[setup.wrong]
     m_r = logits_r[setup.answer] - logits_r[setup.wrong]
-    logits = model.run_with_hooks(target[None], [(hook, lambda x, h: edit(x, cache[hook]))])[0, -1]
+    logits = model.run_with_hooks(target[None], [(hook, lambda x, h: edit(x, cache[hook]))])[0, at]
     return float((logits[setup.answer] - logits[setup.wrong] - m_r) / (m_c - m_r))
 
 
@@ -329,6 +329,26 @@ def test_positions_identical_in_both_runs_are_skipped_exactly(direction: str) ->
 
     reference = _full_run_metric(model, setup, names.resid_pre(1), pos_edit, direction)
     assert float(resid.recovered[1, 7]) == pytest.approx(reference, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["baseline", "no_causal_mask"])
+def test_patching_read_at_an_inner_position(name: str) -> None:
+    # read at position 6: in a causal model patches after it cannot reach it (no run needed)
+    model = make(VARIANTS[name])
+    toks = tokens(2, 10, seed=4)
+    setup = setup_from_predictions(model, toks[0], toks[1], position=6)
+    resid = patch_resid(model, setup, chunk=3)
+    if VARIANTS[name].causal_mask:
+        assert torch.all(resid.recovered[:, 7:] == 0.0)
+    for layer, pos in ((0, 2), (1, 5), (1, 8)):
+
+        def edit(x, src, p=pos):
+            x = x.clone()
+            x[:, p] = src[:, p]
+            return x
+
+        reference = _full_run_metric(model, setup, names.resid_pre(layer), edit, at=6)
+        assert float(resid.recovered[layer, pos]) == pytest.approx(reference, abs=1e-4)
 
 
 def test_forward_from_layer_0_equals_the_model() -> None:
