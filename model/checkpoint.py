@@ -339,10 +339,9 @@ def _check_against_header(config: ModelConfig, header: _Header, weights: Path) -
                 f"tensor {name} is stored as {header.dtypes[name]}; the model needs {want} "
                 f"(allowed: {', '.join(allowed)})",
             )
+    stored = set(meta_model.state_dict())  # persistent: in the file, so bounded by its size
     derived = sum(
-        b.numel() * b.element_size()
-        for name, b in meta_model.named_buffers()
-        if name not in meta_model.state_dict()
+        b.numel() * b.element_size() for name, b in meta_model.named_buffers() if name not in stored
     )
     if derived > _DERIVED_SLACK_BYTES + _DERIVED_PER_FILE_BYTE * header.n_bytes:
         raise CheckpointError(
