@@ -177,7 +177,7 @@ def patch_heads(
     hooks = [names.resid_pre(i) for i in range(L)] + [names.z(i) for i in range(L)]
     target, source, m_clean, m_corr = _runs(model, setup, direction, hooks, switches)
     out = torch.zeros(L, H)
-    heads = torch.arange(H)
+    heads = torch.arange(H, device=setup.clean.device)
     for layer in range(L):
         src = source[names.z(layer)][0]  # [pos, head, d_head]
 
