@@ -158,6 +158,14 @@ def record_metrics(record: VariantRecord) -> dict[str, float]:
     return out
 
 
+def seed_std(record: VariantRecord, metric: str) -> float | None:
+    """The standard deviation over seeds behind a "(seed mean)" metric; None for other metrics
+    or a single seed."""
+    key = metric.removesuffix(" (seed mean)")
+    spread = record.spread.get(key) if key != metric else None
+    return _finite(spread.std) if spread is not None else None
+
+
 def default_metric(metrics: list[str], tokenizers: set[str]) -> str | None:
     """Compare opens on validation loss, in bits per character when the tokenizers differ
     (nats per token of a BPE model and of a char model measure different things)."""

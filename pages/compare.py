@@ -16,6 +16,7 @@ from analysis.catalog import (
     read_record,
     record_curve,
     record_metrics,
+    seed_std,
 )
 from analysis.prompts import DEFAULT_EXAMPLE, EXAMPLES, prepare_prompt
 from model.checkpoint import Checkpoint
@@ -218,8 +219,11 @@ def records_section() -> None:
     }
     if values:
         reference = "baseline" if "baseline" in values else None
+        stds = {n: sd for n in values if (sd := seed_std(records[n], metric)) is not None}
         st.plotly_chart(
-            metric_bars(values, title=metric, reference=reference, colors=colors),
+            metric_bars(
+                values, title=metric, reference=reference, colors=colors, errors=stds or None
+            ),
             config=PLOT_CONFIG,
             key="cmp_bars_fig",
         )

@@ -327,6 +327,9 @@ def test_compare_two_models_side_by_side_and_records():
     ok(at.selectbox(key="cmp_layer").set_value(1))
     ok(at.selectbox(key="cmp_head").set_value(1))
     ok(at.selectbox(key="cmp_metric").set_value("lambada_accuracy"))
+    ok(at.selectbox(key="cmp_metric").set_value("val_loss (seed mean)"))
+    bars = next(c for c in charts(at) if c["data"][0]["type"] == "bar")
+    assert bars["data"][0]["error_y"]["array"]  # the spread over seeds, as error bars
 
 
 def test_compare_gives_each_variant_one_colour_on_every_chart():

@@ -22,6 +22,7 @@ from analysis.catalog import (
     list_variants,
     read_record,
     record_curve,
+    seed_std,
 )
 from analysis.metrics import attention_entropy
 from analysis.prompts import MIN_CHARS_KEPT, examples_for, prepare_prompt
@@ -123,6 +124,12 @@ def test_records_of_other_schemas_become_a_note_never_an_exception(tmp_path, con
     read = read_record(tmp_path)
     assert read.record is None
     assert read.note is None if note is None else note in read.note
+
+
+def test_seed_spread_backs_the_seed_mean_metrics(root):
+    rec = read_record(root / "baseline").record
+    assert seed_std(rec, "val_loss (seed mean)") == pytest.approx(0.02 / 2**0.5)
+    assert seed_std(rec, "val_loss") is None and seed_std(rec, "nope (seed mean)") is None
 
 
 def test_compare_opens_on_val_loss_and_on_bits_per_char_across_tokenizers():
