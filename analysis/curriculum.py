@@ -1,9 +1,8 @@
-"""The curriculum page's numbers: read from the shipped records or measured live on a model.
+"""The Curriculum page's live measurements: on a shipped model and the user's prompt, or on a
+freshly initialised copy of a shipped config. Records are read by `curriculum/`, not here.
 
-Nothing here imports Streamlit. Every function returns plain numbers, numpy arrays or small
-dataclasses, returns None (or an empty container) where the data it needs is missing, and is
-unit-tested on hand-computed values. The explanations (`views.curriculum_text`) quote only what
-these functions return.
+Nothing here imports Streamlit. Every function returns plain numbers, numpy arrays or small frozen
+dataclasses, and is unit-tested on hand-computed values.
 
 Dimension names as in `model/`: batch, pos, q_pos, k_pos, layer, head, d_head, d_model, vocab.
 """
@@ -15,45 +14,17 @@ import statistics
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from analysis.catalog import checkpoint_root, read_record_json, record_curve
 from analysis.metrics import attention_entropy
 from model.build import LanguageModel, build_model
 from model.config import ModelConfig
-from model.generate import GenerationSettings, generate
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
-
-# The suite's variants (configs/suite.toml), in the order the page lists them.
-VARIANTS = (
-    "baseline",
-    "no_residual",
-    "no_causal_mask",
-    "shared_layers",
-    "post_ln",
-    "no_layernorm",
-    "learned_pos",
-    "no_pos",
-    "dot_unscaled",
-    "additive",
-    "cosine",
-    "lstm",
-    "char_baseline",
-    "reversal_masked",
-    "reversal_unmasked",
-)
-SCORE_VARIANTS = ("baseline", "dot_unscaled", "additive", "cosine")  # question 2
-REVERSAL_VARIANTS = ("reversal_masked", "reversal_unmasked")
-LM_VARIANTS = tuple(v for v in VARIANTS if v not in REVERSAL_VARIANTS)
-
-
-# --------------------------------------------------------------------------- records
 
 
 def number(value: Any) -> float | None:
@@ -62,106 +33,6 @@ def number(value: Any) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-@dataclass
-class Shipped:
-    """What the checkpoint root holds now: records and loadable checkpoint folders by name."""
-
-    root: Path
-    records: dict[str, dict[str, Any]]
-    checkpoints: dict[str, Path]
-
-    def record(self, name: str) -> dict[str, Any]:
-        return self.records.get(name, {})
-
-    def missing(self, names: Sequence[str]) -> list[str]:
-        """Names without a record (not trained yet, or still training)."""
-        return [n for n in names if n not in self.records]
-
-    def missing_checkpoints(self, names: Sequence[str]) -> list[str]:
-        return [n for n in names if n not in self.checkpoints]
-
-
-def scan(root: Path | None = None) -> Shipped:
-    """Every sub-folder of the checkpoint root with a readable record.json or a config.json."""
-    root = checkpoint_root() if root is None else root
-    records: dict[str, dict[str, Any]] = {}
-    checkpoints: dict[str, Path] = {}
-    if root.is_dir():
-        for folder in sorted(root.iterdir()):
-            if not folder.is_dir() or folder.name.startswith("."):
-                continue
-            record = read_record_json(folder)
-            if record is not None:
-                records[folder.name] = record
-            if (folder / "config.json").is_file():
-                checkpoints[folder.name] = folder
-    return Shipped(root, records, checkpoints)
-
-
-def final_metric(record: Mapping[str, Any], key: str) -> float | None:
-    """record["final"][key], else the last curve point that has it; None if neither exists."""
-    final = record.get("final")
-    if isinstance(final, Mapping) and number(final.get(key)) is not None:
-        return number(final[key])
-    for point in reversed(record_curve(dict(record))):
-        if number(point.get(key)) is not None:
-            return number(point[key])
-    return None
-
-
-def curves(shipped: Shipped, names: Sequence[str], metric: str) -> dict[str, list[dict]]:
-    """name -> curve, for the named variants whose curve has `metric` at least once."""
-    out = {}
-    for name in names:
-        curve = record_curve(shipped.record(name))
-        if any(number(p.get(metric)) is not None for p in curve):
-            out[name] = curve
-    return out
-
-
-def divergence(record: Mapping[str, Any]) -> int | None:
-    """The step at which training diverged, or None if it did not (or the record does not say)."""
-    for point in record_curve(dict(record)):
-        if point.get("event") == "diverged":
-            return int(point.get("step", -1))
-    if record.get("status") == "diverged":
-        return int(record.get("steps", -1))
-    return None
-
-
-def finals(shipped: Shipped, names: Sequence[str], key: str) -> dict[str, float]:
-    """name -> final metric, for the variants that recorded it."""
-    values = {n: final_metric(shipped.record(n), key) for n in names}
-    return {n: v for n, v in values.items() if v is not None}
-
-
-def probe_list(record: Mapping[str, Any], key: str) -> list[float] | None:
-    """record["probe"][key] as a flat list of floats (per layer), or None."""
-    probe = record.get("probe")
-    values = probe.get(key) if isinstance(probe, Mapping) else None
-    if not isinstance(values, list) or not values:
-        return None
-    floats = [number(v) for v in values]
-    return None if any(v is None for v in floats) else floats  # type: ignore[return-value]
-
-
-def probe_matrix(record: Mapping[str, Any], key: str) -> np.ndarray | None:
-    """record["probe"][key] as a 2-D array ([layer, head]), or None."""
-    probe = record.get("probe")
-    values = probe.get(key) if isinstance(probe, Mapping) else None
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return arr if arr.ndim == 2 and arr.size and np.isfinite(arr).all() else None
-
-
-def mean_probe_entropy(record: Mapping[str, Any]) -> float | None:
-    """Mean attention entropy (bits) over every layer and head of the recorded probe."""
-    arr = probe_matrix(record, "attention_entropy")
-    return None if arr is None else float(arr.mean())
 
 
 # --------------------------------------------------------------------------- live helpers
@@ -257,116 +128,6 @@ def dependency_chain(cfg: ModelConfig, length: int) -> int:
     if cfg.architecture == "lstm":
         return length + cfg.n_layers - 1
     return cfg.n_layers
-
-
-@dataclass(frozen=True)
-class SaliencyProfile:
-    """How strongly each earlier token moves the loss at a position, by distance.
-
-    share[d]: mean over target positions of |d loss_t / d embed_{t-d}| / sum over all sources,
-    i.e. the fraction of the target's input-gradient that sits d tokens back."""
-
-    share: np.ndarray  # [distance]
-    n_targets: int
-    recent_k: int  # `recent_share` covers distances 0 .. recent_k - 1
-    recent_share: float
-    mean_distance: float  # saliency-weighted mean distance, averaged over targets
-
-
-def distance_profile(
-    saliency: np.ndarray, targets: Sequence[int], recent_k: int = 4
-) -> SaliencyProfile:
-    """Aggregate per-source saliency [target, pos] (target b predicts after position targets[b])."""
-    sal = np.asarray(saliency, dtype=np.float64)
-    if sal.ndim != 2 or sal.shape[0] != len(targets):
-        raise ValueError(
-            f"saliency must be [target, pos] with {len(targets)} rows, got {sal.shape}"
-        )
-    width = max(targets) + 1
-    sums = np.zeros(width)
-    counts = np.zeros(width)
-    recent, mean_d = [], []
-    for row, t in zip(sal, targets, strict=True):
-        by_distance = row[: t + 1][::-1]  # index d = t - s
-        total = by_distance.sum()
-        if total <= 0:
-            continue
-        shares = by_distance / total
-        sums[: t + 1] += shares
-        counts[: t + 1] += 1
-        recent.append(shares[:recent_k].sum())
-        mean_d.append(float((np.arange(t + 1) * shares).sum()))
-    if not recent:
-        raise ValueError("no target had a non-zero gradient")
-    share = np.divide(sums, counts, out=np.zeros(width), where=counts > 0)
-    return SaliencyProfile(
-        share, len(recent), recent_k, float(np.mean(recent)), float(np.mean(mean_d))
-    )
-
-
-def input_saliency(
-    model: LanguageModel, ids: Sequence[int], max_targets: int = 16
-) -> SaliencyProfile:
-    """Input-gradient saliency of the last `max_targets` next-token losses, by distance.
-
-    One backward pass: the prompt is repeated once per target in a batch, and each copy's loss is
-    taken at its own target, so a copy's embedding gradient belongs to that target alone."""
-    if len(ids) < 2:
-        raise ValueError("saliency needs at least two tokens")
-    x, y = list(ids[:-1]), list(ids[1:])
-    n = len(x)
-    targets = list(range(max(0, n - max_targets), n))
-    tokens = torch.tensor([x] * len(targets))  # [batch=target, pos]
-    leaves: list[torch.Tensor] = []
-
-    def grab(embed: torch.Tensor, hook: Any) -> torch.Tensor:
-        leaf = embed.detach().requires_grad_(True)
-        leaves.append(leaf)
-        return leaf
-
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            logits = model.run_with_hooks(
-                tokens, fwd_hooks=[("hook_embed", grab)]
-            )  # [target, pos, vocab]
-            rows = torch.arange(len(targets))
-            picked = logits[rows, torch.tensor(targets)].float()  # [target, vocab]
-            loss = F.cross_entropy(picked, torch.tensor([y[t] for t in targets]), reduction="sum")
-            (grad,) = torch.autograd.grad(loss, leaves[0])  # [target, pos, d_model]
-    finally:
-        model.train(was_training)
-    saliency = grad.norm(dim=-1).numpy()  # [target, pos]
-    return distance_profile(saliency, targets)
-
-
-@dataclass(frozen=True)
-class OrderCheck:
-    """Loss on the prompt as written and with its tokens shuffled (same tokens, order destroyed)."""
-
-    ordered: float
-    shuffled: float  # mean over the shuffles
-    n_shuffles: int
-
-    @property
-    def gap(self) -> float:
-        return self.shuffled - self.ordered
-
-
-def order_check(
-    model: LanguageModel, ids: Sequence[int], n_shuffles: int = 4, seed: int = 0
-) -> OrderCheck:
-    """One forward pass over a batch: the prompt as written, then `n_shuffles` permutations."""
-    if len(ids) < 2:
-        raise ValueError("order_check needs at least two tokens")
-    rng = np.random.default_rng(seed)
-    rows = [list(ids)] + [rng.permutation(list(ids)).tolist() for _ in range(n_shuffles)]
-    seqs = torch.tensor(rows)  # [batch, pos + 1]
-    with torch.no_grad():
-        logits = model(seqs[:, :-1]).float()  # [batch, pos, vocab]
-    losses = F.cross_entropy(logits.transpose(1, 2), seqs[:, 1:], reduction="none").mean(1)
-    return OrderCheck(losses[0].item(), losses[1:].mean().item(), n_shuffles)
 
 
 # --------------------------------------------------------------------------- Q2: Q, K, V and scores
@@ -621,152 +382,64 @@ def bypass_residual(
     return BypassResult(on[0], off[0], on[1], off[1], on[2], off[2], on[3], off[3])
 
 
-# --------------------------------------------------------------------------- the mask check
+# --------------------------------------------------------------------------- Q4: at initialisation
 
 
 @dataclass(frozen=True)
-class ReversalSummary:
-    """Accuracy per target position of the reversal task; targets 0 .. length-2 are the random
-    first half, length-1 is the separator, length .. 2*length-1 the reversed copy."""
+class StreamCollapse:
+    """Rank collapse along depth on one prompt: index 0 is the embedding, then after each block."""
 
-    accuracy: tuple[float, ...]
-    length: int
-    chance: float
-    first_half: float
-    second_half: float
+    cosine: tuple[float, ...]  # mean pairwise cosine between positions (1: all tokens alike)
+    residual: tuple[float, ...]  # ||X - 1 x_bar^T|| / ||X||: the part that differs between tokens
 
 
-def reversal_summary(record: Mapping[str, Any]) -> ReversalSummary | None:
-    rev = record.get("reversal")
-    if not isinstance(rev, Mapping):
-        return None
-    acc = rev.get("accuracy_per_position")
-    length = number(rev.get("length"))
-    if (
-        not isinstance(acc, list)
-        or length is None
-        or len(acc) != 2 * int(length)
-        or int(length) < 2
-    ):
-        return None
-    values = [number(a) for a in acc]
-    if any(v is None for v in values):
-        return None
-    n = int(length)
-    chance = number(rev.get("chance"))
-    if chance is None:
-        symbols = number(rev.get("symbols"))
-        chance = 1.0 / symbols if symbols else float("nan")
-    return ReversalSummary(
-        tuple(values),  # type: ignore[arg-type]
-        n,
-        chance,
-        float(np.mean(values[: n - 1])),
-        float(np.mean(values[n:])),
-    )
+def spread_from_mean(resid: np.ndarray) -> float:
+    """||X - 1 x_bar^T||_F / ||X||_F of one [pos, d_model] array; 0 when every row is the same."""
+    r = np.asarray(resid, dtype=np.float64)
+    return float(np.linalg.norm(r - r.mean(0, keepdims=True)) / max(np.linalg.norm(r), 1e-12))
 
 
-@dataclass(frozen=True)
-class FutureAttention:
-    """Share of attention on future positions, over a [layer, head] matrix."""
-
-    mean: float
-    peak: float
-    peak_layer: int
-    peak_head: int
-
-
-def future_summary(matrix: np.ndarray | None) -> FutureAttention | None:
-    if matrix is None:
-        return None
-    layer, head = np.unravel_index(int(np.argmax(matrix)), matrix.shape)
-    return FutureAttention(float(matrix.mean()), float(matrix.max()), int(layer), int(head))
-
-
-def reversal_probe(record: Mapping[str, Any]) -> tuple[np.ndarray, list[str]] | None:
-    """The recorded probe's patterns [layer, head, q_pos, k_pos] and its token labels."""
-    probe = record.get("probe")
-    if not isinstance(probe, Mapping):
-        return None
-    try:
-        patterns = np.asarray(probe.get("patterns"), dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    tokens = probe.get("tokens")
-    if patterns.ndim != 4 or not isinstance(tokens, list) or len(tokens) != patterns.shape[-1]:
-        return None
-    symbols = (
-        number(record.get("reversal", {}).get("symbols"))
-        if isinstance(record.get("reversal"), Mapping)
-        else None
-    )
-    labels = ["SEP" if symbols is not None and t == int(symbols) else str(t) for t in tokens]
-    return patterns, labels
-
-
-# --------------------------------------------------------------------------- LAMBADA and samples
-
-
-def lambada_results(shipped: Shipped, names: Sequence[str]) -> dict[str, dict[str, float]]:
-    """name -> {"accuracy", "loss", "n_scored"} from record["lambada"], else from "final"."""
-    out = {}
-    for name in names:
-        record = shipped.record(name)
-        lam = record.get("lambada") if isinstance(record.get("lambada"), Mapping) else {}
-        acc = number(lam.get("accuracy"))
-        loss = number(lam.get("loss"))
-        acc = acc if acc is not None else final_metric(record, "lambada_accuracy")
-        loss = loss if loss is not None else final_metric(record, "lambada_loss")
-        if acc is None and loss is None:
-            continue
-        entry = {"accuracy": acc, "loss": loss, "n_scored": number(lam.get("n_scored"))}
-        out[name] = {k: v for k, v in entry.items() if v is not None}
-    return out
-
-
-def samples_by_prompt(shipped: Shipped, names: Sequence[str]) -> dict[str, dict[str, str]]:
-    """prompt -> {variant: generated text}, prompts in the order the records list them."""
-    out: dict[str, dict[str, str]] = {}
-    for name in names:
-        for sample in shipped.record(name).get("samples") or []:
-            if isinstance(sample, Mapping) and isinstance(sample.get("prompt"), str):
-                out.setdefault(sample["prompt"], {})[name] = str(sample.get("text", ""))
-    return out
-
-
-# the suite's sampling settings (training/probes.py), so live samples compare with recorded ones
-SAMPLE_TEMPERATURE = 0.8
-SAMPLE_TOP_K = 40
-
-
-def sample_text(
-    model: LanguageModel, tokenizer: Any, ids: Sequence[int], n_tokens: int, seed: int
-) -> str:
-    """A continuation of the prompt ids, sampled with a fixed seed."""
-    settings = GenerationSettings(
-        max_new_tokens=n_tokens, temperature=SAMPLE_TEMPERATURE, top_k=SAMPLE_TOP_K, seed=seed
-    )
+@torch.no_grad()
+def stream_collapse(
+    model: Transformer, ids: Sequence[int], switches: Switches = NO_SWITCHES
+) -> StreamCollapse:
+    n = model.cfg.n_layers
+    names = ["blocks.0.hook_resid_pre"] + [f"blocks.{i}.hook_resid_post" for i in range(n)]
     model.eval()
-    return tokenizer.decode(generate(model, _tensor(ids), settings)[0].tolist())
+    _, cache = model.run_with_cache(_tensor(ids), names=names, switches=switches)
+    streams = [cache[name][0].float().numpy() for name in names]  # each [pos, d_model]
+    return StreamCollapse(
+        tuple(mean_pairwise_cosine(x) for x in streams), tuple(spread_from_mean(x) for x in streams)
+    )
 
 
-def measure(kind: str, model: LanguageModel, tokenizer: Any, ids: Sequence[int]) -> Any:
-    """One live measurement by name, so the page needs a single cached entry point:
+def initialised(cfg: ModelConfig, seed: int = 0) -> LanguageModel:
+    """A fresh model of a shipped config, as training started it (the config's own init)."""
+    torch.manual_seed(seed)
+    return build_model(cfg.replace(dropout=0.0))
 
-    saliency, order (OrderCheck), shapes (table rows), weights (block similarity), patterns
-    ([layer, head, q_pos, k_pos]), depth (DepthProfile), bypass (BypassResult)."""
-    if kind == "saliency":
-        return input_saliency(model, ids)
-    if kind == "order":
-        return order_check(model, ids)
-    if kind == "shapes":
-        return attention_shapes(model, ids)
-    if kind == "weights":
-        return block_weight_similarity(model)
-    if kind == "patterns":
-        return capture_patterns(model, ids)
-    if kind == "depth":
-        return depth_profile(model, ids)
-    if kind == "bypass":
-        return bypass_residual(model, tokenizer, ids)
-    raise KeyError(f"unknown measurement {kind!r}")
+
+def grad_norm_at_init(cfg: ModelConfig, ids: Sequence[int], seed: int = 0) -> dict[str, float]:
+    """Gradient norm of each block's parameters (and the embedding's) after one backward pass of
+    the prompt's loss through a freshly initialised model: how much signal reaches each depth
+    before any training has shaped the weights."""
+    if len(ids) < 2:
+        raise ValueError("grad_norm_at_init needs at least two tokens")
+    model = initialised(cfg, seed)
+    model.train()
+    with torch.enable_grad():
+        logits = model(_tensor(ids[:-1]))[0].float()  # [pos, vocab]
+        F.cross_entropy(logits, torch.tensor(list(ids[1:]))).backward()
+    sums: dict[str, float] = {}
+    for name, p in model.named_parameters():
+        if p.grad is None:
+            continue
+        parts = name.split(".")
+        if parts[0] in ("blocks", "layers"):
+            group = ".".join(parts[:2])
+        elif parts[0].startswith("embed"):
+            group = "embed"
+        else:
+            continue
+        sums[group] = sums.get(group, 0.0) + p.grad.float().pow(2).sum().item()
+    return {g: math.sqrt(v) for g, v in sums.items()}

@@ -1,27 +1,127 @@
-"""The curriculum page's explanations: templates filled with computed numbers, never typed ones.
-
-Each function takes what `analysis.curriculum` computed and returns Markdown. When a number it
-needs is missing it leaves that sentence out rather than guessing.
-"""
+"""The Curriculum page's words: each question's wording, its experiment and its limits, and the
+templates that turn live measurements into sentences. Numbers are never typed here: experiment
+paragraphs are filled from the suite spec (`SuiteFacts`), results come from `curriculum/`."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.curriculum import (
-    BypassResult,
-    DepthProfile,
-    DotSpread,
-    FutureAttention,
-    OrderCheck,
-    ReversalSummary,
-    SaliencyProfile,
-)
+from analysis.curriculum import BypassResult, DepthProfile, DotSpread, StreamCollapse
+from curriculum.evidence import Finding
 
-# --------------------------------------------------------------------------- format helpers
+
+@dataclass(frozen=True)
+class SuiteFacts:
+    """What every suite run shares, read from configs/suite.toml."""
+
+    corpus: str
+    n_layers: int
+    d_model: int
+    n_ctx: int
+    steps: int
+    lrs: tuple[float, ...]
+    seeds: int
+
+
+@dataclass(frozen=True)
+class QuestionText:
+    tab: str
+    title: str
+    question: str
+    limits: str  # what a model of this size, trained this briefly, cannot show
+
+
+def setup(f: SuiteFacts) -> str:
+    lrs = ", ".join(f"{x:g}" for x in f.lrs)
+    return (
+        f"Every variant changes one thing in a {f.n_layers}-layer character model (d_model "
+        f"{f.d_model}, context {f.n_ctx}) trained for {f.steps} steps on {f.corpus}; each gets its "
+        f"own learning rate (best of {lrs} on held-out *training* text), then {f.seeds} seeds."
+    )
+
+
+QUESTIONS: dict[str, QuestionText] = {
+    "Q1": QuestionText(
+        "Q1 · time",
+        "1 · Recurrence and time",
+        "An LSTM carries a state from one token to the next; a transformer looks back at every "
+        "earlier position at once. What does each do with distance, and with time on the machine?",
+        "Contexts here are short and the recall task is synthetic. Whether a larger LSTM, or one "
+        "trained longer, closes the gap at long distance is not tested; nor are tasks where order "
+        "matters more than content.",
+    ),
+    "Q2": QuestionText(
+        "Q2 · Q, K, V",
+        "2 · Queries, keys and values",
+        "How wide should each head's query, key and value be, why divide q·k by √d_head, and do "
+        "other ways of scoring a query against a key learn as well?",
+        "At this size the sweep covers d_head from a few to a few dozen dimensions and one model "
+        "width; how the best head shape moves with width, data or training length is out of reach.",
+    ),
+    "Q3": QuestionText(
+        "Q3 · layers",
+        "3 · A different dense layer in every block?",
+        "Does each block need its own weights, or can one block be reused at every depth?",
+        "{n_layers} blocks and one data set: whether sharing costs more (or less) in deeper models, or "
+        "with more training, is not tested here.",
+    ),
+    "Q4": QuestionText(
+        "Q4 · skips",
+        "4 · Skip connections",
+        "Why does every sublayer add to a residual stream instead of replacing it, and what "
+        "happens without it?",
+        "{n_layers} blocks are shallow: failures that grow with depth (vanishing gradients, rank collapse "
+        "over dozens of layers) can only be hinted at. Each variant is compared at its own best "
+        "learning rate from a short grid; a wider search or longer warm-up could change a failure.",
+    ),
+    "mask": QuestionText(
+        "The mask",
+        "The mask",
+        "What does a model learn when nothing stops it from looking at the positions it must "
+        "predict?",
+        "The reversal task is tiny and synthetic; the unmasked language model's leak is measured "
+        "on one corpus and one context length.",
+    ),
+}
+
+
+def status(missing: Sequence[str], old: Sequence[str]) -> str:
+    """Which variants this question needs that are not in: not trained yet, or only an old record."""
+    if not missing:
+        return ""
+    stale = [n for n in missing if n in old]
+    text = f"Not trained yet (or still training): {names(missing)}; the parts that need them are left out."
+    if stale:
+        text += (
+            f" {names(stale)} {'has' if len(stale) == 1 else 'have'} a record from an earlier "
+            "suite (an older schema, undertrained), which this page does not use."
+        )
+    return text
+
+
+def uncertainty(findings: Sequence[Finding]) -> str:
+    """How many of the question's comparisons the seed spread settles, and which it does not."""
+    judged = [f for f in findings if f.verdict is not None]
+    if not judged:
+        return "No comparison here has seed spreads on both sides yet."
+    clear = [f for f in judged if f.verdict.clear]
+    inside = [f for f in judged if f.verdict.label == "no clear difference"]
+    few = [f for f in judged if f.verdict.label == "no spread"]
+    seeds = sorted({f.a.n for f in judged} | {f.b.n for f in judged if f.b is not None})
+    text = (
+        f"Each number is a mean ± sample std over seeds ({'/'.join(map(str, seeds))} per variant). "
+        "A difference counts only when it exceeds twice the larger std. Of "
+        f"{len(judged)} comparisons, {len(clear)} {'is' if len(clear) == 1 else 'are'} clear"
+    )
+    if inside:
+        text += f"; no clear difference in {len(inside)}: " + ", ".join(f.what for f in inside)
+    if few:
+        text += f"; {len(few)} with too few seeds"
+    return text + "."
 
 
 def num(x: float | None, digits: int = 3) -> str:
@@ -66,15 +166,6 @@ def names(items: Sequence[str]) -> str:
     return ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def missing(items: Sequence[str]) -> str:
-    """'`no_residual` has not been trained yet' (or its plural), for an st.info."""
-    one = len(items) == 1
-    return (
-        f"{names(items)} {'has' if one else 'have'} not been trained yet (or {'is' if one else 'are'} "
-        f"still training): this part fills in once {'its record.json appears' if one else 'their record.json files appear'}."
-    )
-
-
 def _token(s: str) -> str:
     return "`" + s.replace("`", "'") + "`"
 
@@ -117,58 +208,6 @@ def timing_text(
     return "\n".join(parts)
 
 
-def saliency_text(profiles: Mapping[str, SaliencyProfile]) -> str:
-    parts = []
-    for model, p in profiles.items():
-        parts.append(
-            f"- **{model}**: {pct(p.recent_share)} of a prediction's input-gradient sits in the "
-            f"last {p.recent_k} tokens; saliency-weighted mean distance {num(p.mean_distance, 1)} "
-            f"tokens (over {p.n_targets} predicted positions)."
-        )
-    return "\n".join(parts)
-
-
-def no_pos_text(final_losses: Mapping[str, float], checks: Mapping[str, OrderCheck]) -> str:
-    parts = []
-    base = final_losses.get("baseline")
-    recorded = [f"`{n}` {num(v)}" for n, v in final_losses.items()]
-    if recorded:
-        parts.append("Final validation loss (nats per token): " + ", ".join(recorded) + ".")
-    if base is not None and "no_pos" in final_losses:
-        parts.append(
-            f"Without any positional encoding the model ends {signed(final_losses['no_pos'] - base)} "
-            "nats from the baseline."
-        )
-    for model, c in checks.items():
-        parts.append(
-            f"On your prompt, shuffling the tokens takes **{model}**'s loss from {num(c.ordered)} to "
-            f"{num(c.shuffled)} nats ({signed(c.gap)}, mean of {c.n_shuffles} shuffles)."
-        )
-    if "baseline" in checks and "no_pos" in checks:
-        b, n = checks["baseline"].gap, checks["no_pos"].gap
-        more = "less" if n < b else "more"
-        parts.append(
-            f"The no-position model is {more} sensitive to word order than the baseline "
-            f"({signed(n)} vs {signed(b)} nats): without positions, order reaches it only through "
-            "the causal mask (a position can count how many tokens it sees)."
-        )
-    return "\n\n".join(parts)
-
-
-# --------------------------------------------------------------------------- Q2
-
-
-def shapes_text(n_pos: int, d_model: int, n_heads: int, d_head: int) -> str:
-    return (
-        f"Your prompt has {n_pos} tokens. Each of the {n_heads} heads projects the {d_model}-wide "
-        f"stream to queries, keys and values of width d_head = {d_head}: {n_pos} × {d_head} each. "
-        f"Scores and pattern are {n_pos} × {n_pos} per head ({n_heads * n_pos * n_pos:,} numbers per "
-        f"layer): the one part whose size grows with the square of the prompt. "
-        f"{n_heads} × {d_head} = {n_heads * d_head} is the width the heads' outputs are concatenated to "
-        f"before W_O maps them back to {d_model}."
-    )
-
-
 def spread_text(spread: DotSpread, model_d_head: int | None) -> str:
     i_lo, i_hi = 0, len(spread.d_heads) - 1
     d_lo, d_hi = spread.d_heads[i_lo], spread.d_heads[i_hi]
@@ -191,46 +230,6 @@ def spread_text(spread: DotSpread, model_d_head: int | None) -> str:
             f"max weight {num(spread.max_weight_unscaled[j], 2)} vs {num(spread.max_weight_scaled[j], 2)} scaled."
         )
     return "\n\n".join(parts)
-
-
-def score_variants_text(
-    final_losses: Mapping[str, float], entropies: Mapping[str, float], diverged: Mapping[str, int]
-) -> str:
-    parts = []
-    if final_losses:
-        ranked = sorted(final_losses.items(), key=lambda kv: kv[1])
-        parts.append(
-            "Final validation loss, best first: "
-            + ", ".join(f"`{n}` {num(v)}" for n, v in ranked)
-            + "."
-        )
-        if len(ranked) > 1:
-            parts.append(
-                f"The spread between best and worst is {num(ranked[-1][1] - ranked[0][1])} nats."
-            )
-    if entropies:
-        parts.append(
-            "Mean attention entropy on the fixed validation sample (bits; lower = sharper heads): "
-            + ", ".join(f"`{n}` {num(v, 2)}" for n, v in entropies.items())
-            + "."
-        )
-    for n, step in diverged.items():
-        parts.append(f"`{n}` diverged at step {step}.")
-    return "\n\n".join(parts)
-
-
-# --------------------------------------------------------------------------- Q3
-
-
-def shared_params_text(points: Mapping[str, tuple[float, float]]) -> str:
-    if "baseline" not in points or "shared_layers" not in points:
-        return ""
-    (pb, lb), (ps, ls) = points["baseline"], points["shared_layers"]
-    return (
-        f"Sharing one block across all depths cuts the parameters from {int(pb):,} to {int(ps):,} "
-        f"({pct(1 - ps / pb)} fewer) and moves the final validation loss from {num(lb)} to "
-        f"{num(ls)} nats ({signed(ls - lb)})."
-    )
 
 
 def off_diagonal(matrix: np.ndarray) -> tuple[float, float, tuple[int, int]]:
@@ -278,54 +277,6 @@ def depth_text(profiles: Mapping[str, DepthProfile]) -> str:
 # --------------------------------------------------------------------------- Q4
 
 
-def residual_curves_text(final_losses: Mapping[str, float], diverged: Mapping[str, int]) -> str:
-    parts = []
-    if "baseline" in final_losses and "no_residual" in final_losses:
-        b, n = final_losses["baseline"], final_losses["no_residual"]
-        parts.append(
-            f"Final validation loss: baseline {num(b)}, no_residual {num(n)} ({signed(n - b)} nats)."
-        )
-    for name, step in diverged.items():
-        parts.append(f"`{name}` diverged at step {step}: that is the experiment's answer.")
-    return " ".join(parts)
-
-
-def grad_text(ratios: Mapping[str, float | None]) -> str:
-    parts = []
-    for model, r in ratios.items():
-        if r is not None:
-            parts.append(f"`{model}` {sig(r)}")
-    if not parts:
-        return ""
-    return (
-        "Gradient norm of the first block over that of the last (median over training): "
-        + ", ".join(parts)
-        + ". Near 1 the gradient reaches the early blocks undiminished; far below 1 it fades on "
-        "the way down, as it does through a deep stack of layers without a skip path. (The "
-        "embedding's gradient stays large either way: with tied weights it is also the unembedding.)"
-    )
-
-
-def probe_text(norms: Mapping[str, Sequence[float]], cosines: Mapping[str, Sequence[float]]) -> str:
-    parts = []
-    if norms:
-        parts.append(
-            "Residual-stream norm after the last block: "
-            + ", ".join(
-                f"`{n}` {num(v[-1], 2)} (embedding {num(v[0], 2)})" for n, v in norms.items()
-            )
-            + "."
-        )
-    if cosines:
-        parts.append(
-            "Mean pairwise cosine of token representations, embedding → last block: "
-            + ", ".join(f"`{n}` {num(v[0], 3)} → {num(v[-1], 3)}" for n, v in cosines.items())
-            + ". Near 1 every position carries almost the same vector (rank collapse): attention "
-            "averages its inputs, and without the skip path nothing keeps the tokens apart."
-        )
-    return "\n\n".join(parts)
-
-
 def bypass_text(r: BypassResult) -> str:
     top_on = r.top_on[0] if r.top_on else ("?", float("nan"))
     top_off = r.top_off[0] if r.top_off else ("?", float("nan"))
@@ -345,67 +296,28 @@ def bypass_text(r: BypassResult) -> str:
 # --------------------------------------------------------------------------- mask, LAMBADA
 
 
-def reversal_text(summaries: Mapping[str, ReversalSummary], future: FutureAttention | None) -> str:
+def collapse_text(curves: Mapping[str, StreamCollapse]) -> str:
+    """curves: label ("baseline, trained") -> its stream collapse on the prompt."""
     parts = []
-    for model, r in summaries.items():
+    for label, c in curves.items():
         parts.append(
-            f"- **{model}**: random first half {pct(r.first_half)} (chance {pct(r.chance)}), "
-            f"reversed second half {pct(r.second_half)}."
+            f"- **{label}**: token cosine {' → '.join(num(v, 2) for v in c.cosine)}; share of the "
+            f"stream that differs between tokens {' → '.join(num(v, 2) for v in c.residual)}."
         )
-    if future is not None:
+    return (
+        "\n".join(parts) + "\n\nFrom the embedding to the last block. A cosine near 1 and a "
+        "differing share near 0 mean every position carries the same vector (rank collapse)."
+    )
+
+
+def grad_init_text(norms: Mapping[str, Mapping[str, float]]) -> str:
+    parts = []
+    for label, by_group in norms.items():
+        blocks = [v for g, v in by_group.items() if g.startswith(("blocks.", "layers."))]
+        if len(blocks) < 2:
+            continue
         parts.append(
-            f"\nThe unmasked model's attention on future positions: {pct(future.mean)} on average "
-            f"over heads, up to {pct(future.peak)} (layer {future.peak_layer}, head "
-            f"{future.peak_head}). The first half is random: a model beating chance there is "
-            "reading the answer, not predicting it — which is why a language model needs the mask."
+            f"- **{label}**: first block {sig(blocks[0])}, last block {sig(blocks[-1])} "
+            f"(ratio first / last {num(blocks[0] / max(blocks[-1], 1e-30), 2)})."
         )
     return "\n".join(parts)
-
-
-def unmasked_lm_text(final_losses: Mapping[str, float], future: FutureAttention | None) -> str:
-    parts = []
-    if "baseline" in final_losses and "no_causal_mask" in final_losses:
-        b, u = final_losses["baseline"], final_losses["no_causal_mask"]
-        parts.append(
-            f"Trained and evaluated without the mask, the language model reaches a validation loss "
-            f"of {num(u)} nats against the baseline's {num(b)} ({signed(u - b)}). That number is "
-            "not a prediction: every position can see the token it is asked for."
-        )
-    if future is not None:
-        parts.append(
-            f"On the fixed validation sample {pct(future.mean)} of its attention lands on future "
-            f"positions (up to {pct(future.peak)} in layer {future.peak_layer}, head "
-            f"{future.peak_head})."
-        )
-    return " ".join(parts)
-
-
-def lambada_text(results: Mapping[str, Mapping[str, float]]) -> str:
-    accs = {n: r["accuracy"] for n, r in results.items() if "accuracy" in r}
-    losses = {n: r["loss"] for n, r in results.items() if "loss" in r}
-    parts = []
-    if accs:
-        best, worst = max(accs.values()), min(accs.values())
-        if best == worst:
-            parts.append(
-                f"Every variant recorded ({len(accs)}) scores {pct(best)} last-word accuracy."
-            )
-        else:
-            leader = max(accs, key=accs.__getitem__)
-            baseline = (
-                f"; baseline {pct(accs['baseline'])}"
-                if "baseline" in accs and leader != "baseline"
-                else ""
-            )
-            parts.append(
-                f"Best last-word accuracy: `{leader}` {pct(best)}{baseline} ({len(accs)} variants)."
-            )
-    if losses:
-        leader = min(losses, key=losses.__getitem__)
-        parts.append(f"Lowest last-word loss: `{leader}` {num(losses[leader])} nats.")
-    parts.append(
-        "LAMBADA's passages are chosen so the last word needs the whole passage; a small model "
-        "trained on Shakespeare alone is expected to score near zero here, so read the loss curve "
-        "for the trend."
-    )
-    return " ".join(parts)

@@ -57,24 +57,6 @@ def step_time_chart(lengths: Sequence[int], seconds: Mapping[str, Sequence[float
     return fig
 
 
-def saliency_chart(
-    shares: Mapping[str, Sequence[float]], max_distance: int | None = None
-) -> go.Figure:
-    """Share of the input-gradient at each distance back from the predicted position."""
-    cut = {n: list(v)[: (max_distance or len(v)) + 1] for n, v in shares.items()}
-    width = max((len(v) for v in cut.values()), default=0)
-    padded = {n: v + [float("nan")] * (width - len(v)) for n, v in cut.items()}
-    fig = go.Figure(_lines(padded, list(range(width)), "saliency_chart"))
-    fig.update_layout(
-        title="Input-gradient saliency by distance (share of the gradient, mean over positions)",
-        xaxis_title="distance back from the predicted position (tokens; 0 = the current token)",
-        yaxis_title="share of saliency",
-        height=380,
-        margin=_MARGIN,
-    )
-    return fig
-
-
 def layer_lines(
     values: Mapping[str, Sequence[float]],
     x_labels: Sequence[str],
@@ -192,9 +174,9 @@ def dot_spread_chart(
 
 
 def params_scatter(
-    points: Mapping[str, tuple[float, float]], *, y_title: str = "final val loss (nats)"
+    points: Mapping[str, tuple[float, float, float]], *, y_title: str = "val loss (nats)"
 ) -> go.Figure:
-    """One labelled point per model: parameter count (x) against a loss (y)."""
+    """One labelled point per model: parameter count (x) against a loss (y) ± its seed std."""
     if not points:
         raise ValueError("params_scatter: no points")
     names = list(points)
@@ -202,6 +184,7 @@ def params_scatter(
         go.Scatter(
             x=[points[n][0] for n in names],
             y=[points[n][1] for n in names],
+            error_y=dict(type="data", array=[points[n][2] for n in names]),
             mode="markers+text",
             text=[plotly_text(n) for n in names],
             textposition="top center",
@@ -265,4 +248,115 @@ def layer_head_map(
     fig.update_xaxes(type="category")  # labels that look like numbers stay labels
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(title=title, height=140 + 48 * v.shape[0], margin=_MARGIN)
+    return fig
+
+
+def spread_bars(
+    spreads: Mapping[str, tuple[float, float]], *, title: str, y_title: str, reference: str = ""
+) -> go.Figure:
+    """One bar per variant: the mean over seeds with ± one std; the reference bar in grey."""
+    if not spreads:
+        raise ValueError("spread_bars: no variants")
+    names = list(spreads)
+    colours = ["#9e9e9e" if n == reference else _PALETTE[0] for n in names]
+    fig = go.Figure(
+        go.Bar(
+            x=[plotly_text(n) for n in names],
+            y=[spreads[n][0] for n in names],
+            error_y=dict(type="data", array=[spreads[n][1] for n in names]),
+            marker_color=colours,
+            hovertemplate="%{x}<br>%{y:.4f} ± %{error_y.array:.4f}<extra></extra>",
+        )
+    )
+    lo = min(m - s for m, s in spreads.values())
+    hi = max(m + s for m, s in spreads.values())
+    pad = 0.1 * (hi - lo) + 1e-6
+    fig.update_xaxes(type="category")
+    fig.update_layout(
+        title=title,
+        yaxis=dict(title=y_title, range=[lo - pad, hi + pad]),
+        height=360,
+        margin=_MARGIN,
+    )
+    return fig
+
+
+def band_lines(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    x: Sequence,
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    log_x: bool = False,
+    y_range: tuple[float, float] | None = None,
+) -> go.Figure:
+    """One line per model with ± one std (over seeds) as error bars."""
+    if not series:
+        raise ValueError("band_lines: no series to draw")
+    fig = go.Figure()
+    for i, (name, (mean, std)) in enumerate(series.items()):
+        if len(mean) != len(x) or len(std) != len(x):
+            raise ValueError(
+                f"band_lines: {name!r} has {len(mean)} values for {len(x)} x positions"
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=list(x),
+                y=[float(v) for v in mean],
+                error_y=dict(type="data", array=[float(v) for v in std], thickness=1),
+                mode="lines+markers",
+                name=plotly_text(name),
+                line=dict(color=_PALETTE[i % len(_PALETTE)]),
+            )
+        )
+    fig.update_layout(
+        title=title,
+        xaxis=dict(title=x_title, type="log" if log_x else "linear"),
+        yaxis=dict(title=y_title, range=list(y_range) if y_range else None),
+        height=380,
+        margin=_MARGIN,
+    )
+    return fig
+
+
+def health_chart(
+    series: Mapping[
+        str, tuple[Sequence[int], Sequence[Sequence[float]], Sequence[Sequence[float]]]
+    ],
+) -> go.Figure:
+    """Per model (steps, entropy [eval][layer], max score [eval][layer]): two panels over
+    training, one line per (model, layer)."""
+    if not series:
+        raise ValueError("health_chart: no series to draw")
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=["mean attention entropy (nats)", "largest score into softmax"],
+    )
+    for i, (name, (steps, entropy, max_logit)) in enumerate(series.items()):
+        colour = _PALETTE[i % len(_PALETTE)]
+        for col, values in ((1, entropy), (2, max_logit)):
+            if len(values) != len(steps):
+                raise ValueError(
+                    f"health_chart: {name!r} has {len(values)} evals for {len(steps)} steps"
+                )
+            for layer in range(len(values[0]) if values else 0):
+                fig.add_trace(
+                    go.Scatter(
+                        x=list(steps),
+                        y=[v[layer] for v in values],
+                        mode="lines",
+                        name=f"{plotly_text(name)} L{layer}",
+                        legendgroup=name,
+                        showlegend=col == 1,
+                        line=dict(
+                            color=colour, dash=["solid", "dash", "dot", "dashdot"][layer % 4]
+                        ),
+                    ),
+                    row=1,
+                    col=col,
+                )
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(height=380, margin=_MARGIN)
     return fig
