@@ -125,7 +125,7 @@ def compare(
     v = judge(sa, sb)
     n_b = sb.n if sb else 0
     head = (
-        f"**{name}** {fmt(sa, digits)} vs **{other}** {fmt(sb, digits)} {unit} "
+        f"**{name}** {fmt(sa, digits)} vs **{other}** {fmt(sb, digits)}{' ' + unit if unit else ''} "
         f"({what}, mean ± std over {sa.n} and {n_b} seeds)"
     )
     if v is None:
@@ -162,9 +162,8 @@ def versus(
             if bad
             else f"{name} has no {metric}"
         )
-        return Finding(
-            f"{metric}, {name} vs {other}", Spread(None, None, 0), sb, None, text, name, better
-        )
+        what = f"{metric.replace('_', ' ')}, {name} vs {other}"
+        return Finding(what, Spread(None, None, 0), sb, None, text, name, better)
     return compare(metric.replace("_", " "), name, sa, other, sb, unit=unit, better=better)
 
 
@@ -261,11 +260,12 @@ def recipe_note(ev: Evidence, name: str) -> str | None:
     return text + "."
 
 
-def headline(findings: list[Finding], reference: str = "baseline") -> str:
-    """The findings against `reference` in plain words, grouped by what the verdict rule says."""
+def headline(findings: list[Finding], reference: str = "baseline", metric: str = "val loss") -> str:
+    """The findings on `metric` against `reference` in plain words, grouped by what the verdict
+    rule says (one line per variant; other metrics have their own sentences)."""
     groups: dict[str, list[str]] = {"worse": [], "better": [], "same": [], "unknown": []}
     for f in findings:
-        if f.subject and f.what.endswith(f" vs {reference}") and f.better != "neither":
+        if f.what == f"{metric}, {f.subject} vs {reference}" and f.better != "neither":
             groups[f.standing].append(f"`{f.subject}`")
     parts = []
     if groups["worse"]:
@@ -278,7 +278,7 @@ def headline(findings: list[Finding], reference: str = "baseline") -> str:
         parts.append(f"no verdict (failed runs or too few seeds): {', '.join(groups['unknown'])}")
     if not parts:
         return ""
-    text = "; ".join(parts) + "."
+    text = f"On {metric}, " + "; ".join(parts) + "."
     return text[0].upper() + text[1:]
 
 

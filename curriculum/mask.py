@@ -115,3 +115,36 @@ def mask_findings(ev: Evidence) -> list[Finding | None]:
         mask_put_back(ev),
         _future_sentence(ev, UNMASKED_LM),
     ]
+
+
+def mask_headline(ev: Evidence) -> str:
+    """The mask in plain words, from the same verdicts as the findings."""
+    parts = []
+    rev = {f.what: f for f in reversal(ev)}
+    first = next((f for w, f in rev.items() if "first half" in w), None)
+    if first is not None and first.verdict is not None:
+        parts.append(
+            "on the reversal task, the unmasked model "
+            + {
+                "higher": "clearly predicts the random first half better than the masked one, "
+                "which it can only do by reading later positions",
+                "lower": "predicts the random first half clearly worse than the masked one",
+                "no clear difference": "shows no clear difference on the random first half",
+                "no spread": "has too few seeds for a verdict on the first half",
+            }[first.verdict.label]
+        )
+    back = mask_put_back(ev)
+    if back is not None:
+        parts.append(
+            "the language model trained without the mask "
+            + {
+                "worse": "does clearly worse than the causal baseline once the mask is put back",
+                "same": "shows no clear difference from the causal baseline once the mask is put back",
+                "better": "does clearly better than the causal baseline even with the mask put back",
+                "unknown": "has too few seeds for a verdict with the mask put back",
+            }[back.standing]
+        )
+    if not parts:
+        return ""
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]

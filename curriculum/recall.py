@@ -80,7 +80,7 @@ def read_recall(ev: Evidence) -> Recall | None:
 
 
 def _bin(b: tuple[int, int]) -> str:
-    return f"distances {b[0]}–{b[1] - 1}"
+    return f"distance {b[0]}" if b[1] - b[0] == 1 else f"distances {b[0]}–{b[1] - 1}"
 
 
 def recall_findings(ev: Evidence) -> list[Finding]:
@@ -155,3 +155,32 @@ def _roles_finding(roles: HeadRoles) -> Finding:
         TRANSFORMER,
         "neither",
     )
+
+
+def recall_headline(ev: Evidence) -> str:
+    """The recall experiment in plain words: the transformer and the LSTM at the nearest and the
+    farthest distances both have, through the verdict rule."""
+    rec = read_recall(ev)
+    tf, lstm = (rec.models.get(n) for n in (TRANSFORMER, LSTM)) if rec else (None, None)
+    if rec is None or tf is None or lstm is None:
+        return ""
+    both = [i for i in range(len(rec.bins)) if tf.by_distance[i].n and lstm.by_distance[i].n]
+    if not both:
+        return ""
+    parts = []
+    for i in sorted({both[0], both[-1]}):
+        f = compare(
+            "", TRANSFORMER, tf.by_distance[i], LSTM, lstm.by_distance[i], unit="", better="higher"
+        )
+        word = {
+            "better": "recalls clearly more often than",
+            "worse": "recalls clearly less often than",
+            "same": "shows no clear difference from",
+            "unknown": "has too few seeds to compare with",
+        }
+        a, b = tf.by_distance[i].mean or 0.0, lstm.by_distance[i].mean or 0.0
+        parts.append(
+            f"at {_bin(rec.bins[i])} the 2-layer transformer {word[f.standing]} the LSTM ({a:.0%} vs {b:.0%})"
+        )
+    text = "On recall, " + "; ".join(parts) + "."
+    return text

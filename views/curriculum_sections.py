@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 from analysis.curriculum import grad_norm_series
 from curriculum import evidence as E
 from curriculum.evidence import Evidence, Finding
-from curriculum.mask import MASKED_REV, UNMASKED_LM, UNMASKED_REV, future_share
-from curriculum.recall import read_recall
+from curriculum.mask import MASKED_REV, UNMASKED_LM, UNMASKED_REV, future_share, mask_headline
+from curriculum.recall import read_recall, recall_headline
 from curriculum.series import health, loss_by_position
 from training.suite import read_suite
 from views.curriculum_text import QUESTIONS, QuestionText, SuiteFacts, setup, status, uncertainty
@@ -162,7 +162,9 @@ def q1(ev: Evidence) -> Section:
             )
         )
     charts.append(_bars(ev, E.needed("Q1"), "Validation loss, question 1's variants"))
-    return _section("Q1", ev, E.q1(ev), experiment + setup(suite_facts()), charts)
+    answer = E.q1(ev)
+    head = " ".join(h for h in (recall_headline(ev), E.headline(answer.findings)) if h)
+    return _section("Q1", ev, answer, experiment + setup(suite_facts()), charts, headline=head)
 
 
 def q2(ev: Evidence) -> Section:
@@ -311,7 +313,9 @@ def mask(ev: Evidence) -> Section:
         "task without the mask, and the baseline language model trained without its mask: its "
         "loss as trained, and with the mask put back. " + setup(suite_facts())
     )
-    return _section("mask", ev, E.mask(ev), experiment, charts, notes=notes)
+    return _section(
+        "mask", ev, E.mask(ev), experiment, charts, notes=notes, headline=mask_headline(ev)
+    )
 
 
 SECTIONS: dict[str, Callable[[Evidence], Section]] = {

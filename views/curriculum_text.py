@@ -118,7 +118,9 @@ def uncertainty(findings: Sequence[Finding]) -> str:
         f"{len(judged)} comparisons, {len(clear)} {'is' if len(clear) == 1 else 'are'} clear"
     )
     if inside:
-        text += f"; no clear difference in {len(inside)}: " + ", ".join(f.what for f in inside)
+        text += (
+            f"; no clear difference in {len(inside)} (" + "; ".join(f.what for f in inside) + ")"
+        )
     if few:
         text += f"; {len(few)} with too few seeds"
     return text + "."
