@@ -21,7 +21,7 @@ def test_the_suite_ships_its_variants() -> None:
         pytest.skip("no shipped checkpoints in this checkout")
     names = {p.name for p in SHIPPED}
     assert {"baseline", "no_residual", "no_causal_mask"} <= names
-    size = sum(f.stat().st_size for p in SHIPPED for f in p.iterdir())
+    size = sum(f.stat().st_size for f in ROOT.rglob("*") if f.is_file())
     assert size < 25 * 2**20, f"shipped weights and records take {size / 2**20:.1f} MB"
 
 
@@ -29,6 +29,10 @@ def test_the_suite_ships_its_variants() -> None:
 def test_shipped_checkpoint_reproduces_its_record(folder: Path) -> None:
     record = json.loads((folder / "record.json").read_text())
     assert record["complete"]
+    if not (folder / "model.safetensors").exists():
+        # a record-only variant (the d_head sweep): its numbers, never a stale model beside them
+        assert not record["fixed_batch"] and not (folder / "config.json").exists()
+        return
     ckpt = load_checkpoint(folder)
     # a record written before a field existed reads as that field's default, as checkpoints do
     assert ckpt.config == ModelConfig.from_dict(record["model_config"])

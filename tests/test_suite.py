@@ -33,7 +33,9 @@ from training.suite_record import VariantRecord
 REPO = Path(__file__).resolve().parents[1]
 
 
-def tiny_suite(tmp_path: Path, seeds: str = "[0, 1]", extra: str = "") -> Path:
+def tiny_suite(
+    tmp_path: Path, seeds: str = "[0, 1]", extra: str = "", mask_extra: str = ""
+) -> Path:
     corpus = write_corpus(tmp_path)
     spec = f"""
 [suite]
@@ -81,6 +83,7 @@ question = "reference"
 name = "no_causal_mask"
 question = "mask"
 model = {{ causal_mask = false }}
+{mask_extra}
 {extra}
 """
     path = tmp_path / "suite.toml"
@@ -238,7 +241,7 @@ def test_suite_runs_on_a_local_ray_head(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
     from training.suite_ray import RayExecutor
 
-    path = tiny_suite(tmp_path)
+    path = tiny_suite(tmp_path, mask_extra="ship_weights = false")
     suite = read_suite(path)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
@@ -250,6 +253,8 @@ def test_suite_runs_on_a_local_ray_head(tmp_path: Path) -> None:
     rec = VariantRecord.read(suite.out_dir / "no_causal_mask")
     assert {s.seed for s in rec.seeds} == {0, 1}
     assert not (suite.out_dir / "baseline").exists()
+    # a record-only variant ships no weights
+    assert sorted(p.name for p in (suite.out_dir / "no_causal_mask").iterdir()) == ["record.json"]
 
 
 def test_verdict_calls_small_differences_no_clear_difference() -> None:

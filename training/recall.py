@@ -32,7 +32,13 @@ class RecallTask:
     n_keys: int = 32  # ids 0 .. n_keys-1; then n_values value ids; then n_filler filler ids
     n_values: int = 32
     n_filler: int = 16
-    max_gap: int = 160  # filler between the pairs and the queries: distances reach 4 * n_pairs + max_gap
+    max_gap: int = (
+        160  # filler between the pairs and the queries: distances reach 4 * n_pairs + max_gap
+    )
+    # True: each pair is one token (id for (key, value)), so a query finds its answer with one
+    # content match (one attention layer suffices); False: key and value are two tokens, and the
+    # lookup needs a previous-token head composed with a matching head (induction: two layers)
+    fused: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.n_pairs <= self.n_keys:
@@ -40,11 +46,16 @@ class RecallTask:
 
     @property
     def vocab(self) -> int:
-        return self.n_keys + self.n_values + self.n_filler
+        pair_tokens = self.n_keys * self.n_values if self.fused else 0
+        return self.n_keys + self.n_values + pair_tokens + self.n_filler
+
+    @property
+    def pair_width(self) -> int:
+        return 1 if self.fused else 2
 
     @property
     def length(self) -> int:
-        return 4 * self.n_pairs + self.max_gap
+        return (self.pair_width + 2) * self.n_pairs + self.max_gap
 
     @property
     def n_ctx(self) -> int:
@@ -64,24 +75,29 @@ def recall_batch(
 ) -> tuple[Int[Tensor, "batch pos"], Int[Tensor, "batch pos"], Int[Tensor, "batch pos"]]:
     """(x, y, distance): y is IGNORE except at the values that follow a query; distance is how many
     positions back from the query (x) the pair's value sits (0 where y is IGNORE)."""
-    p, n = task.n_pairs, task.length
+    p, n, w = task.n_pairs, task.length, task.pair_width
     keys = torch.argsort(torch.rand(batch, task.n_keys, generator=generator), dim=1)[:, :p]
-    values = torch.randint(task.n_values, (batch, p), generator=generator) + task.n_keys
+    values = torch.randint(task.n_values, (batch, p), generator=generator)
     order = torch.argsort(torch.rand(batch, p, generator=generator), dim=1)  # query order
     gap = torch.randint(task.max_gap + 1, (batch, 1), generator=generator)
-    filler_id = task.n_keys + task.n_values
+    filler_id = task.vocab - task.n_filler
     seq = torch.randint(task.n_filler, (batch, n), generator=generator) + filler_id
     pair_start = task.max_gap - gap  # [batch, 1]: the front padding
     query_start = n - 2 * p  # queries always end the sequence
     i = torch.arange(p)[None, :]
     rows = torch.arange(batch)[:, None]
-    seq[rows, pair_start + 2 * i] = keys
-    seq[rows, pair_start + 2 * i + 1] = values
+    value_ids = values + task.n_keys
+    if task.fused:
+        pair_ids = task.n_keys + task.n_values + keys * task.n_values + values
+        seq[rows, pair_start + i] = pair_ids
+    else:
+        seq[rows, pair_start + 2 * i] = keys
+        seq[rows, pair_start + 2 * i + 1] = value_ids
     seq[:, query_start + 2 * i[0]] = keys.gather(1, order)
-    seq[:, query_start + 2 * i[0] + 1] = values.gather(1, order)
+    seq[:, query_start + 2 * i[0] + 1] = value_ids.gather(1, order)
     x, y = seq[:, :-1], seq[:, 1:].clone()
     query_pos = query_start + 2 * i  # [1, p]: where each query key sits in x
-    answer_pos = pair_start + 2 * order + 1  # [batch, p]: where the queried pair's value sits
+    answer_pos = pair_start + w * order + (w - 1)  # [batch, p]: the token holding the answer
     distance = torch.zeros_like(y)
     distance[rows, query_pos] = query_pos - answer_pos
     scored = torch.zeros_like(y, dtype=torch.bool)

@@ -41,11 +41,12 @@ SELECT_SEED, TEST_SEED = 10_001, 20_002  # generator seeds of the held-out and t
 
 @dataclass(frozen=True)
 class Spec:
-    task: RecallTask = RecallTask()
-    steps: int = 1500
+    # 16 pairs, each one token, behind 0-128 filler tokens: distances from 1 to 175
+    task: RecallTask = RecallTask(n_pairs=16, n_keys=16, n_values=16, max_gap=128, fused=True)
+    steps: int = 750
     batch: int = 32
-    warmup: int = 100
-    lrs: tuple[float, ...] = (1e-3, 3e-3)
+    warmup: int = 50
+    lrs: tuple[float, ...] = (3e-3, 1e-2)
     seeds: tuple[int, ...] = (0, 1, 2)
     eval_sequences: int = 512
 
@@ -82,9 +83,7 @@ def model_configs(task: RecallTask) -> dict[str, ModelConfig]:
 
 
 @torch.no_grad()
-def evaluate_recall(
-    model: LanguageModel, task: RecallTask, n: int, seed: int
-) -> dict[str, Any]:
+def evaluate_recall(model: LanguageModel, task: RecallTask, n: int, seed: int) -> dict[str, Any]:
     """Loss, accuracy, and accuracy per distance bin on n fresh sequences from `seed`."""
     model.eval()
     g = torch.Generator().manual_seed(seed)
@@ -112,10 +111,14 @@ def evaluate_recall(
     }
 
 
-def train_one(cfg: ModelConfig, spec: Spec, lr: float, seed: int) -> tuple[LanguageModel, dict[str, Any]]:
+def train_one(
+    cfg: ModelConfig, spec: Spec, lr: float, seed: int
+) -> tuple[LanguageModel, dict[str, Any]]:
     torch.manual_seed(seed)
     model = build_model(cfg)
-    tc = TrainConfig(lr=lr, min_lr=0.0, decay="linear", warmup_steps=spec.warmup, max_steps=spec.steps)
+    tc = TrainConfig(
+        lr=lr, min_lr=0.0, decay="linear", warmup_steps=spec.warmup, max_steps=spec.steps
+    )
     opt = build_optimizer(model, tc)
     g = torch.Generator().manual_seed(seed)
     curve = []
@@ -126,7 +129,9 @@ def train_one(cfg: ModelConfig, spec: Spec, lr: float, seed: int) -> tuple[Langu
             group["lr"] = lr_at(step, tc)
         x, y, _ = recall_batch(spec.task, spec.batch, g)
         logits = model(x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE)
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE
+        )
         if not math.isfinite(loss.item()):
             status = "diverged"
             break
@@ -135,7 +140,9 @@ def train_one(cfg: ModelConfig, spec: Spec, lr: float, seed: int) -> tuple[Langu
         opt.step()
         opt.zero_grad(set_to_none=True)
         if (step + 1) % 250 == 0:
-            curve.append({"step": step + 1, "train_loss": loss.item(), "elapsed_s": time.perf_counter() - t0})
+            curve.append(
+                {"step": step + 1, "train_loss": loss.item(), "elapsed_s": time.perf_counter() - t0}
+            )
     result = {
         "lr": lr,
         "seed": seed,
@@ -151,8 +158,9 @@ def train_one(cfg: ModelConfig, spec: Spec, lr: float, seed: int) -> tuple[Langu
 
 @torch.no_grad()
 def head_roles(model: LanguageModel, task: RecallTask, n: int = 64) -> dict[str, list[list[float]]]:
-    """Per [layer][head]: attention mass from each query on the recalled value (retrieval), on the
-    token before it (the pair's key), and on the previous position (previous-token score)."""
+    """Per [layer][head]: attention mass from each query on the token holding its answer
+    (retrieval), on the token before it (the pair's key, two-token format only), and on the
+    previous position (previous-token score)."""
     g = torch.Generator().manual_seed(TEST_SEED)
     x, y, dist = recall_batch(task, n, g)
     names = [f"blocks.{i}.attn.hook_pattern" for i in range(model.cfg.n_layers)]
@@ -166,7 +174,8 @@ def head_roles(model: LanguageModel, task: RecallTask, n: int = 64) -> dict[str,
     for name in names:
         p = cache[name]  # [batch, head, q, k]
         out["retrieval"].append(p[b_idx, :, q_idx, ans].mean(0).tolist())
-        out["pair_key"].append(p[b_idx, :, q_idx, ans - 1].mean(0).tolist())
+        if not task.fused:  # the key sits just before its value only in the two-token format
+            out["pair_key"].append(p[b_idx, :, q_idx, ans - 1].mean(0).tolist())
         out["previous_token"].append(p[:, :, pos, pos - 1].mean((0, 2)).tolist())
     return out
 
@@ -192,12 +201,17 @@ def run(out: Path, spec: Spec) -> dict[str, Any]:
             model, result = train_one(configs[name], spec, lr, seed)
             models.setdefault(name, {})[seed] = model
             if name == "transformer_2l":
-                save_checkpoint(out / "runs" / key.replace("/", "_"), model, _tokenizer(spec.task), {"run": key})
+                save_checkpoint(
+                    out / "runs" / key.replace("/", "_"), model, _tokenizer(spec.task), {"run": key}
+                )
             done[key] = result
             tmp = runs_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(done, indent=1))
             os.replace(tmp, runs_path)
-            print(f"{key}: select acc {result['select']['accuracy']:.3f} in {result['seconds']} s", flush=True)
+            print(
+                f"{key}: select acc {result['select']['accuracy']:.3f} in {result['seconds']} s",
+                flush=True,
+            )
         return done[key]
 
     record: dict[str, Any] = {
@@ -205,19 +219,30 @@ def run(out: Path, spec: Spec) -> dict[str, Any]:
         "task": dataclasses.asdict(spec.task),
         "bins": spec.task.bins(),
         "spec": {k: v for k, v in dataclasses.asdict(spec).items() if k != "task"},
-        "selection": "accuracy on held-out sequences (generator seed %d); test on seed %d" % (SELECT_SEED, TEST_SEED),
+        "selection": f"accuracy on held-out sequences (generator seed {SELECT_SEED}); "
+        f"test on seed {TEST_SEED}",
         "models": {},
     }
     for name, cfg in configs.items():
         grid = [get(name, lr, spec.seeds[0]) for lr in spec.lrs]
-        best = max(grid, key=lambda r: (r["status"] == "completed", r["select"]["accuracy"], -r["select"]["loss"]))
+        best = max(
+            grid,
+            key=lambda r: (
+                r["status"] == "completed",
+                r["select"]["accuracy"],
+                -r["select"]["loss"],
+            ),
+        )
         seeds = [get(name, best["lr"], s) for s in spec.seeds]
         by_bin = list(zip(*[r["test"]["accuracy_by_distance"] for r in seeds], strict=True))
         record["models"][name] = {
             "config": cfg.to_dict(),
             "n_params": seeds[0]["n_params"],
             "lr": best["lr"],
-            "grid": [{"lr": r["lr"], "status": r["status"], "select_accuracy": r["select"]["accuracy"]} for r in grid],
+            "grid": [
+                {"lr": r["lr"], "status": r["status"], "select_accuracy": r["select"]["accuracy"]}
+                for r in grid
+            ],
             "seeds": seeds,
             "test_accuracy": spread([r["test"]["accuracy"] for r in seeds]),
             "accuracy_by_distance": [spread([v for v in col if v is not None]) for col in by_bin],
@@ -231,11 +256,11 @@ def run(out: Path, spec: Spec) -> dict[str, Any]:
 
     key = f"transformer_2l/lr={median['lr']:g}/seed{median['seed']}"
     ckpt = load_checkpoint(out / "runs" / key.replace("/", "_"))
-    save_checkpoint(out / "transformer_2l", ckpt.model, ckpt.tokenizer, {"run": key}, dtype=torch.float16)
+    save_checkpoint(
+        out / "transformer_2l", ckpt.model, ckpt.tokenizer, {"run": key}, dtype=torch.float16
+    )
     tf["shipped"] = key
     tf["head_roles"] = head_roles(ckpt.model, spec.task)
-    for name in ("transformer_1l",):
-        record["models"][name]["note"] = "one layer cannot compose a previous-token head with a content match"
     tmp = out / "record.json.tmp"
     tmp.write_text(json.dumps(record, indent=1))
     os.replace(tmp, out / "record.json")
@@ -252,11 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="checkpoints/curriculum/q1_recall")
     parser.add_argument("--steps", type=int, default=Spec.steps)
-    parser.add_argument("--pairs", type=int, default=RecallTask.n_pairs)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    spec = Spec(task=RecallTask(n_pairs=args.pairs), steps=args.steps)
+    spec = Spec(steps=args.steps)
     record = run(Path(args.out), spec)
     for name, m in record["models"].items():
         acc = m["test_accuracy"]

@@ -53,6 +53,7 @@ class Variant:
     changes: dict[str, Any] = field(default_factory=dict)  # what differs from the base
     grid: bool = True  # False: one fixed recipe (synthetic tasks with no held-out text)
     snapshots: bool = False  # save the probe prompt's attention at every evaluation
+    ship_weights: bool = True  # False: only record.json ships (keeps the shipped folder small)
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ def read_suite(path: str | Path) -> Suite:
                 run=RunConfig.from_dict(data),
                 changes={**v.get("model", {}), **v.get("train", {})},
                 grid=bool(v.get("grid", True)),
+                ship_weights=bool(v.get("ship_weights", True)),
                 snapshots=v["name"] in snap,
             )
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from model.checkpoint import load_checkpoint, save_checkpoint
 from training.corpora import CorpusNotFoundError, load_corpus
@@ -35,6 +36,15 @@ from training.train import CHECKPOINT, METRICS
 SCHEMA_VERSION = 2
 RECORD = "record.json"
 SNAPSHOTS = "attention_snapshots.safetensors"
+MAX_SNAPSHOTS = 5  # evaluations whose probe patterns ship (evenly spaced, the last included)
+CHECKPOINT_FILES = ("model.safetensors", "config.json", "tokenizer.json", "meta.json", SNAPSHOTS)
+
+
+def _spaced(n: int, k: int) -> list[int]:
+    """k indices of range(n), evenly spaced, always including the last; all of them if n <= k."""
+    if n <= k:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
 
 
 @dataclass
@@ -295,24 +305,28 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
             "future_attention": sample_statistics(model, x)["future_attention"],
         }
 
-    save_checkpoint(
-        dest, model, ckpt.tokenizer, {**ckpt.meta, "name": variant.name}, dtype=torch.float16
-    )
-    reloaded = load_checkpoint(dest)
-    fixed_batch = {"tokens": windows.tolist(), "loss": batch_loss(reloaded.model, windows)}
+    fixed_batch: dict[str, Any] = {}
     snapshots = None
+    if not variant.ship_weights:
+        for stale in CHECKPOINT_FILES:  # an earlier suite's weights under this name
+            (dest / stale).unlink(missing_ok=True)
+    else:
+        save_checkpoint(
+            dest, model, ckpt.tokenizer, {**ckpt.meta, "name": variant.name}, dtype=torch.float16
+        )
+        reloaded = load_checkpoint(dest)
+        fixed_batch = {"tokens": windows.tolist(), "loss": batch_loss(reloaded.model, windows)}
     snap_src = suite.run_dir(shipped_key) / "snapshots.safetensors"
-    if variant.snapshots and snap_src.exists():
-        from safetensors.torch import load_file, save_file
-
+    if variant.snapshots and variant.ship_weights and snap_src.exists():
         saved = load_file(snap_src)
-        save_file(saved, dest / SNAPSHOTS)
+        keep = _spaced(len(saved["steps"]), MAX_SNAPSHOTS)
+        save_file({k: v[keep].contiguous() for k, v in saved.items()}, dest / SNAPSHOTS)
         ids = data.tokenizer.encode(suite.probe_prompt)[: sized.model.n_ctx]
         snapshots = {
             "file": SNAPSHOTS,
-            "steps": saved["steps"].tolist(),
+            "steps": saved["steps"][keep].tolist(),
             "prompt": suite.probe_prompt,
-            "tokens": reloaded.tokenizer.token_strings(ids),
+            "tokens": ckpt.tokenizer.token_strings(ids),
         }
     elif (dest / SNAPSHOTS).exists():
         (dest / SNAPSHOTS).unlink()
