@@ -2,7 +2,7 @@
 
 What TransformerLens users do in notebooks, for every variant this lab trains, including the ones
 no other tool loads (unmasked, shared-layer, post-LN, no-LN, no-residual). Every function reads
-the model through its hook points (`interp/names.py`), returns a typed, frozen result of CPU
+the model through its hook points (named by `model.hook_names`), returns a typed, frozen result of CPU
 tensors, and knows nothing of Streamlit; the figures are in `viz/interp_*.py`.
 
     from interp import detect_heads, logit_lens, direct_logit_attribution, PatchingSetup, patch_heads

@@ -33,8 +33,8 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp import names
 from interp.layout import DecompositionError, StreamLayout, check_prompt, stream_layout
+from model.hook_names import hook_name, layernorm_hook
 from model.layernorm import LayerNorm
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
@@ -107,13 +107,13 @@ class _Stream:
 
 
 def _required_hooks(layout: StreamLayout) -> list[str]:
-    hooks = [names.EMBED] + ([names.POS_EMBED] if layout.positions else [])
+    hooks = [hook_name("embed")] + ([hook_name("pos_embed")] if layout.positions else [])
     for layer in range(layout.n_layers):
-        hooks += [names.result(layer), names.mlp_out(layer)]
+        hooks += [hook_name("result", layer), hook_name("mlp_out", layer)]
         if layout.norm == "post":
-            hooks += [names.ln_scale(layer, "ln1"), names.ln_scale(layer, "ln2")]
+            hooks += [layernorm_hook("ln1", "scale", layer), layernorm_hook("ln2", "scale", layer)]
     if layout.final_ln:
-        hooks.append(names.FINAL_LN_SCALE)
+        hooks.append(layernorm_hook("ln_final", "scale"))
     return hooks
 
 
@@ -134,23 +134,25 @@ def stream_parts(
     with torch.no_grad():
         logits, cache = model.run_with_cache(tokens[None], names=hooks, switches=switches)
         stream = _Stream()
-        stream.add("embed", cache[names.EMBED][0])
+        stream.add("embed", cache[hook_name("embed")][0])
         if layout.positions:
-            stream.add("pos_embed", cache[names.POS_EMBED][0])
+            stream.add("pos_embed", cache[hook_name("pos_embed")][0])
         for layer, block in enumerate(model.blocks):
-            for head, out in enumerate(cache[names.result(layer)][0].unbind(1)):
+            for head, out in enumerate(cache[hook_name("result", layer)][0].unbind(1)):
                 stream.add(f"L{layer}H{head}", out)
             if block.attn.b_O is not None:
                 stream.add(f"blocks.{layer}.attn.b_O", block.attn.b_O.expand_as(out), is_bias=True)
             if layout.norm == "post":
-                scale = cache[names.ln_scale(layer, "ln1")][0]
+                scale = cache[layernorm_hook("ln1", "scale", layer)][0]
                 stream.freeze_ln(block.ln1, scale, f"blocks.{layer}.ln1")
-            stream.add(f"L{layer}MLP", cache[names.mlp_out(layer)][0])
+            stream.add(f"L{layer}MLP", cache[hook_name("mlp_out", layer)][0])
             if layout.norm == "post":
-                scale = cache[names.ln_scale(layer, "ln2")][0]
+                scale = cache[layernorm_hook("ln2", "scale", layer)][0]
                 stream.freeze_ln(block.ln2, scale, f"blocks.{layer}.ln2")
         if layout.final_ln:
-            stream.freeze_ln(model.ln_final, cache[names.FINAL_LN_SCALE][0], "ln_final")
+            stream.freeze_ln(
+                model.ln_final, cache[layernorm_hook("ln_final", "scale")][0], "ln_final"
+            )
     return stream, logits[0], frozen
 
 

@@ -34,8 +34,8 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp import names
 from interp.layout import DecompositionError, check_prompt, stream_layout
+from model.hook_names import hook_name, layernorm_hook
 from model.layernorm import LayerNorm
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
@@ -143,15 +143,15 @@ def score_terms(
             "them, additive passes q + k through tanh): only dot-product scores split into terms"
         )
     block = model.blocks[0]
-    scale_hook = names.ln_scale(0, "ln1") if layout.norm == "pre" else None
-    hooks = [names.EMBED, names.raw_scores(0)] + ([scale_hook] if scale_hook else [])
+    scale_hook = layernorm_hook("ln1", "scale", 0) if layout.norm == "pre" else None
+    hooks = [hook_name("embed"), hook_name("raw_scores", 0)] + ([scale_hook] if scale_hook else [])
     if layout.positions:
-        hooks.append(names.POS_EMBED)
+        hooks.append(hook_name("pos_embed"))
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens[None], names=hooks, switches=switches)
         # float64 so that the terms' own rounding is far below the float32 raw scores' rounding
-        e = cache[names.EMBED][0].double()  # [pos, d_model]
-        p = cache[names.POS_EMBED][0].double() if layout.positions else torch.zeros_like(e)
+        e = cache[hook_name("embed")][0].double()  # [pos, d_model]
+        p = cache[hook_name("pos_embed")][0].double() if layout.positions else torch.zeros_like(e)
         beta = torch.zeros_like(e[0])
         if scale_hook is not None:
             ln, s = block.ln1, cache[scale_hook][0].double()  # s: [pos, 1]
@@ -185,7 +185,7 @@ def score_terms(
             pos_tok=dot(q_p, k_e).cpu(),
             pos_pos=dot(q_p, k_p).cpu(),
             bias=bias.cpu(),
-            raw=cache[names.raw_scores(0)][0].double().cpu(),
+            raw=cache[hook_name("raw_scores", 0)][0].double().cpu(),
             frozen_scale=scale_hook,
         )
 

@@ -32,9 +32,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp import names
 from interp.layout import stream_layout
 from interp.probes import repeated_random_tokens
+from model.hook_names import hook_name
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
 
@@ -153,7 +153,7 @@ def head_types(scores: dict[str, Float[Tensor, "layer head"]], threshold: float)
 def attention_patterns(
     model: Transformer, tokens: Int[Tensor, "batch pos"], switches: Switches = NO_SWITCHES
 ) -> Float[Tensor, "layer batch head q_pos k_pos"]:
-    hooks = [names.pattern(layer) for layer in range(model.cfg.n_layers)]
+    hooks = [hook_name("pattern", layer) for layer in range(model.cfg.n_layers)]
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens, names=hooks, switches=switches)
     return torch.stack([cache[h].float() for h in hooks])

@@ -14,7 +14,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from model.switches import NO_SWITCHES, Switches
+from model.switches import NO_SWITCHES, Switches, causal_mask_on
 from model.transformer import Transformer
 
 EffectiveNorm = Literal["pre", "post", "none"]
@@ -58,7 +58,7 @@ def stream_layout(model: Transformer, switches: Switches = NO_SWITCHES) -> Strea
         n_heads=cfg.n_heads,
         residual=cfg.residual and switches.residual,
         norm=cfg.norm if switches.layernorm else "none",
-        causal=cfg.causal_mask and switches.causal_mask,
+        causal=causal_mask_on(cfg, switches),
         positions=cfg.pos_encoding != "none" and switches.pos_encoding,
     )
 

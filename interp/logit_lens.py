@@ -15,7 +15,6 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp import names
 from interp.forward import unembed_stream
 from interp.layout import check_prompt, stream_layout
 from model.switches import NO_SWITCHES, Switches
@@ -26,7 +25,7 @@ from model.transformer import Transformer
 class LogitLens:
     """Stream points ("layer" axis): "embed" (entering block 0), then after each block."""
 
-    points: tuple[str, ...]  # "embed", "0", "1", ...
+    points: tuple[str, ...]  # the model's stream labels: "embed", "after block 0", ...
     tokens: Int[Tensor, " pos"]  # the prompt
     logits: Float[Tensor, "layer pos vocab"]  # the lens read at every stream point
     top_tokens: Int[Tensor, "layer pos k"]  # most likely next tokens, best first
@@ -43,9 +42,9 @@ def logit_lens(
     k: int = 5,
     switches: Switches = NO_SWITCHES,
 ) -> LogitLens:
-    layout = stream_layout(model, switches)
+    stream_layout(model, switches)  # a clear TypeError for a model that is not a Transformer
     tokens = check_prompt(model, tokens)
-    hooks = [names.resid_pre(0)] + [names.resid_post(i) for i in range(layout.n_layers)]
+    hooks = model.stream_hooks()  # what enters block 0, then what leaves each block
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens[None], names=hooks, switches=switches)
         stream = torch.cat([cache[h] for h in hooks])  # [layer, pos, d_model]
@@ -58,7 +57,7 @@ def logit_lens(
     rank = (pred > true_logit).sum(-1)  # ties count in the true token's favour
     true_prob = log_probs[:, :-1].gather(-1, target[None, :, None].expand(len(hooks), -1, 1))
     return LogitLens(
-        points=("embed",) + tuple(str(i) for i in range(layout.n_layers)),
+        points=tuple(model.stream_labels()),
         tokens=tokens.cpu(),
         logits=logits.cpu(),
         top_tokens=top.cpu(),

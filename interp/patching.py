@@ -31,15 +31,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp import names
 from interp.forward import forward_from
 from interp.layout import check_prompt, stream_layout
+from model.hook_names import hook_name
 from model.hooks import HookPoint
 from model.kv_cache import LayerKV
 from model.switches import NO_SWITCHES, Switches
@@ -174,21 +175,21 @@ def patch_heads(
     """Patch each head's output z (every position at once): a layer x head map."""
     layout = stream_layout(model, switches)
     L, H = layout.n_layers, layout.n_heads
-    hooks = [names.resid_pre(i) for i in range(L)] + [names.z(i) for i in range(L)]
+    hooks = [hook_name("resid_pre", i) for i in range(L)] + [hook_name("z", i) for i in range(L)]
     target, source, m_clean, m_corr = _runs(model, setup, direction, hooks, switches)
     out = torch.zeros(L, H)
     heads = torch.arange(H, device=setup.clean.device)
     for layer in range(L):
-        src = source[names.z(layer)][0]  # [pos, head, d_head]
+        src = source[hook_name("z", layer)][0]  # [pos, head, d_head]
 
         def replace(z: Tensor, src: Tensor = src) -> Tensor:
             z = z.clone()  # [batch = head, pos, head, d_head]
             z[heads, :, heads] = src.transpose(0, 1)  # batch element h gets head h
             return z
 
-        start = target[names.resid_pre(layer)]
+        start = target[hook_name("resid_pre", layer)]
         metric = _patch_layer(
-            model, layer, start, names.z(layer), replace, H, switches, setup, setup.position
+            model, layer, start, hook_name("z", layer), replace, H, switches, setup, setup.position
         )
         out[layer] = _normalise(metric.float().cpu(), m_clean, m_corr)
         if progress is not None:
@@ -223,10 +224,10 @@ def _patch_positions(
     layout = stream_layout(model, switches)
     L, n_pos = layout.n_layers, setup.clean.shape[0]
     read_at = setup.position % n_pos
-    site = names.resid_pre if kind == "resid_pre" else names.mlp_out
-    hooks = [names.resid_pre(i) for i in range(L)] + [site(i) for i in range(L)]
+    site = partial(hook_name, kind)
+    hooks = [hook_name("resid_pre", i) for i in range(L)] + [site(i) for i in range(L)]
     if layout.causal:
-        hooks += [names.k(i) for i in range(L)] + [names.v(i) for i in range(L)]
+        hooks += [hook_name("k", i) for i in range(L)] + [hook_name("v", i) for i in range(L)]
     target, source, m_clean, m_corr = _runs(
         model, setup, direction, list(dict.fromkeys(hooks)), switches
     )
@@ -253,12 +254,12 @@ def _patch_positions(
             if first > 0:
                 prefix = [
                     LayerKV(
-                        target[names.k(i)][:, :first].expand(batch, -1, -1, -1),
-                        target[names.v(i)][:, :first].expand(batch, -1, -1, -1),
+                        target[hook_name("k", i)][:, :first].expand(batch, -1, -1, -1),
+                        target[hook_name("v", i)][:, :first].expand(batch, -1, -1, -1),
                     )
                     for i in range(layer, L)
                 ]
-            start = target[names.resid_pre(layer)][:, first:]
+            start = target[hook_name("resid_pre", layer)][:, first:]
             metric = _patch_layer(
                 model,
                 layer,
@@ -311,8 +312,10 @@ def every_component(model: Transformer) -> list[str]:
     """Hook names that together make the whole forward pass: the embeddings, every head's z and
     every MLP's output. Patched all at once they reproduce the source run."""
     L = model.cfg.n_layers
-    sites = [names.EMBED] + [names.POS_EMBED] * (model.pos_embed is not None)
-    return sites + [names.z(i) for i in range(L)] + [names.mlp_out(i) for i in range(L)]
+    sites = [hook_name("embed")] + [hook_name("pos_embed")] * (model.pos_embed is not None)
+    return (
+        sites + [hook_name("z", i) for i in range(L)] + [hook_name("mlp_out", i) for i in range(L)]
+    )
 
 
 def patch_sites(

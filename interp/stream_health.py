@@ -22,15 +22,15 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp import names
 from interp.layout import check_prompt, stream_layout
+from model.hook_names import hook_name
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
 
 
 @dataclass(frozen=True)
 class StreamHealth:
-    points: tuple[str, ...]  # stream points: "embed", then after each block
+    points: tuple[str, ...]  # the model's stream labels: "embed", "after block 0", ...
     mean_cosine: Float[Tensor, " layer"]  # mean over pairs of distinct positions
     effective_rank: Float[Tensor, " layer"]
     stream_norm: Float[Tensor, "layer pos"]  # ||stream|| per position
@@ -62,11 +62,11 @@ def stream_health(
     layout = stream_layout(model, switches)
     tokens = check_prompt(model, tokens)
     L = layout.n_layers
-    points = [names.resid_pre(0)] + [names.resid_post(i) for i in range(L)]
-    writes = [names.EMBED] + ([names.POS_EMBED] if layout.positions else [])
+    points = model.stream_hooks()
+    writes = [hook_name("embed")] + ([hook_name("pos_embed")] if layout.positions else [])
     labels = ["embed"] + (["pos_embed"] if layout.positions else [])
     for i in range(L):
-        writes += [names.attn_out(i), names.mlp_out(i)]
+        writes += [hook_name("attn_out", i), hook_name("mlp_out", i)]
         labels += [f"attn {i}", f"mlp {i}"]
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens[None], names=points + writes, switches=switches)
@@ -80,7 +80,7 @@ def stream_health(
         proj = (w.double() * final).sum(-1) / (final * final).sum(-1).clamp_min(1e-30)
         projection = proj.mean(1).float()  # each position's shares sum to 1, so does the mean
     return StreamHealth(
-        points=("embed",) + tuple(str(i) for i in range(L)),
+        points=tuple(model.stream_labels()),
         mean_cosine=torch.tensor([mean_pairwise_cosine(x) for x in stream]),
         effective_rank=torch.tensor([effective_rank(x) for x in stream]),
         stream_norm=stream.norm(dim=-1),

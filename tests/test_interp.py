@@ -21,7 +21,6 @@ with install_import_hook("interp", "beartype.beartype"):
         full_ov,
         full_qk,
         logit_lens,
-        names,
         patch_heads,
         patch_mlps,
         patch_resid,
@@ -35,6 +34,7 @@ with install_import_hook("interp", "beartype.beartype"):
     from interp.forward import forward_from
     from interp.stream_health import effective_rank, mean_pairwise_cosine
 
+from model.hook_names import hook_name
 from model.switches import Switches
 from tests.test_model import make, tokens
 from tests.variants import TINY, VARIANTS
@@ -256,7 +256,7 @@ def test_patching_everything_recovers_all_and_nothing_none(name: str) -> None:
     assert patch_sites(model, setup, None, "noising") == pytest.approx(0.0, abs=1e-4)
     assert patch_sites(model, setup, [], "noising") == pytest.approx(1.0, abs=1e-4)
     # the whole stream entering block 0 is the whole input
-    assert patch_sites(model, setup, [names.resid_pre(0)]) == pytest.approx(1.0, abs=1e-4)
+    assert patch_sites(model, setup, [hook_name("resid_pre", 0)]) == pytest.approx(1.0, abs=1e-4)
 
 
 @torch.no_grad()
@@ -297,9 +297,9 @@ def test_batched_patching_equals_one_hooked_forward_per_cell(name: str, directio
         return x
 
     checks = [
-        (heads.recovered[1, 1], names.z(1), head_edit),
-        (resid.recovered[1, 6], names.resid_pre(1), pos_edit),
-        (mlps.recovered[0, 6], names.mlp_out(0), pos_edit),
+        (heads.recovered[1, 1], hook_name("z", 1), head_edit),
+        (resid.recovered[1, 6], hook_name("resid_pre", 1), pos_edit),
+        (mlps.recovered[0, 6], hook_name("mlp_out", 0), pos_edit),
     ]
     for ours, hook, edit in checks:
         assert float(ours) == pytest.approx(
@@ -327,7 +327,7 @@ def test_positions_identical_in_both_runs_are_skipped_exactly(direction: str) ->
         x[:, p] = src[:, p]
         return x
 
-    reference = _full_run_metric(model, setup, names.resid_pre(1), pos_edit, direction)
+    reference = _full_run_metric(model, setup, hook_name("resid_pre", 1), pos_edit, direction)
     assert float(resid.recovered[1, 7]) == pytest.approx(reference, abs=1e-4)
 
 
@@ -347,18 +347,20 @@ def test_patching_read_at_an_inner_position(name: str) -> None:
             x[:, p] = src[:, p]
             return x
 
-        reference = _full_run_metric(model, setup, names.resid_pre(layer), edit, at=6)
+        reference = _full_run_metric(model, setup, hook_name("resid_pre", layer), edit, at=6)
         assert float(resid.recovered[layer, pos]) == pytest.approx(reference, abs=1e-4)
 
 
 def test_forward_from_layer_0_equals_the_model() -> None:
     model = make(TINY)
     toks = tokens(2, 9)
-    _, cache = model.run_with_cache(toks, names=[names.resid_pre(0), names.resid_pre(1)])
-    torch.testing.assert_close(
-        forward_from(model, 0, cache[names.resid_pre(0)]), model(toks), atol=1e-5, rtol=0
+    _, cache = model.run_with_cache(
+        toks, names=[hook_name("resid_pre", 0), hook_name("resid_pre", 1)]
     )
-    last = forward_from(model, 1, cache[names.resid_pre(1)], position=-1)
+    torch.testing.assert_close(
+        forward_from(model, 0, cache[hook_name("resid_pre", 0)]), model(toks), atol=1e-5, rtol=0
+    )
+    last = forward_from(model, 1, cache[hook_name("resid_pre", 1)], position=-1)
     torch.testing.assert_close(last, model(toks)[:, -1:], atol=1e-5, rtol=0)
 
 

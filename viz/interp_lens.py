@@ -61,7 +61,6 @@ def logit_lens_heatmap(
             note="colour: log10(1 + rank); 0 = the lens's top token",
             value_name="log10(1+rank)",
             hover_text=hover,
-            y_title="after layer",
         )
     return labelled_heatmap(
         z,
@@ -72,7 +71,6 @@ def logit_lens_heatmap(
         zmin=0.0,
         zmax=1.0,
         hover_text=hover,
-        y_title="after layer",
     )
 
 

@@ -46,14 +46,12 @@ def rank_collapse_lines(
             "domain": cols[0],
             "anchor": "y",
             "type": "category",
-            "title": {"text": "after layer"},
         },
         "yaxis": {"domain": [0, 0.85], "anchor": "x", "range": [-1.05, 1.05]},
         "xaxis2": {
             "domain": cols[1],
             "anchor": "y2",
             "type": "category",
-            "title": {"text": "after layer"},
         },
         "yaxis2": {"domain": [0, 0.85], "anchor": "x2", "rangemode": "tozero"},
         "annotations": [
