@@ -188,9 +188,13 @@ def spread(values: list[float]) -> dict[str, float | int | None]:
     }
 
 
-def run(out: Path, spec: Spec) -> dict[str, Any]:
+def run(out: Path, spec: Spec, work: Path | None = None) -> dict[str, Any]:
+    """Train what is missing, then write out/record.json and out/transformer_2l (shipped); every
+    run's result (runs.json) and the 2-layer transformers' weights stay in `work` (default: out)."""
+    work = out if work is None else work
     out.mkdir(parents=True, exist_ok=True)
-    runs_path = out / "runs.json"
+    work.mkdir(parents=True, exist_ok=True)
+    runs_path = work / "runs.json"
     done: dict[str, Any] = json.loads(runs_path.read_text()) if runs_path.exists() else {}
     configs = model_configs(spec.task)
     models: dict[str, dict[int, LanguageModel]] = {}
@@ -202,7 +206,10 @@ def run(out: Path, spec: Spec) -> dict[str, Any]:
             models.setdefault(name, {})[seed] = model
             if name == "transformer_2l":
                 save_checkpoint(
-                    out / "runs" / key.replace("/", "_"), model, _tokenizer(spec.task), {"run": key}
+                    work / "runs" / key.replace("/", "_"),
+                    model,
+                    _tokenizer(spec.task),
+                    {"run": key},
                 )
             done[key] = result
             tmp = runs_path.with_suffix(".tmp")
@@ -255,7 +262,7 @@ def run(out: Path, spec: Spec) -> dict[str, Any]:
     from model.checkpoint import load_checkpoint
 
     key = f"transformer_2l/lr={median['lr']:g}/seed{median['seed']}"
-    ckpt = load_checkpoint(out / "runs" / key.replace("/", "_"))
+    ckpt = load_checkpoint(work / "runs" / key.replace("/", "_"))
     save_checkpoint(
         out / "transformer_2l", ckpt.model, ckpt.tokenizer, {"run": key}, dtype=torch.float16
     )
@@ -276,12 +283,13 @@ def _tokenizer(task: RecallTask) -> CharTokenizer:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="checkpoints/curriculum/q1_recall")
+    parser.add_argument("--work", default="runs/q1_recall", help="every run's results and weights")
     parser.add_argument("--steps", type=int, default=Spec.steps)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     spec = Spec(steps=args.steps)
-    record = run(Path(args.out), spec)
+    record = run(Path(args.out), spec, Path(args.work))
     for name, m in record["models"].items():
         acc = m["test_accuracy"]
         print(f"{name}: lr {m['lr']:g}, test accuracy {acc['mean']:.3f} ± {acc['std'] or 0:.3f}")
