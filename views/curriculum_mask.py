@@ -1,0 +1,63 @@
+"""The mask from the records: the reversal task with and without it, and the language model
+trained without it (as trained, with the mask put back, its attention on the future, its text)."""
+
+from __future__ import annotations
+
+from curriculum import evidence as E
+from curriculum.evidence import Evidence
+from curriculum.mask import MASKED_REV, UNMASKED_LM, UNMASKED_REV, future_share, mask_headline
+from views.curriculum_section import Chart, Section, make_section, suite_facts
+from views.curriculum_text import setup
+from viz.curriculum import layer_head_map, reversal_chart
+
+
+def build(ev: Evidence) -> Section:
+    charts: list[Chart | None] = []
+    revs = {n: r.reversal for n in (MASKED_REV, UNMASKED_REV) if (r := ev.get(n)) and r.reversal}
+    if revs:
+        first = next(iter(revs.values()))
+        charts.append(
+            Chart(
+                reversal_chart(
+                    {
+                        n: v["accuracy_per_position"]
+                        for n, v in revs.items()
+                        if v["length"] == first["length"]
+                    },
+                    first["length"],
+                    first["chance"],
+                ),
+                "Shipped seeds.",
+            )
+        )
+    for n in (UNMASKED_REV, UNMASKED_LM):
+        share = future_share(ev, n)
+        if share is not None:
+            charts.append(
+                Chart(
+                    layer_head_map(
+                        share,
+                        title=f"{n}: share of attention on later positions",
+                        value_name="share",
+                        zmax=1.0,
+                    ),
+                    "Shipped seed.",
+                )
+            )
+    notes = []
+    for n in ("baseline", UNMASKED_LM):
+        r = ev.get(n)
+        if r is not None and r.samples:
+            s = r.samples[0]
+            notes.append(
+                f"**{n}**, generated from {s['prompt']!r}:\n\n```\n{s['prompt']}{s['text']}\n```"
+            )
+    experiment = (
+        "Reversal: a random sequence, a separator, then the sequence reversed; the first half "
+        "cannot be predicted from the past, so a masked model sits at chance there. The same "
+        "task without the mask, and the baseline language model trained without its mask: its "
+        "loss as trained, and with the mask put back. " + setup(suite_facts())
+    )
+    return make_section(
+        "mask", ev, E.mask(ev), experiment, charts, notes=notes, headline=mask_headline(ev)
+    )

@@ -1,0 +1,34 @@
+"""Question 4 from the records: skip connections and normalisation, each at its own recipe,
+and gradient norms per block over training."""
+
+from __future__ import annotations
+
+from analysis.curriculum import grad_norm_series
+from curriculum import evidence as E
+from curriculum.evidence import Evidence
+from views.curriculum_section import Chart, Section, bars, make_section, suite_facts
+from views.curriculum_text import setup
+from viz.curriculum import grad_norm_chart
+
+
+def build(ev: Evidence) -> Section:
+    names = E.needed("Q4")
+    charts: list[Chart | None] = [
+        bars(ev, names, "Validation loss without skips or with other norms")
+    ]
+    series = {}
+    for n in ("baseline", "no_residual"):
+        r = ev.get(n)
+        if r is not None:
+            steps, groups = grad_norm_series(r.curve)
+            if steps:
+                series[n] = (steps, groups)
+    if series:
+        charts.append(Chart(grad_norm_chart(series), "Shipped seed, at each evaluation."))
+    notes = [t for n in names[1:] if (t := E.recipe_note(ev, n))]
+    experiment = (
+        "Without residuals each sublayer's output replaces the stream; post-LN normalises after "
+        "the add (as in the original transformer); no_layernorm drops normalisation. "
+        + setup(suite_facts())
+    )
+    return make_section("Q4", ev, E.q4(ev), experiment, charts, notes=notes)
