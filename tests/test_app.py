@@ -443,3 +443,27 @@ def test_compare_lists_a_variant_recorded_without_weights(ckpt_root):
         assert "record_only" not in at.selectbox(key="cmp_a_model").options
     finally:
         shutil.rmtree(folder)
+
+
+# --- Curriculum (the page's own tests: tests/test_curriculum.py) ----------------------------------
+
+CURRICULUM_TABS = ("Q1 · time", "Q2 · Q, K, V", "Q3 · layers", "Q4 · skips", "The mask")
+
+
+@pytest.mark.parametrize("shipped", [False, True], ids=["tiny", "shipped"])
+def test_curriculum_opens_every_tab_on_the_checkpoints_as_they_are(shipped, monkeypatch):
+    """Any mix of schema-2, older and missing records: every tab renders, and the variants that
+    have no schema-2 record are named as not trained."""
+    if shipped:
+        root = Path(__file__).resolve().parents[1] / "checkpoints"
+        if not root.is_dir():
+            pytest.skip("no shipped checkpoints here")
+        monkeypatch.setenv(ENV_ROOT, str(root))
+    at = ok(explore().switch_page("pages/curriculum.py"))
+    said = []
+    for tab in CURRICULUM_TABS:
+        at.session_state["cur_tab"] = tab
+        ok(at)
+        said += [i.value for i in at.info]
+    if not shipped:  # the tiny root has baseline, no_pos and lstm only
+        assert any("Not trained yet" in s and "`shared_layers`" in s for s in said)
