@@ -23,7 +23,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from model.field_types import Bounds, check_bounds, check_types
-from model.switches import NO_SWITCHES, Switches
+from model.switches import NO_SWITCHES, Switches, causal_mask_on
 
 # Below this a sampled token is the argmax in all but name (float32 logits a hundredth apart differ
 # by e^10 at T=1e-3), and far below it logits / T overflowed to inf and softmax gave NaN: 0 says
@@ -103,7 +103,7 @@ def generate_stream(
         generator = torch.Generator(device=tokens.device).manual_seed(settings.seed)
     n_ctx = model.n_ctx
     context = tokens[:, -n_ctx:]
-    causal = getattr(model.cfg, "causal_mask", True) and switches.causal_mask
+    causal = causal_mask_on(model.cfg, switches)
     use_cache = settings.use_cache and causal
     cache = model.new_cache(tokens.shape[0]) if use_cache else None
     logits = model(context, switches=switches, kv_cache=cache)[:, -1]
