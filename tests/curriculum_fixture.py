@@ -124,15 +124,27 @@ def write_record(root: Path, r: VariantRecord) -> None:
     (root / r.name / "record.json").write_text(json.dumps(r.to_json()))
 
 
-def make_root(root: Path, leave_out: tuple[str, ...] = (), old: tuple[str, ...] = ()) -> Path:
-    from curriculum.evidence import RECALL, suite_order
+def make_root(
+    root: Path,
+    leave_out: tuple[str, ...] = (),
+    old: tuple[str, ...] = (),
+    full_size: tuple[str, ...] = (),
+) -> Path:
+    """`full_size`: variants whose weights are built at the suite spec's own size (the bench's
+    timing), instead of the tiny models the tests use."""
+    from curriculum.evidence import RECALL, SUITE_SPEC, suite_order
+    from training.suite import read_suite
 
     tok = CharTokenizer.train(TEXT)
     torch.manual_seed(0)
-    for name, change in LIVE.items():
+    for name in dict.fromkeys((*LIVE, *full_size)):
         if name in leave_out or name in old:
             continue
-        cfg = ModelConfig(vocab_size=tok.n_vocab, **{**TINY, **change})
+        if name in full_size:
+            spec = read_suite(SUITE_SPEC).variant(name).run.model
+            cfg = spec.replace(vocab_size=tok.n_vocab)
+        else:
+            cfg = ModelConfig(vocab_size=tok.n_vocab, **{**TINY, **LIVE[name]})
         save_checkpoint(root / name, build_model(cfg), tok, {"name": name})
     for name in suite_order():
         if name in old:
