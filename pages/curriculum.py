@@ -9,8 +9,10 @@ its drawing. Variants without a schema-2 record are named as not trained, never 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from analysis import curriculum as cur
@@ -51,21 +53,55 @@ def section(key: str, root: str, stamp: tuple) -> Section:
     return SECTIONS[key](evidence(root, stamp))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def live(kind: str, path: str, stamp: float, ids: tuple[int, ...]):
-    """One live measurement on a shipped model: each `kind` maps to one typed function."""
+@dataclass(frozen=True)
+class Live:
+    """A trained variant ready for a live measurement: the cache key and the loaded checkpoint."""
+
+    ckpt: Checkpoint
+    path: str  # resolved folder
+    stamp: float  # its files' latest mtime
+    ids: tuple[int, ...]  # the user's prompt, encoded and cut to the model's context
+
+    @property
+    def key(self) -> tuple[str, float, tuple[int, ...]]:
+        return self.path, self.stamp, self.ids
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def collapse(path: str, stamp: float, ids: tuple[int, ...], at_init: bool) -> cur.StreamCollapse:
     ckpt = load_model(path, stamp)
-    model, tok = ckpt.model, ckpt.tokenizer
-    return {
-        "collapse": lambda: cur.stream_collapse(model, ids),
-        "collapse_init": lambda: cur.stream_collapse(cur.initialised(ckpt.config), ids),
-        "grad_init": lambda: cur.grad_norm_at_init(ckpt.config, ids),
-        "bypass": lambda: cur.bypass_residual(model, tok, ids),
-        "weights": lambda: cur.block_weight_similarity(model),
-        "patterns": lambda: cur.pattern_similarity(cur.capture_patterns(model, ids)),
-        "depth": lambda: cur.depth_profile(model, ids),
-        "shapes": lambda: cur.attention_shapes(model, ids),
-    }[kind]()
+    model = cur.initialised(ckpt.config) if at_init else ckpt.model
+    return cur.stream_collapse(model, ids)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def grad_init(path: str, stamp: float, ids: tuple[int, ...]) -> dict[str, float]:
+    return cur.grad_norm_at_init(load_model(path, stamp).config, ids)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def bypass(path: str, stamp: float, ids: tuple[int, ...]) -> cur.BypassResult:
+    ckpt = load_model(path, stamp)
+    return cur.bypass_residual(ckpt.model, ckpt.tokenizer, ids)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def similarity(path: str, stamp: float, ids: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """[layer, layer] cosines of the blocks' weights and of their patterns on the prompt."""
+    model = load_model(path, stamp).model
+    return cur.block_weight_similarity(model), cur.pattern_similarity(
+        cur.capture_patterns(model, ids)
+    )
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def depth(path: str, stamp: float, ids: tuple[int, ...]) -> cur.DepthProfile:
+    return cur.depth_profile(load_model(path, stamp).model, ids)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def shapes(path: str, stamp: float, ids: tuple[int, ...]) -> list[dict[str, str]]:
+    return cur.attention_shapes(load_model(path, stamp).model, ids)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -109,7 +145,7 @@ def draw(sec: Section) -> None:
     st.markdown(f"**What this scale cannot show.** {sec.limits}")
 
 
-def model_of(name: str) -> tuple[Checkpoint, str, float, tuple[int, ...]] | None:
+def trained(name: str) -> Live | None:
     """A schema-2 variant's weights and the prompt's ids; None (quietly) when it is not trained."""
     if name not in ev.records or not (root / name / "config.json").is_file():
         return None
@@ -123,17 +159,11 @@ def model_of(name: str) -> tuple[Checkpoint, str, float, tuple[int, ...]] | None
             f"`{name}` cannot analyse this prompt: {' '.join(m.text for m in prepared.messages)}"
         )
         return None
-    path = str((root / name).resolve())
-    return ckpt, path, checkpoint_stamp(root / name), prepared.ids
-
-
-def measure(kind: str, name: str):
-    got = model_of(name)
-    return None if got is None else live(kind, *got[1:])
+    return Live(ckpt, str((root / name).resolve()), checkpoint_stamp(root / name), prepared.ids)
 
 
 def live_q1() -> None:
-    models = {n: got[0] for n in ("baseline", "lstm") if (got := model_of(n)) is not None}
+    models = {n: got.ckpt for n in ("baseline", "lstm") if (got := trained(n)) is not None}
     st.subheader("Time per training step as the sequence grows (measured here)")
     if not models:
         return st.caption("Needs the trained baseline or LSTM.")
@@ -159,74 +189,60 @@ def live_q2() -> None:
     scores = {"q·k": s.std_unscaled, "q·k / √d_head": s.std_scaled}
     tops = {"q·k": s.max_weight_unscaled, "q·k / √d_head": s.max_weight_scaled}
     chart(dot_spread_chart(D_HEADS, scores, tops, s.n_keys))
-    base = model_of("baseline")
-    st.markdown(txt.spread_text(s, base[0].config.d_head if base else None))
+    base = trained("baseline")
+    st.markdown(txt.spread_text(s, base.ckpt.config.d_head if base else None))
     if base is not None:
-        st.dataframe(live("shapes", *base[1:]), hide_index=True, width="stretch")
+        st.dataframe(shapes(*base.key), hide_index=True, width="stretch")
 
 
 def live_q3() -> None:
-    base = model_of("baseline")
+    base = trained("baseline")
     if base is not None:
         st.subheader("How alike the separate model's blocks are (weights; patterns on your prompt)")
-        labels = [f"L{i}" for i in range(base[0].config.n_layers)]
-        weights, pats = live("weights", *base[1:]), live("patterns", *base[1:])
+        labels = [f"L{i}" for i in range(base.ckpt.config.n_layers)]
+        weights, pats = similarity(*base.key)
         c1, c2 = st.columns(2)
         with c1:
             chart(similarity_matrix(weights, labels, title="Weights (cosine)"))
         with c2:
             chart(similarity_matrix(pats, labels, title="Attention patterns (cosine)"))
         st.markdown(txt.similarity_text(weights, pats))
-    names = ("baseline", "shared_layers", "narrow_separate")
-    profiles = {n: p for n in names if (p := measure("depth", n)) is not None}
+    models = {n: m for n in ("baseline", "shared_layers", "narrow_separate") if (m := trained(n))}
+    profiles = {n: depth(*m.key) for n, m in models.items()}
     if profiles:
         st.subheader("What each depth predicts through the unembedding (logit lens, your prompt)")
         n = max(len(p.lens_loss) for p in profiles.values())
         lens = {k: p.lens_loss for k, p in profiles.items()}
-        chart(
-            layer_lines(
-                lens,
-                [f"block {i}" for i in range(n)],
-                title="Loss read off the stream",
-                y_title="nats",
-            )
-        )
+        blocks = [f"block {i}" for i in range(n)]
+        chart(layer_lines(lens, blocks, title="Loss read off the stream", y_title="nats"))
         st.markdown(txt.depth_text(profiles))
 
 
 def live_q4() -> None:
-    st.subheader("Rank collapse on your prompt, at initialisation and after training")
-    curves = {}
-    for n in ("baseline", "no_residual"):
-        for kind, when in (("collapse_init", "at init"), ("collapse", "trained")):
-            if (c := measure(kind, n)) is not None:
-                curves[f"{n}, {when}"] = c
+    models = {n: m for n in ("baseline", "no_residual", "post_ln") if (m := trained(n))}
+    curves = {
+        f"{n}, {when}": collapse(*m.key, at_init)
+        for n, m in models.items()
+        if n != "post_ln"
+        for at_init, when in ((True, "at init"), (False, "trained"))
+    }
     if curves:
-        depth = residual_row_labels(max(len(c.cosine) for c in curves.values()) - 1)
-        chart(
-            layer_lines(
-                {k: c.cosine for k, c in curves.items()},
-                depth,
-                title="Mean token cosine",
-                y_title="cosine",
-            )
-        )
+        st.subheader("Rank collapse on your prompt, at initialisation and after training")
+        rows = residual_row_labels(max(len(c.cosine) for c in curves.values()) - 1)
+        cosines = {k: c.cosine for k, c in curves.items()}
+        chart(layer_lines(cosines, rows, title="Mean token cosine", y_title="cosine"))
         st.markdown(txt.collapse_text(curves))
-    grads = {n: g for n in ("baseline", "no_residual", "post_ln") if (g := measure("grad_init", n))}
-    if grads:
+    if models:
         st.subheader("Gradient norm per block at initialisation (one backward pass of your prompt)")
-        st.markdown(txt.grad_init_text(grads))
-    base = model_of("baseline")
-    if base is not None:
+        st.markdown(txt.grad_init_text({n: grad_init(*m.key) for n, m in models.items()}))
+    if "baseline" in models:
         st.subheader("Bypass the trained baseline's residual stream on your prompt")
-        r = live("bypass", *base[1:])
+        r = bypass(*models["baseline"].key)
         c1, c2 = st.columns(2)
         c1.metric("Loss, residual on (nats)", txt.num(r.loss_on))
+        change = txt.signed(r.loss_off - r.loss_on)
         c2.metric(
-            "Loss, residual bypassed",
-            txt.num(r.loss_off),
-            delta=txt.signed(r.loss_off - r.loss_on),
-            delta_color="inverse",
+            "Loss, residual bypassed", txt.num(r.loss_off), delta=change, delta_color="inverse"
         )
         st.markdown(txt.bypass_text(r))
 
@@ -242,8 +258,8 @@ ev = evidence(str(root), stamp)
 order = suite_order()
 with st.sidebar:
     prompt = st.text_area("Your prompt (for the live parts)", key="cur_prompt", height=160)
-    trained = [n for n in order if n in ev.records]
-    st.caption(f"Trained: {len(trained)} of {len(order)} suite variants in `{root}`.")
+    done = [n for n in order if n in ev.records]
+    st.caption(f"Trained: {len(done)} of {len(order)} suite variants in `{root}`.")
     pending = [n for n in order if n not in ev.records]
     if pending:
         st.caption("Not trained yet: " + txt.names(pending) + ".")
