@@ -111,3 +111,70 @@ def test_loss_at_equal_wall_clock_interpolates_the_curve() -> None:
     lstm.train_seconds = 20.0
     f = evidence.equal_wall_clock(ev(base, lstm))
     assert f is not None and "baseline had reached 2.500" in f.sentence
+    assert "evaluated on the validation split" in f.sentence  # the record has no eval cap
+    base.config["train"] = {"eval_max_tokens": 16384}
+    assert (
+        "the first 16,384 validation characters"
+        in evidence.equal_wall_clock(ev(base, lstm)).sentence
+    )
+
+
+def test_direction_follows_the_metric() -> None:
+    """Context gain and accuracy are better when higher: the words must say so."""
+    a, b = record("lstm", [1.8, 1.8, 1.8]), record("baseline", [1.8, 1.8, 1.8])
+    a.spread["context_gain"] = Spread.of([0.5, 0.51, 0.49])
+    b.spread["context_gain"] = Spread.of([1.3, 1.31, 1.29])
+    f = evidence.versus(ev(a, b), "lstm", metric="context_gain", unit="nats", better="higher")
+    assert "lower (worse)" in f.sentence and f.standing == "worse"
+    f = evidence.versus(ev(a, b), "lstm", metric="context_gain", better="neither")
+    assert "lower by" in f.sentence and "(worse)" not in f.sentence and f.standing == "unknown"
+
+
+def test_headline_groups_variants_by_verdict() -> None:
+    e = ev(
+        record("baseline", [1.80, 1.82, 1.78]),
+        record("no_residual", [2.60, 2.62, 2.61]),
+        record("cosine", [1.81, 1.79, 1.84]),
+        record("post_ln", [None, None, None]),
+    )
+    text = evidence.headline([evidence.versus(e, n) for n in ("no_residual", "cosine", "post_ln")])
+    assert text == (
+        "On val loss, clearly worse than `baseline`: `no_residual`; no clear difference from "
+        "`baseline`: `cosine`; no verdict (failed runs or too few seeds): `post_ln`."
+    )
+    assert evidence.headline([]) == ""
+
+
+def test_variants_per_question_come_from_the_suite_spec() -> None:
+    q = evidence.suite_questions()
+    assert q["Q3"] == ("shared_layers", "narrow_separate") and "lstm" in q["Q1"]
+    assert evidence.needed("Q4")[0] == "baseline" and "no_residual" in evidence.needed("Q4")
+    fams = list(evidence.d_head_families().values())
+    assert "heads4_dhead8" in fams[0] and "heads16_dhead8" in fams[1]
+    assert "heads4_dhead8" not in fams[1] and all(f[0] == "baseline" for f in fams)
+
+
+def test_recipe_note_names_failed_grid_points() -> None:
+    from training.suite_record import GridRun
+
+    r = record("post_ln", [2.0, 2.1])
+    r.recipe["chosen"] = "lr=0.001"
+    r.recipe["grid"] = [
+        GridRun("lr=0.001", 0, "completed", 2.0, 2.0, 1.0),
+        GridRun("lr=0.01", 0, "diverged", None, None, 1.0),
+    ]
+    note = evidence.recipe_note(ev(r), "post_ln")
+    assert "recipe lr=0.001 chosen" in note and "lr=0.01 did not complete (diverged)" in note
+
+
+def test_recall_record_is_read_or_refused() -> None:
+    from curriculum.recall import read_recall, recall_findings
+    from tests.curriculum_fixture import recall_record
+
+    e = evidence.Evidence({}, recall_record())
+    rec = read_recall(e)
+    assert rec is not None and rec.bins[-1] == (4, 8) and rec.roles is not None
+    assert rec.models["lstm"].by_distance[-1].mean == 0.1
+    assert len(recall_findings(e)) == 5  # overall, nearest, farthest, 1 vs 2 layers, the head
+    assert read_recall(evidence.Evidence({}, {"bins": "x"})) is None
+    assert recall_findings(evidence.Evidence({}, None)) == []
