@@ -22,6 +22,7 @@ from curriculum.evidence import RECALL, RECORD, Evidence, load_evidence, suite_o
 from model.checkpoint import Checkpoint
 from model.config import ModelConfig
 from ui.state import guard, init_state, load_model, try_load
+from views import curriculum_live_text as says
 from views import curriculum_text as txt
 from views.curriculum_sections import SECTIONS, Section
 from viz.curriculum import dot_spread_chart, layer_lines, similarity_matrix, step_time_chart
@@ -180,7 +181,7 @@ def live_q1() -> None:
             n: tuple(cur.dependency_chain(c.config, n_) for n_ in (LENGTHS[0], LENGTHS[-1]))
             for n, c in models.items()
         }
-        st.markdown(txt.timing_text(LENGTHS, seconds, slopes, chains))
+        st.markdown(says.timing_text(LENGTHS, seconds, slopes, chains))
 
 
 def live_q2() -> None:
@@ -190,7 +191,7 @@ def live_q2() -> None:
     tops = {"q·k": s.max_weight_unscaled, "q·k / √d_head": s.max_weight_scaled}
     chart(dot_spread_chart(D_HEADS, scores, tops, s.n_keys))
     base = trained("baseline")
-    st.markdown(txt.spread_text(s, base.ckpt.config.d_head if base else None))
+    st.markdown(says.spread_text(s, base.ckpt.config.d_head if base else None))
     if base is not None:
         st.dataframe(shapes(*base.key), hide_index=True, width="stretch")
 
@@ -206,7 +207,7 @@ def live_q3() -> None:
             chart(similarity_matrix(weights, labels, title="Weights (cosine)"))
         with c2:
             chart(similarity_matrix(pats, labels, title="Attention patterns (cosine)"))
-        st.markdown(txt.similarity_text(weights, pats))
+        st.markdown(says.similarity_text(weights, pats))
     models = {n: m for n in ("baseline", "shared_layers", "narrow_separate") if (m := trained(n))}
     profiles = {n: depth(*m.key) for n, m in models.items()}
     if profiles:
@@ -215,7 +216,7 @@ def live_q3() -> None:
         lens = {k: p.lens_loss for k, p in profiles.items()}
         blocks = [f"block {i}" for i in range(n)]
         chart(layer_lines(lens, blocks, title="Loss read off the stream", y_title="nats"))
-        st.markdown(txt.depth_text(profiles))
+        st.markdown(says.depth_text(profiles))
 
 
 def live_q4() -> None:
@@ -231,10 +232,10 @@ def live_q4() -> None:
         rows = residual_row_labels(max(len(c.cosine) for c in curves.values()) - 1)
         cosines = {k: c.cosine for k, c in curves.items()}
         chart(layer_lines(cosines, rows, title="Mean token cosine", y_title="cosine"))
-        st.markdown(txt.collapse_text(curves))
+        st.markdown(says.collapse_text(curves))
     if models:
         st.subheader("Gradient norm per block at initialisation (one backward pass of your prompt)")
-        st.markdown(txt.grad_init_text({n: grad_init(*m.key) for n, m in models.items()}))
+        st.markdown(says.grad_init_text({n: grad_init(*m.key) for n, m in models.items()}))
     if "baseline" in models:
         st.subheader("Bypass the trained baseline's residual stream on your prompt")
         r = bypass(*models["baseline"].key)
@@ -244,7 +245,7 @@ def live_q4() -> None:
         c2.metric(
             "Loss, residual bypassed", txt.num(r.loss_off), delta=change, delta_color="inverse"
         )
-        st.markdown(txt.bypass_text(r))
+        st.markdown(says.bypass_text(r))
 
 
 LIVE = {"Q1": live_q1, "Q2": live_q2, "Q3": live_q3, "Q4": live_q4}

@@ -25,7 +25,7 @@ from tests.app_checkpoints import TINY
 from tests.curriculum_fixture import make_root, recall_record, variant_record, write_record
 from training.suite_record import Spread
 from ui.state import STRICT_ENV
-from views import curriculum_text as txt
+from views import curriculum_live_text as says
 from views.curriculum_sections import SECTIONS, Section
 from viz import curriculum as figs
 
@@ -192,7 +192,7 @@ def test_similarities_and_collapse_by_hand() -> None:
     assert cur.spread_from_mean(same) == 0.0 and cur.mean_pairwise_cosine(same) == pytest.approx(1)
     # rows +v and -v: the mean is 0, so all of X differs from it
     assert cur.spread_from_mean(np.array([[1.0, 2.0], [-1.0, -2.0]])) == pytest.approx(1.0)
-    mean, top, pair = txt.off_diagonal(sim)
+    mean, top, pair = says.off_diagonal(sim)
     assert top == pytest.approx(1.0) and pair == (0, 1)
 
 
