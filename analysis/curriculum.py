@@ -217,6 +217,34 @@ def dot_product_spread(
     return DotSpread(tuple(d_heads), n_keys, t["su"], t["ss"], t["mu"], t["ms"], t["eu"], t["es"])
 
 
+@dataclass(frozen=True)
+class ScoreSpread:
+    """Std of a trained model's attention scores on one prompt, per layer, over every head and
+    every (query, visible key) pair: as computed (raw) and as they reach the softmax (scaled)."""
+
+    raw: tuple[float, ...]
+    scaled: tuple[float, ...]
+
+
+@torch.no_grad()
+def score_spread(model: Transformer, ids: Sequence[int]) -> ScoreSpread:
+    n = model.cfg.n_layers
+    names = [f"blocks.{i}.attn.hook_{h}" for i in range(n) for h in ("raw_scores", "scaled_scores")]
+    model.eval()
+    _, cache = model.run_with_cache(_tensor(ids), names=names)
+    visible = torch.tril(torch.ones(len(ids), len(ids), dtype=torch.bool))  # [q_pos, k_pos]
+    if not model.cfg.causal_mask:
+        visible = torch.ones_like(visible)
+
+    def std(name: str) -> float:
+        return cache[name][0][:, visible].float().std().item()  # [head, pairs]
+
+    return ScoreSpread(
+        tuple(std(f"blocks.{i}.attn.hook_raw_scores") for i in range(n)),
+        tuple(std(f"blocks.{i}.attn.hook_scaled_scores") for i in range(n)),
+    )
+
+
 # --------------------------------------------------------------------------- Q3: shared vs separate
 
 

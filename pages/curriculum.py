@@ -101,6 +101,11 @@ def depth(path: str, stamp: float, ids: tuple[int, ...]) -> cur.DepthProfile:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
+def scores(path: str, stamp: float, ids: tuple[int, ...]) -> cur.ScoreSpread:
+    return cur.score_spread(load_model(path, stamp).model, ids)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
 def shapes(path: str, stamp: float, ids: tuple[int, ...]) -> list[dict[str, str]]:
     return cur.attention_shapes(load_model(path, stamp).model, ids)
 
@@ -187,12 +192,17 @@ def live_q1() -> None:
 def live_q2() -> None:
     st.subheader("Why divide by √d_head: the spread of q·k, measured on random vectors")
     s = dot_spread(D_HEADS)
-    scores = {"q·k": s.std_unscaled, "q·k / √d_head": s.std_scaled}
+    stds = {"q·k": s.std_unscaled, "q·k / √d_head": s.std_scaled}
     tops = {"q·k": s.max_weight_unscaled, "q·k / √d_head": s.max_weight_scaled}
-    chart(dot_spread_chart(D_HEADS, scores, tops, s.n_keys))
+    chart(dot_spread_chart(D_HEADS, stds, tops, s.n_keys))
     base = trained("baseline")
     st.markdown(says.spread_text(s, base.ckpt.config.d_head if base else None))
+    trained_scores = {n: scores(*m.key) for n in ("baseline", "dot_unscaled") if (m := trained(n))}
+    if trained_scores:
+        st.subheader("The same spread in the trained models, on your prompt")
+        st.markdown(says.score_spread_text(trained_scores))
     if base is not None:
+        st.subheader("Every tensor of one attention layer, for your prompt")
         st.dataframe(shapes(*base.key), hide_index=True, width="stretch")
 
 

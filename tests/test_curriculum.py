@@ -226,6 +226,13 @@ def test_live_measurements_on_tiny_models(tiny, ids) -> None:
     assert c.cosine[0] == pytest.approx(r.cosine_on[0], abs=1e-6)
 
 
+def test_score_spread_is_divided_by_sqrt_d_head(tiny, ids) -> None:
+    s = cur.score_spread(tiny["baseline"].model, ids)
+    assert len(s.raw) == TINY["n_layers"]
+    for raw, scaled in zip(s.raw, s.scaled, strict=True):
+        assert scaled == pytest.approx(raw / math.sqrt(TINY["d_head"]), rel=1e-4)
+
+
 def test_initialisation_is_the_configs_own(tiny, ids) -> None:
     cfg = tiny["baseline"].config
     a, b = cur.initialised(cfg, seed=1), cur.initialised(cfg, seed=1)

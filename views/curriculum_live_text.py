@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from analysis.curriculum import BypassResult, DepthProfile, DotSpread, StreamCollapse
+from analysis.curriculum import BypassResult, DepthProfile, DotSpread, ScoreSpread, StreamCollapse
 from views.curriculum_text import ms, num, pct, sig, signed, times, token
 
 
@@ -160,3 +160,12 @@ def grad_init_text(norms: Mapping[str, Mapping[str, float]]) -> str:
             f"(ratio first / last {num(blocks[0] / max(blocks[-1], 1e-30), 2)})."
         )
     return "\n".join(parts)
+
+
+def score_spread_text(spreads: Mapping[str, ScoreSpread]) -> str:
+    """name -> its trained scores' spread on the prompt, per layer."""
+    return "\n".join(
+        f"- **{name}**: std of q·k per layer {', '.join(num(v, 2) for v in s.raw)}; as they reach "
+        f"the softmax {', '.join(num(v, 2) for v in s.scaled)}."
+        for name, s in spreads.items()
+    )

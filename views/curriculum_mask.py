@@ -6,9 +6,18 @@ from __future__ import annotations
 from curriculum import evidence as E
 from curriculum.evidence import Evidence
 from curriculum.mask import MASKED_REV, UNMASKED_LM, UNMASKED_REV, future_share, mask_headline
+from training.suite_record import Spread
 from views.curriculum_section import Chart, Section, make_section, suite_facts
 from views.curriculum_text import setup
-from viz.curriculum import layer_head_map, reversal_chart
+from viz.curriculum import layer_head_map, reversal_chart, spread_bars
+
+
+def _flip(ev: Evidence) -> Spread | None:
+    r = ev.get(UNMASKED_LM)
+    if r is None or not r.mask_flip:
+        return None
+    s = r.mask_flip["spread"]
+    return s if isinstance(s, Spread) else Spread(**s)
 
 
 def build(ev: Evidence) -> Section:
@@ -29,6 +38,28 @@ def build(ev: Evidence) -> Section:
                 ),
                 "Shipped seeds.",
             )
+        )
+    losses = {
+        label: (sp.mean, sp.std or 0.0)
+        for label, sp in (
+            ("baseline", ev.get("baseline") and ev.get("baseline").spread.get("val_loss")),
+            (
+                f"{UNMASKED_LM}, as trained",
+                ev.get(UNMASKED_LM) and ev.get(UNMASKED_LM).spread.get("val_loss"),
+            ),
+            (f"{UNMASKED_LM}, mask put back", _flip(ev)),
+        )
+        if sp is not None and sp.mean is not None
+    }
+    if len(losses) > 1:
+        fig = spread_bars(
+            losses,
+            title="Validation loss with and without seeing ahead",
+            y_title="nats/char",
+            reference="baseline",
+        )
+        charts.append(
+            Chart(fig, "Mean ± std over seeds; the same weights evaluated with the mask.")
         )
     for n in (UNMASKED_REV, UNMASKED_LM):
         share = future_share(ev, n)
