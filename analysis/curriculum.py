@@ -282,6 +282,15 @@ def capture_patterns(
     return np.stack([cache[n][0].float().numpy() for n in names])
 
 
+@torch.no_grad()
+def head_pattern(model: Transformer, ids: Sequence[int], layer: int, head: int) -> np.ndarray:
+    """[q_pos, k_pos]: one head's attention pattern on one sequence."""
+    name = f"blocks.{layer}.attn.hook_pattern"
+    model.eval()
+    _, cache = model.run_with_cache(_tensor(ids), names=[name])
+    return cache[name][0, head].float().numpy()
+
+
 @dataclass(frozen=True)
 class DepthProfile:
     """What each depth does on one prompt (index = block)."""

@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from curriculum.evidence import Evidence, Finding, compare
+from training.recall import RecallTask, recall_batch
 from training.suite_record import Spread
 
 TRANSFORMER, SHALLOW, LSTM = "transformer_2l", "transformer_1l", "lstm"
@@ -134,7 +136,7 @@ def recall_findings(ev: Evidence) -> list[Finding]:
 
 
 def _roles_finding(roles: HeadRoles) -> Finding:
-    layer, head = np.unravel_index(int(np.argmax(roles.retrieval)), roles.retrieval.shape)
+    layer, head = retrieval_head(roles)
     top = float(roles.retrieval[layer, head])
     prev_l, prev_h = np.unravel_index(
         int(np.argmax(roles.previous_token)), roles.previous_token.shape
@@ -184,3 +186,35 @@ def recall_headline(ev: Evidence) -> str:
         )
     text = "On recall, " + "; ".join(parts) + "."
     return text
+
+
+def recall_task(ev: Evidence) -> RecallTask | None:
+    """The task the record was made with (None when the record is absent or of another version)."""
+    try:
+        return RecallTask(**ev.recall["task"]) if ev.recall else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def recall_example(task: RecallTask, seed: int = 0) -> tuple[tuple[int, ...], list[str]]:
+    """One test-style sequence's input ids and readable labels: k3 a key, v7 a value, · filler."""
+    x, _, _ = recall_batch(task, 1, torch.Generator().manual_seed(seed))
+    ids = tuple(int(t) for t in x[0])
+    n_k, n_v = task.n_keys, task.n_values
+    pairs = task.vocab - task.n_filler  # ids below this and above the values: fused (key, value)
+
+    def label(t: int) -> str:
+        if t < n_k:
+            return f"k{t}"
+        if t < n_k + n_v:
+            return f"v{t - n_k}"
+        if t < pairs:
+            return f"k{(t - n_k - n_v) // n_v}v{(t - n_k - n_v) % n_v}"
+        return "·"
+
+    return ids, [label(t) for t in ids]
+
+
+def retrieval_head(roles: HeadRoles) -> tuple[int, int]:
+    layer, head = np.unravel_index(int(np.argmax(roles.retrieval)), roles.retrieval.shape)
+    return int(layer), int(head)

@@ -19,12 +19,14 @@ from analysis import curriculum as cur
 from analysis.catalog import checkpoint_root, checkpoint_stamp
 from analysis.prompts import EXAMPLES, prepare_prompt
 from curriculum.evidence import RECALL, RECORD, Evidence, load_evidence, suite_order
+from curriculum.recall import read_recall, recall_example, recall_task, retrieval_head
 from model.checkpoint import Checkpoint
 from model.config import ModelConfig
 from ui.state import guard, init_state, load_model, try_load
 from views import curriculum_live_text as says
 from views import curriculum_text as txt
 from views.curriculum_sections import SECTIONS, Section
+from viz.attention import head_heatmap
 from viz.curriculum import dot_spread_chart, layer_lines, similarity_matrix, step_time_chart
 from viz.stats import residual_row_labels
 
@@ -105,6 +107,13 @@ def scores(path: str, stamp: float, ids: tuple[int, ...]) -> cur.ScoreSpread:
     return cur.score_spread(load_model(path, stamp).model, ids)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def recall_pattern(
+    path: str, stamp: float, ids: tuple[int, ...], layer: int, head: int
+) -> np.ndarray:
+    return cur.head_pattern(load_model(path, stamp).model, ids, layer, head)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def shapes(path: str, stamp: float, ids: tuple[int, ...]) -> list[dict[str, str]]:
     return cur.attention_shapes(load_model(path, stamp).model, ids)
@@ -168,7 +177,25 @@ def trained(name: str) -> Live | None:
     return Live(ckpt, str((root / name).resolve()), checkpoint_stamp(root / name), prepared.ids)
 
 
+def recall_head() -> None:
+    """The shipped recall transformer's retrieval head on one test-style sequence."""
+    folder = root / RECALL / "transformer_2l"
+    rec, task = read_recall(ev), recall_task(ev)
+    if rec is None or rec.roles is None or task is None or not (folder / "config.json").is_file():
+        return
+    ckpt, error = try_load(folder)
+    if ckpt is None:
+        return st.caption(f"The recall transformer cannot be loaded: {error}")
+    ids, labels = recall_example(task)
+    layer, head = retrieval_head(rec.roles)
+    pattern = recall_pattern(str(folder.resolve()), checkpoint_stamp(folder), ids, layer, head)
+    st.subheader(f"The retrieval head, L{layer}.H{head}, on a recall sequence")
+    title = "Each query key's row should light up at its pair's value, however far back"
+    chart(head_heatmap(pattern, labels, title=title, height=640))
+
+
 def live_q1() -> None:
+    recall_head()
     models = {n: got.ckpt for n in ("baseline", "lstm") if (got := trained(n)) is not None}
     st.subheader("Time per training step as the sequence grows (measured here)")
     if not models:

@@ -4,6 +4,7 @@ where asked, the Q1 recall record, and tiny weights for the variants the live pa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from model.config import ModelConfig
 from model.tokenizers import CharTokenizer
 from tests.app_checkpoints import TEXT, TINY
 from tests.test_evidence import record
+from training.recall import RecallTask
 from training.suite_record import Spread, VariantRecord
 
 # val loss per seed; everything else sits at the baseline's level (no clear difference)
@@ -27,6 +29,7 @@ LOSSES = {
     "lstm": [1.80, 1.81, 1.79],
     "no_causal_mask": [0.30, 0.31, 0.29],  # reads the future
 }
+RECALL_TASK = RecallTask(n_pairs=4, max_gap=8)
 LIVE = {  # variants whose weights the live parts load, and their change from the baseline
     "baseline": {},
     "lstm": {"architecture": "lstm"},
@@ -93,6 +96,7 @@ def recall_record(lstm_far: float = 0.1) -> dict:
     }
     return {
         "experiment": "q1_recall",
+        "task": dataclasses.asdict(RECALL_TASK),
         "bins": bins,
         "models": {
             n: {
@@ -154,4 +158,10 @@ def make_root(
             write_record(root, variant_record(name, LOSSES.get(name, BASE)))
     (root / RECALL).mkdir(parents=True)
     (root / RECALL / "record.json").write_text(json.dumps(recall_record()))
+    t = RECALL_TASK
+    cfg = ModelConfig(vocab_size=t.vocab, **{**TINY, "n_ctx": t.n_ctx})
+    symbols = "".join(chr(0x100 + i) for i in range(t.vocab))  # as the experiment names its ids
+    save_checkpoint(
+        root / RECALL / "transformer_2l", build_model(cfg), CharTokenizer.train(symbols), {}
+    )
     return root

@@ -324,6 +324,9 @@ def test_page_words_follow_the_records(tmp_path: Path, monkeypatch: pytest.Monke
         n_charts += len(at.get("plotly_chart"))
         assert "**Uncertainty.**" in page_text(at) and "cannot show" in page_text(at)
     assert n_charts >= 15
+    q1 = open_tab(at, "Q1 · time")
+    assert "The retrieval head, L1.H0, on a recall sequence" in [h.value for h in at.subheader]
+    assert "(97% vs 10%)" in page_text(q1)
     text = page_text(open_tab(at, "Q3 · layers"))
     assert "clearly worse than `baseline`: `shared_layers`" in text
     assert "Not trained yet (or still training): `narrow_separate`" in text

@@ -178,3 +178,18 @@ def test_recall_record_is_read_or_refused() -> None:
     assert len(recall_findings(e)) == 5  # overall, nearest, farthest, 1 vs 2 layers, the head
     assert read_recall(evidence.Evidence({}, {"bins": "x"})) is None
     assert recall_findings(evidence.Evidence({}, None)) == []
+
+
+def test_recall_example_labels_keys_values_and_filler() -> None:
+    from curriculum.recall import recall_example
+    from training.recall import RecallTask
+
+    task = RecallTask(n_pairs=4, max_gap=8)
+    ids, labels = recall_example(task)
+    assert len(ids) == len(labels) == task.n_ctx
+    # 4 pairs and 4 queries; the input stops before the last query's value
+    assert sum(lab.startswith("k") for lab in labels) == 8
+    assert sum(lab.startswith("v") for lab in labels) == 7
+    assert all(
+        lab == "·" for lab, t in zip(labels, ids, strict=True) if t >= task.vocab - task.n_filler
+    )
