@@ -109,7 +109,7 @@ def export_panel(view: View, ctx: ExportContext, cap: Capture, inp: ViewInput) -
         for col, f in zip(st.columns(len(view.exports)), view.exports, strict=True):
             col.download_button(
                 f.label,
-                lambda f=f: f.make(ctx, cap, inp.focus),
+                lambda f=f: f.data(ctx, cap, inp),
                 f.file_name(ctx, inp.focus),
                 f.mime,
                 key=f"dl_{view.key}_{f.suffix}",

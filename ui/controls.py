@@ -7,18 +7,38 @@ shared across tabs, so the layer chosen in one view is the layer of the next.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import streamlit as st
 
 from analysis.capture import Capture, generate_with_attention
+from interp import HeadScores
 from model.checkpoint import Checkpoint
 from model.generate import GenerationSettings
 from model.switches import Switches
-from ui.state import clamp_choice
+from ui.state import clamp_choice, load_model, stamp_of
+from views import interp_heads
+from views.interp_lab import InterpLab, Request, run_or_note, suggest_corruption
+from views.interp_patching import corrupted_ids
 from views.registry import Control, ViewInput
 
 # session keys the controls own (kept across runs that do not draw them; see ui.state.keep_state)
-KEYS = ("layer", "head", "gamma", "q_pos", "k_pos", "gen_step")
+KEYS = (
+    "layer",
+    "head",
+    "gamma",
+    "q_pos",
+    "k_pos",
+    "gen_step",
+    "lens_measure",
+    "lens_pos",
+    "dla_target",
+    "dla_versus",
+    "dla_pos",
+    "patch_corrupted",
+    "patch_direction",
+)
+FOCUSED_VIEW = "Focused head"  # the tab a head picked in Head types opens in
 DEFAULTS = {"layer": 0, "head": 0, "gamma": 1.0}
 
 
@@ -122,7 +142,192 @@ def generation(page: Page, inp: ViewInput) -> ViewInput:
     return replace(inp, generation=steps, step=int(i))
 
 
-DRAW = {"layer_head": layer_head, "gamma": gamma, "positions": positions, "generation": generation}
+# --- interpretability ---------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def interp_result(
+    path: str, stamp: float, ids: tuple[int, ...], switches: Switches, request: Request
+) -> object:
+    """One interpretability computation, shared by sessions; keyed by small things only.
+
+    Patching draws its progress bar from in here: an element made inside a cached function is
+    replayed on a cache hit, where the bar is made and emptied again, so nothing shows."""
+    ckpt = load_model(path, stamp)
+    lab = InterpLab(ckpt.model, ckpt.tokenizer, ids, switches)
+    if request.kind != "patching":
+        return lab.compute(request)
+    bar = st.progress(0.0, text="Patching…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(min(done / total, 1.0), text=f"Patching: {done} of at most {total} runs")
+
+    result = lab.compute(request, progress)
+    bar.empty()
+    return result
+
+
+def interp(page: Page, inp: ViewInput) -> ViewInput:
+    """No widget: the model, prompt and switches behind the capture, through the cache above."""
+    path, stamp = str(Path(page.ckpt.path).resolve()), stamp_of(page.ckpt)
+    ids = tuple(int(i) for i in page.cap.ids)
+
+    def cached(request: Request) -> object:
+        # head detectors read probes of their own, not the prompt: one entry for every prompt
+        key_ids = () if request.kind == "heads" else ids
+        return interp_result(path, stamp, key_ids, page.switches, request)
+
+    lab = InterpLab(page.ckpt.model, page.ckpt.tokenizer, ids, page.switches, cached)
+    return replace(inp, lab=lab)
+
+
+def _head_name(layer: int, head: int) -> str:
+    return f"L{layer}H{head}"
+
+
+def _focus_picked(open_view: bool) -> None:
+    """Make the picked head the layer and head every view focuses on (and open Focused head)."""
+    name = st.session_state["focus_head"]
+    st.session_state["layer"] = int(name[1 : name.index("H")])
+    st.session_state["head"] = int(name[name.index("H") + 1 :])
+    if open_view:
+        st.session_state["view"] = FOCUSED_VIEW
+
+
+def head_focus(page: Page, inp: ViewInput) -> ViewInput:
+    """A head picked by its type: choosing it sets the focus state, the button opens it."""
+    cfg = page.ckpt.config
+    heads = [_head_name(i, h) for i in range(cfg.n_layers) for h in range(cfg.n_heads)]
+    scores = run_or_note(inp.lab, interp_heads.REQUEST)
+    labels = {name: name for name in heads}
+    if isinstance(scores, HeadScores):
+        labels = {
+            _head_name(i, h): interp_heads.head_label(scores, i, h)
+            for i in range(cfg.n_layers)
+            for h in range(cfg.n_heads)
+        }
+    # follow the focus set elsewhere (Focused head's selectors), so both always agree
+    current = _head_name(st.session_state.get("layer", 0), st.session_state.get("head", 0))
+    st.session_state["focus_head"] = current if current in heads else heads[0]
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.selectbox(
+        "Focus a head",
+        heads,
+        key="focus_head",
+        format_func=labels.__getitem__,
+        on_change=_focus_picked,
+        args=(False,),
+        help="Sets the layer and head of the views that show one head.",
+    )
+    c2.button(f"Open in {FOCUSED_VIEW}", key="focus_open", on_click=_focus_picked, args=(True,))
+    return inp
+
+
+def _position_picker(page: Page, key: str, label: str) -> int:
+    tokens = page.cap.tokens
+    options = list(range(len(tokens)))
+    clamp_choice(key, options, len(tokens) - 1)
+    names = {i: f"{i} {t}" for i, t in enumerate(tokens)}
+    return int(st.selectbox(label, options, key=key, format_func=names.__getitem__))
+
+
+def lens(page: Page, inp: ViewInput) -> ViewInput:
+    c1, c2 = st.columns(2)
+    clamp_choice("lens_measure", ["prob", "rank"], "prob")
+    measure = c1.radio(
+        "Colour by",
+        ["prob", "rank"],
+        key="lens_measure",
+        horizontal=True,
+        format_func={"prob": "probability", "rank": "rank"}.__getitem__,
+        help="Of the true next token, as the lens reads it after each layer.",
+    )
+    with c2:
+        position = _position_picker(page, "lens_pos", "Table: top tokens at position")
+    return replace(inp, interp=replace(inp.interp, measure=measure, position=position))
+
+
+NEXT = -1  # the attribution target "the true next token"; as versus: no second token
+
+
+def logit_target(page: Page, inp: ViewInput) -> ViewInput:
+    vocab = page.ckpt.tokenizer.token_strings(list(range(page.ckpt.config.vocab_size)))
+    options = [NEXT, *range(len(vocab))]
+    clamp_choice("dla_target", options, NEXT)
+    clamp_choice("dla_versus", options, NEXT)
+
+    def name(i: int, none: str) -> str:
+        return none if i == NEXT else f"{vocab[i]} (id {i})"
+
+    c1, c2, c3 = st.columns(3)
+    target = c1.selectbox(
+        "Logit of",
+        options,
+        key="dla_target",
+        format_func=lambda i: name(i, "the true next token"),
+    )
+    versus = c2.selectbox(
+        "Minus the logit of",
+        options,
+        key="dla_versus",
+        format_func=lambda i: name(i, "nothing (one logit)"),
+        help="A second token makes it a logit difference: which components favour one over the other.",
+    )
+    with c3:
+        position = _position_picker(page, "dla_pos", "Bars at position")
+    choice = replace(
+        inp.interp,
+        target=None if target == NEXT else int(target),
+        versus=None if versus == NEXT else int(versus),
+        position=position,
+    )
+    return replace(inp, interp=choice)
+
+
+def patching(page: Page, inp: ViewInput) -> ViewInput:
+    """The corrupted prompt (a suggestion until the user types one) and the direction."""
+    ckpt, ids = page.ckpt, tuple(int(i) for i in page.cap.ids)
+    basis = f"{ckpt.name}:{hash(ids)}"
+    if st.session_state.get("patch_basis") != basis:  # a new prompt or model: a new suggestion
+        st.session_state["patch_basis"] = basis
+        suggested = suggest_corruption(ids, ckpt.config.vocab_size)
+        st.session_state["patch_corrupted"] = ckpt.tokenizer.decode(list(suggested))
+    text = st.text_area(
+        f"Corrupted prompt ({len(ids)} tokens, like the prompt)",
+        key="patch_corrupted",
+        height=90,
+        help="The prompt with a few tokens changed. The metric is the logit difference between "
+        "the clean run's answer and the corrupted run's at the last position.",
+    )
+    direction = st.radio(
+        "Direction",
+        ["denoising", "noising"],
+        key="patch_direction",
+        horizontal=True,
+        help="denoising: run the corrupted prompt, patch in one clean activation (is it "
+        "sufficient?). noising: run the clean prompt, patch in one corrupted activation (is it "
+        "necessary?).",
+    )
+    corrupted, problem = corrupted_ids(text, ckpt.tokenizer, ckpt.config.n_ctx, len(ids))
+    if problem is not None:
+        st.warning(problem)
+    choice = replace(
+        inp.interp, corrupted=corrupted, corrupted_problem=problem, direction=direction
+    )
+    return replace(inp, interp=choice)
+
+
+DRAW = {
+    "layer_head": layer_head,
+    "gamma": gamma,
+    "positions": positions,
+    "generation": generation,
+    "interp": interp,
+    "head_focus": head_focus,
+    "lens": lens,
+    "logit_target": logit_target,
+    "patching": patching,
+}
 
 
 def draw(controls: tuple[Control, ...], page: Page, base: ViewInput) -> ViewInput:

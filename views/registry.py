@@ -15,10 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import plotly.graph_objects as go
-
 from analysis.capture import Capture, GenerationStep
-from views import exports
+from interp import VIEWS_BY_KEY as INTERP_VIEWS
+from interp.views import PATCHING_BUDGET_S, VIEW_BUDGET_S
+from views import (
+    exports,
+    interp_attribution,
+    interp_circuits,
+    interp_exports,
+    interp_heads,
+    interp_lens,
+    interp_patching,
+    interp_stream,
+)
 from views.explore import (
     Focus,
     entropy_figures,
@@ -32,13 +41,30 @@ from views.explore import (
     resid_figure,
     topk_rows,
 )
+from views.interp_lab import InterpChoice, InterpLab
+from views.items import Chart, Html, Item, Note, SideBySide, Table
 
 # Controls a view may ask for; `ui.controls` draws each one and fills the matching `ViewInput` field.
 #   layer_head  which layer and head (-> focus.layer, focus.head)
 #   gamma       the colour gamma of pattern heatmaps (-> gamma)
 #   positions   which query and key (-> focus.q_pos, focus.k_pos)
 #   generation  sampling settings, the Generate button and the step slider (-> generation, step)
-Control = Literal["layer_head", "gamma", "positions", "generation"]
+#   interp      the model behind the capture, for views that compute from it (-> lab)
+#   head_focus  a head picked from the head-type map; opens it in Focused head (-> layer, head state)
+#   lens        logit lens: colour by probability or rank, the table's position (-> interp)
+#   logit_target  attribution: which token's logit, minus which, bars at which position (-> interp)
+#   patching    the corrupted prompt, denoising or noising, the progress bar (-> interp)
+Control = Literal[
+    "layer_head",
+    "gamma",
+    "positions",
+    "generation",
+    "interp",
+    "head_focus",
+    "lens",
+    "logit_target",
+    "patching",
+]
 
 
 @dataclass(frozen=True)
@@ -50,37 +76,8 @@ class ViewInput:
     knocked: tuple[tuple[int, int], ...] = ()  # (layer, head) of knocked-out heads
     generation: tuple[GenerationStep, ...] = ()  # the last generation's steps, if any
     step: int = 0  # the generation step shown
-
-
-# What a builder returns, item by item, for the page to lay out top to bottom.
-@dataclass(frozen=True)
-class Chart:
-    key: str  # widget key, unique on the page
-    figure: go.Figure
-
-
-@dataclass(frozen=True)
-class SideBySide:
-    charts: tuple[Chart, ...]
-
-
-@dataclass(frozen=True)
-class Html:
-    html: str
-
-
-@dataclass(frozen=True)
-class Table:
-    key: str
-    rows: list[dict]
-
-
-@dataclass(frozen=True)
-class Note:
-    text: str
-
-
-Item = Chart | SideBySide | Html | Table | Note
+    lab: InterpLab | None = None  # the model, prompt and switches behind the capture
+    interp: InterpChoice = InterpChoice()  # the interpretability views' choices
 
 
 @dataclass(frozen=True)
@@ -91,7 +88,12 @@ class ExportFile:
     )
     suffix: str  # file extension
     mime: str
-    make: Callable[[exports.ExportContext, Capture, Focus], bytes | str]
+    make: Callable[..., bytes | str]  # (context, capture, focus); with whole_input: (..., input)
+    whole_input: bool = False  # make reads the whole ViewInput (the interpretability views)
+
+    def data(self, ctx: exports.ExportContext, cap: Capture, inp: ViewInput) -> bytes | str:
+        """The file's bytes for what the user chose."""
+        return self.make(ctx, cap, inp if self.whole_input else inp.focus)
 
     def file_name(self, ctx: exports.ExportContext, focus: Focus) -> str:
         what = self.what.format(layer=focus.layer, head=focus.head)
@@ -108,6 +110,7 @@ class View:
     exports: tuple[ExportFile, ...] = ()
     help: str = ""  # one sentence under the tab: what to look at
     timed: bool = True  # False: the benchmark skips it (it needs user action first)
+    budget_s: float | None = None  # its own time bar (interpretability); None: the page's total
 
 
 # --- builders: Capture + ViewInput -> items -------------------------------------------------------
@@ -179,6 +182,22 @@ GRID_EXPORTS = (
     ExportFile("SVG", "grid", "svg", "image/svg+xml", exports.grid_svg),
     ExportFile("HTML", "grid", "html", "text/html", exports.grid_html),
 )
+
+
+def interp_files(name: str, what: str, module: object) -> tuple[ExportFile, ...]:
+    """PNG, SVG, HTML, CSV and NPZ of an interpretability view (see `views.interp_exports`)."""
+    build, matrices = module.build, module.matrices  # type: ignore[attr-defined]
+    return tuple(
+        ExportFile(label, what, suffix, mime, make, whole_input=True)
+        for label, suffix, mime, make in (
+            ("PNG", "png", "image/png", interp_exports.image(name, matrices, "png")),
+            ("SVG", "svg", "image/svg+xml", interp_exports.image(name, matrices, "svg")),
+            ("HTML", "html", "text/html", interp_exports.page(name, build)),
+            ("CSV", "csv", "text/csv", interp_exports.csv(name, matrices)),
+            ("NPZ", "npz", "application/octet-stream", interp_exports.npz(name, matrices)),
+        )
+    )
+
 
 # --- the registry -----------------------------------------------------------------------------------
 
@@ -253,6 +272,67 @@ VIEWS: tuple[View, ...] = (
         help="Sample a continuation; each step's attention of the predicting query is kept.",
         timed=False,
     ),
+    View(
+        "Head types",
+        "heads",
+        needs_attention=True,
+        build=interp_heads.build,
+        controls=("interp", "head_focus"),
+        exports=interp_files("head types", "head_types", interp_heads),
+        help=INTERP_VIEWS["heads"].help + " Pick a head to open it in Focused head.",
+        budget_s=VIEW_BUDGET_S,
+    ),
+    View(
+        "Logit lens",
+        "lens",
+        needs_attention=True,
+        build=interp_lens.build,
+        controls=("interp", "lens"),
+        exports=interp_files("logit lens", "logit_lens", interp_lens),
+        help=INTERP_VIEWS["logit_lens"].help + " Hover a cell for the lens's top tokens.",
+        budget_s=VIEW_BUDGET_S,
+    ),
+    View(
+        "Logit attribution",
+        "attribution",
+        needs_attention=True,
+        build=interp_attribution.build,
+        controls=("interp", "logit_target"),
+        exports=interp_files("direct logit attribution", "attribution", interp_attribution),
+        help=INTERP_VIEWS["attribution"].help,
+        budget_s=VIEW_BUDGET_S,
+    ),
+    View(
+        "Patching",
+        "patching",
+        needs_attention=True,
+        build=interp_patching.build,
+        controls=("interp", "patching"),
+        exports=interp_files("activation patching", "patching", interp_patching),
+        help="Copy one activation between the prompt and a corrupted copy of it, and see how "
+        "much of the clean answer comes back: each head, each position of the stream, each MLP.",
+        budget_s=PATCHING_BUDGET_S,
+    ),
+    View(
+        "Weight circuits",
+        "circuits",
+        needs_attention=True,
+        build=interp_circuits.build,
+        controls=("interp", "layer_head"),
+        exports=interp_files("weight circuits", "L{layer}H{head}_circuits", interp_circuits),
+        help=INTERP_VIEWS["circuits"].help,
+        budget_s=VIEW_BUDGET_S,
+    ),
+    View(
+        "Stream health",
+        "health",
+        needs_attention=True,
+        build=interp_stream.build,
+        controls=("interp",),
+        exports=interp_files("stream health", "stream_health", interp_stream),
+        help=INTERP_VIEWS["stream_health"].help,
+        budget_s=VIEW_BUDGET_S,
+    ),
 )
 
 VIEW_BY_NAME: dict[str, View] = {v.name: v for v in VIEWS}
@@ -263,14 +343,14 @@ def views_for(has_attention: bool) -> list[View]:
     return [v for v in VIEWS if has_attention or not v.needs_attention]
 
 
-def default_input(cap: Capture) -> ViewInput:
+def default_input(cap: Capture, lab: InterpLab | None = None) -> ViewInput:
     """What the benchmark and the tests build with: layer 1 head 1 where they exist, the last
-    query and a middle key."""
+    query and a middle key; `lab` for the views that compute from the model."""
     n = len(cap.tokens)
     layers = 1 if cap.patterns is None else cap.patterns.shape[0]
     heads = 1 if cap.patterns is None else cap.patterns.shape[1]
     focus = Focus(min(1, layers - 1), min(1, heads - 1), n - 1, n // 2)
-    return ViewInput(focus=focus)
+    return ViewInput(focus=focus, lab=lab)
 
 
 __all__ = [

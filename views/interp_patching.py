@@ -1,0 +1,146 @@
+"""Activation patching: a corrupted prompt of the prompt's length, denoising or noising; the
+recovered logit difference as layer x head (each head's output) and layer x position (the stream
+entering each block, each MLP's output) maps."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from analysis.capture import Capture
+from analysis.prompts import prepare_prompt
+from views.interp_lab import Matrix, Patching, Request, run_or_note, suggest_corruption
+from views.items import Chart, Item, Note
+from viz.interp_patching import patching_map
+from viz.labels import position_labels
+
+if TYPE_CHECKING:
+    from model.tokenizers import Tokenizer
+    from views.registry import ViewInput
+
+
+def corrupted_ids(
+    text: str, tokenizer: Tokenizer, n_ctx: int, n_pos: int
+) -> tuple[tuple[int, ...] | None, str | None]:
+    """(ids, None) when `text` encodes to exactly `n_pos` tokens, else (None, why not)."""
+    prepared = prepare_prompt(text, tokenizer, n_ctx)
+    errors = [m.text for m in prepared.messages if m.level == "error"]
+    if errors:
+        return None, "The corrupted prompt: " + " ".join(errors)
+    if len(prepared.ids) != n_pos:  # both cut to the last n_ctx tokens alike
+        return None, (
+            f"The corrupted prompt has {prepared.n_tokens_total} tokens and the prompt has {n_pos}: "
+            "patching copies activations position by position, so both must have the same "
+            "number of tokens. Change tokens, do not add or remove them."
+        )
+    return prepared.ids, None
+
+
+def request(cap: Capture, inp: ViewInput) -> Request | Note:
+    if inp.interp.corrupted_problem is not None:
+        return Note(inp.interp.corrupted_problem)
+    corrupted = inp.interp.corrupted
+    if corrupted is None:
+        assert inp.lab is not None
+        corrupted = suggest_corruption(inp.lab.ids, inp.lab.model.cfg.vocab_size)
+    if corrupted == tuple(int(i) for i in cap.ids):
+        return Note("The corrupted prompt equals the prompt: change a few tokens.")
+    return Request("patching", corrupted=corrupted, direction=inp.interp.direction)
+
+
+def result(cap: Capture, inp: ViewInput) -> Patching | Note:
+    if inp.lab is None:
+        return run_or_note(None, Request("patching"))
+    req = request(cap, inp)
+    if isinstance(req, Note):
+        return req
+    return run_or_note(inp.lab, req)
+
+
+def summary(cap: Capture, inp: ViewInput, p: Patching) -> str:
+    assert inp.lab is not None
+    answer, wrong = inp.lab.token_strings([p.setup.answer, p.setup.wrong])
+    differ = (p.setup.clean != p.setup.corrupted).nonzero()[:, 0].tolist()
+    return (
+        f"Metric: logit({answer}) − logit({wrong}) at the last position; clean run "
+        f"{p.heads.clean_metric:.3f}, corrupted run {p.heads.corrupted_metric:.3f} "
+        f"(the corrupted prompt differs at position{'s' if len(differ) > 1 else ''} "
+        f"{', '.join(map(str, differ))}). Recovered = (patched − corrupted) / (clean − corrupted)."
+    )
+
+
+def build(cap: Capture, inp: ViewInput) -> list[Item]:
+    p = result(cap, inp)
+    if isinstance(p, Note):
+        return [p]
+    direction = inp.interp.direction
+    return [
+        Note(summary(cap, inp, p)),
+        Chart(
+            "patch_heads_fig",
+            patching_map(
+                p.heads.recovered.numpy(),
+                direction=direction,
+                site="head",
+                title=f"Each head's output patched ({direction}): layer x head",
+            ),
+        ),
+        Chart(
+            "patch_resid_fig",
+            patching_map(
+                p.resid.recovered.numpy(),
+                direction=direction,
+                site="pos",
+                tokens=cap.tokens,
+                title=f"Residual stream entering each block, one position patched ({direction})",
+            ),
+        ),
+        Chart(
+            "patch_mlps_fig",
+            patching_map(
+                p.mlps.recovered.numpy(),
+                direction=direction,
+                site="pos",
+                tokens=cap.tokens,
+                title=f"Each MLP's output, one position patched ({direction})",
+            ),
+        ),
+    ]
+
+
+def matrices(cap: Capture, inp: ViewInput) -> list[Matrix] | Note:
+    p = result(cap, inp)
+    if isinstance(p, Note):
+        return p
+    layers = [f"L{i}" for i in range(p.heads.recovered.shape[0])]
+    heads = [f"H{h}" for h in range(p.heads.recovered.shape[1])]
+    positions = position_labels(cap.tokens)
+    d = inp.interp.direction
+    return [
+        Matrix(
+            "heads",
+            f"Patching heads ({d}): recovered",
+            p.heads.recovered.numpy(),
+            layers,
+            heads,
+            signed=True,
+            value_name="recovered",
+        ),
+        Matrix(
+            "resid",
+            f"Patching the residual stream ({d}): recovered",
+            p.resid.recovered.numpy(),
+            layers,
+            positions,
+            signed=True,
+            value_name="recovered",
+        ),
+        Matrix(
+            "mlps",
+            f"Patching MLP outputs ({d}): recovered",
+            p.mlps.recovered.numpy(),
+            layers,
+            positions,
+            signed=True,
+            value_name="recovered",
+        ),
+    ]

@@ -1,0 +1,41 @@
+"""What a view's builder returns, item by item, for the Explore page to lay out top to bottom.
+
+Kept apart from `views.registry` so that view modules can build items without importing the
+registry that lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str  # widget key, unique on the page
+    figure: go.Figure
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    charts: tuple[Chart, ...]
+
+
+@dataclass(frozen=True)
+class Html:
+    html: str
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str
+    rows: list[dict]
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+
+
+Item = Chart | SideBySide | Html | Table | Note
