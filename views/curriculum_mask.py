@@ -76,7 +76,7 @@ def build(ev: Evidence) -> Section:
                 )
             )
     notes = []
-    for n in ("baseline", UNMASKED_LM):
+    for n in ("baseline", UNMASKED_LM) if UNMASKED_LM in ev.records else ():
         r = ev.get(n)
         if r is not None and r.samples:
             s = r.samples[0]
@@ -85,7 +85,7 @@ def build(ev: Evidence) -> Section:
             )
     experiment = (
         "Reversal: a random sequence, a separator, then the sequence reversed; the first half "
-        "cannot be predicted from the past, so a masked model sits at chance there. The same "
+        "cannot be predicted from the past, so a masked model can do no better than chance there. The same "
         "task without the mask, and the baseline language model trained without its mask: its "
         "loss as trained, and with the mask put back. " + setup(suite_facts())
     )

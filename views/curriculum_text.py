@@ -36,7 +36,7 @@ class QuestionText:
 def setup(f: SuiteFacts) -> str:
     lrs = ", ".join(f"{x:g}" for x in f.lrs)
     return (
-        f"Every variant changes one thing in a {f.n_layers}-layer character model (d_model "
+        f"Each language-model variant changes one thing in a {f.n_layers}-layer character model (d_model "
         f"{f.d_model}, context {f.n_ctx}) trained for {f.steps} steps on {f.corpus}; each gets its "
         f"own learning rate (best of {lrs} on held-out *training* text), then {f.seeds} seeds."
     )
@@ -109,11 +109,15 @@ def uncertainty(findings: Sequence[Finding]) -> str:
     clear = [f for f in judged if f.verdict.clear]
     inside = [f for f in judged if f.verdict.label == "no clear difference"]
     few = [f for f in judged if f.verdict.label == "no spread"]
-    seeds = sorted({f.a.n for f in judged} | {f.b.n for f in judged if f.b is not None})
+    # a count reference (the bigram) enters as one exact value, not as seeds
+    seeds = sorted(
+        {f.a.n for f in judged} | {f.b.n for f in judged if f.b is not None and f.b.n > 1}
+    )
     text = (
         f"Each number is a mean ± sample std over seeds ({'/'.join(map(str, seeds))} per variant). "
         "A difference counts only when it exceeds twice the larger std. Of "
-        f"{len(judged)} comparisons, {len(clear)} {'is' if len(clear) == 1 else 'are'} clear"
+        f"{len(judged)} comparison{'' if len(judged) == 1 else 's'}, {len(clear)} "
+        f"{'is' if len(clear) == 1 else 'are'} clear"
     )
     if inside:
         text += (
