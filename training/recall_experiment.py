@@ -43,7 +43,7 @@ SELECT_SEED, TEST_SEED = 10_001, 20_002  # generator seeds of the held-out and t
 class Spec:
     # 16 pairs, each one token, behind 0-128 filler tokens: distances from 1 to 175
     task: RecallTask = RecallTask(n_pairs=16, n_keys=16, n_values=16, max_gap=128, fused=True)
-    steps: int = 750
+    steps: int = 1500
     batch: int = 32
     warmup: int = 50
     lrs: tuple[float, ...] = (3e-3, 1e-2)
