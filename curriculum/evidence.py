@@ -177,17 +177,20 @@ def beats_bigram(ev: Evidence, name: str = "baseline") -> Finding | None:
         return None
     bigram = r.references["bigram_loss"]
     gap = bigram - s.mean
+    ref = Spread(bigram, 0.0, 1)  # a count model: one exact value, no seeds
+    v = judge(s, ref)
+    reading = {
+        "lower": f"{gap:.2f} nats below the bigram, so it uses more than the previous character",
+        "higher": f"{-gap:.2f} nats *above* the bigram: it has not learned to use context",
+        "no clear difference": "no clear difference from the bigram (within twice its seed std): "
+        "no sign that it uses more than the previous character",
+        "no spread": f"{gap:+.2f} nats from the bigram, too few seeds for a verdict",
+    }[v.label if v is not None else "no spread"]
     sentence = (
         f"**{name}** {fmt(s)} nats/char against a count bigram's {bigram:.3f} and a count unigram's "
-        f"{r.references['unigram_loss']:.3f}: "
-        + (
-            f"{gap:.2f} nats below the bigram, so it uses more than the previous character"
-            if gap > 0
-            else f"{-gap:.2f} nats *above* the bigram: it has not learned to use context"
-        )
+        f"{r.references['unigram_loss']:.3f}: {reading}"
     )
-    ref = Spread(bigram, 0.0, 1)
-    return Finding(f"val loss, {name} vs count bigram", s, ref, judge(s, ref), sentence, name)
+    return Finding(f"val loss, {name} vs count bigram", s, ref, v, sentence, name)
 
 
 def _answer(
