@@ -13,6 +13,9 @@ from views.items import Chart, Item, Note
 from viz.interp_patching import patching_map
 from viz.labels import position_labels
 
+# below this logit-difference gap between the runs, recovered fractions are mostly noise
+UNSTABLE_GAP = 0.1
+
 if TYPE_CHECKING:
     from model.tokenizers import Tokenizer
     from views.registry import ViewInput
@@ -65,6 +68,12 @@ def summary(cap: Capture, inp: ViewInput, p: Patching) -> str:
         f"{p.heads.clean_metric:.3f}, corrupted run {p.heads.corrupted_metric:.3f} "
         f"(the corrupted prompt differs at position{'s' if len(differ) > 1 else ''} "
         f"{', '.join(map(str, differ))}). Recovered = (patched − corrupted) / (clean − corrupted)."
+        + (
+            f" The corruption moves the metric by only {gap:.3f}: recovered fractions divide by "
+            "that and are unreliable; change tokens that matter more for the last prediction."
+            if (gap := abs(p.heads.clean_metric - p.heads.corrupted_metric)) < UNSTABLE_GAP
+            else ""
+        )
     )
 
 
