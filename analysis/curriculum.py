@@ -130,6 +130,88 @@ def dependency_chain(cfg: ModelConfig, length: int) -> int:
     return cfg.n_layers
 
 
+@dataclass(frozen=True)
+class SaliencyProfile:
+    """How strongly each earlier token moves the loss at a position, by distance.
+
+    share[d]: mean over target positions of |d loss_t / d embed_{t-d}| / sum over all sources,
+    i.e. the fraction of the target's input-gradient that sits d tokens back."""
+
+    share: np.ndarray  # [distance]
+    n_targets: int
+    recent_k: int  # `recent_share` covers distances 0 .. recent_k - 1
+    recent_share: float
+    mean_distance: float  # saliency-weighted mean distance, averaged over targets
+
+
+def distance_profile(
+    saliency: np.ndarray, targets: Sequence[int], recent_k: int = 4
+) -> SaliencyProfile:
+    """Aggregate per-source saliency [target, pos] (target b predicts after position targets[b])."""
+    sal = np.asarray(saliency, dtype=np.float64)
+    if sal.ndim != 2 or sal.shape[0] != len(targets):
+        raise ValueError(
+            f"saliency must be [target, pos] with {len(targets)} rows, got {sal.shape}"
+        )
+    width = max(targets) + 1
+    sums = np.zeros(width)
+    counts = np.zeros(width)
+    recent, mean_d = [], []
+    for row, t in zip(sal, targets, strict=True):
+        by_distance = row[: t + 1][::-1]  # index d = t - s
+        total = by_distance.sum()
+        if total <= 0:
+            continue
+        shares = by_distance / total
+        sums[: t + 1] += shares
+        counts[: t + 1] += 1
+        recent.append(shares[:recent_k].sum())
+        mean_d.append(float((np.arange(t + 1) * shares).sum()))
+    if not recent:
+        raise ValueError("no target had a non-zero gradient")
+    share = np.divide(sums, counts, out=np.zeros(width), where=counts > 0)
+    return SaliencyProfile(
+        share, len(recent), recent_k, float(np.mean(recent)), float(np.mean(mean_d))
+    )
+
+
+def input_saliency(
+    model: LanguageModel, ids: Sequence[int], max_targets: int = 16
+) -> SaliencyProfile:
+    """Input-gradient saliency of the last `max_targets` next-token losses, by distance.
+
+    One backward pass: the prompt is repeated once per target in a batch, and each copy's loss is
+    taken at its own target, so a copy's embedding gradient belongs to that target alone."""
+    if len(ids) < 2:
+        raise ValueError("saliency needs at least two tokens")
+    x, y = list(ids[:-1]), list(ids[1:])
+    n = len(x)
+    targets = list(range(max(0, n - max_targets), n))
+    tokens = torch.tensor([x] * len(targets))  # [batch=target, pos]
+    leaves: list[torch.Tensor] = []
+
+    def grab(embed: torch.Tensor, hook: Any) -> torch.Tensor:
+        leaf = embed.detach().requires_grad_(True)
+        leaves.append(leaf)
+        return leaf
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            logits = model.run_with_hooks(
+                tokens, fwd_hooks=[("hook_embed", grab)]
+            )  # [target, pos, vocab]
+            rows = torch.arange(len(targets))
+            picked = logits[rows, torch.tensor(targets)].float()  # [target, vocab]
+            loss = F.cross_entropy(picked, torch.tensor([y[t] for t in targets]), reduction="sum")
+            (grad,) = torch.autograd.grad(loss, leaves[0])  # [target, pos, d_model]
+    finally:
+        model.train(was_training)
+    saliency = grad.norm(dim=-1).numpy()  # [target, pos]
+    return distance_profile(saliency, targets)
+
+
 # --------------------------------------------------------------------------- Q2: Q, K, V and scores
 
 # what each captured tensor's axes are, from the hook points' declarations in model/attention.py

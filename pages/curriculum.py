@@ -27,7 +27,13 @@ from views import curriculum_live_text as says
 from views import curriculum_text as txt
 from views.curriculum_sections import SECTIONS, Section
 from viz.attention import head_heatmap
-from viz.curriculum import dot_spread_chart, layer_lines, similarity_matrix, step_time_chart
+from viz.curriculum import (
+    dot_spread_chart,
+    layer_lines,
+    saliency_chart,
+    similarity_matrix,
+    step_time_chart,
+)
 from viz.stats import residual_row_labels
 
 LENGTHS = (16, 32, 64, 128, 256)  # the timing sweep; short enough to run in seconds here
@@ -115,6 +121,11 @@ def recall_pattern(
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
+def saliency(path: str, stamp: float, ids: tuple[int, ...]) -> cur.SaliencyProfile:
+    return cur.input_saliency(load_model(path, stamp).model, ids)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
 def shapes(path: str, stamp: float, ids: tuple[int, ...]) -> list[dict[str, str]]:
     return cur.attention_shapes(load_model(path, stamp).model, ids)
 
@@ -196,11 +207,16 @@ def recall_head() -> None:
 
 def live_q1() -> None:
     recall_head()
-    models = {n: got.ckpt for n in ("baseline", "lstm") if (got := trained(n)) is not None}
+    models = {n: m for n in ("baseline", "lstm") if (m := trained(n))}
+    if models:
+        st.subheader("How far back each trained model's gradient reaches, on your prompt")
+        profiles = {n: saliency(*m.key) for n, m in models.items()}
+        chart(saliency_chart({n: p.share.tolist() for n, p in profiles.items()}))
+        st.markdown(says.saliency_text(profiles))
     st.subheader("Time per training step as the sequence grows (measured here)")
     if not models:
         return st.caption("Needs the trained baseline or LSTM.")
-    configs = json.dumps({n: c.config.to_dict() for n, c in models.items()}, sort_keys=True)
+    configs = json.dumps({n: m.ckpt.config.to_dict() for n, m in models.items()}, sort_keys=True)
     if st.button("Measure on this machine", key="cur_time"):
         with st.spinner("Timing training steps…"):
             st.session_state["cur_timing"] = (configs, timing(configs, LENGTHS))
@@ -210,8 +226,8 @@ def live_q1() -> None:
         chart(step_time_chart(LENGTHS, seconds))
         slopes = {n: cur.scaling_exponent(LENGTHS, s) for n, s in seconds.items()}
         chains = {
-            n: tuple(cur.dependency_chain(c.config, n_) for n_ in (LENGTHS[0], LENGTHS[-1]))
-            for n, c in models.items()
+            n: tuple(cur.dependency_chain(m.ckpt.config, n_) for n_ in (LENGTHS[0], LENGTHS[-1]))
+            for n, m in models.items()
         }
         st.markdown(says.timing_text(LENGTHS, seconds, slopes, chains))
 

@@ -232,6 +232,29 @@ def test_live_measurements_on_tiny_models(tiny, ids) -> None:
     assert c.cosine[0] == pytest.approx(r.cosine_on[0], abs=1e-6)
 
 
+def test_distance_profile_by_hand() -> None:
+    # target 1 sees sources 0, 1 with saliency 1, 3 -> shares by distance [0.75, 0.25]
+    # target 2 sees sources 0..2 with saliency 2, 0, 2 -> shares [0.5, 0, 0.5]
+    sal = np.array([[1.0, 3.0, 9.0], [2.0, 0.0, 2.0]])  # the 9 is a future source: ignored
+    p = cur.distance_profile(sal, [1, 2], recent_k=1)
+    np.testing.assert_allclose(p.share, [(0.75 + 0.5) / 2, (0.25 + 0.0) / 2, 0.5])
+    assert p.recent_share == pytest.approx((0.75 + 0.5) / 2)
+    assert p.mean_distance == pytest.approx((0.25 + 1.0) / 2)  # 0.25*1 and 0.5*2
+
+
+def test_saliency_stays_at_distance_zero_without_attention_output(tiny, ids) -> None:
+    """With every head's output zeroed, position t's loss depends on token t alone."""
+    model = cur.initialised(tiny["baseline"].config)
+    model.load_state_dict(tiny["baseline"].model.state_dict())
+    with torch.no_grad():
+        for block in model.blocks:
+            block.attn.W_O.zero_()
+    p = cur.input_saliency(model, ids, max_targets=8)
+    assert p.share[0] == pytest.approx(1.0) and p.mean_distance == pytest.approx(0.0)
+    lstm = cur.input_saliency(tiny["lstm"].model, ids, max_targets=8)
+    assert lstm.n_targets == 8 and lstm.share[1:].sum() > 0  # the state carries the past
+
+
 def test_score_spread_is_divided_by_sqrt_d_head(tiny, ids) -> None:
     s = cur.score_spread(tiny["baseline"].model, ids)
     assert len(s.raw) == TINY["n_layers"]

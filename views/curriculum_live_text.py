@@ -8,7 +8,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from analysis.curriculum import BypassResult, DepthProfile, DotSpread, ScoreSpread, StreamCollapse
+from analysis.curriculum import (
+    BypassResult,
+    DepthProfile,
+    DotSpread,
+    SaliencyProfile,
+    ScoreSpread,
+    StreamCollapse,
+)
 from views.curriculum_text import ms, num, pct, sig, signed, times, token
 
 
@@ -168,4 +175,17 @@ def score_spread_text(spreads: Mapping[str, ScoreSpread]) -> str:
         f"- **{name}**: std of q·k per layer {', '.join(num(v, 2) for v in s.raw)}; as they reach "
         f"the softmax {', '.join(num(v, 2) for v in s.scaled)}."
         for name, s in spreads.items()
+    )
+
+
+def saliency_text(profiles: Mapping[str, SaliencyProfile]) -> str:
+    """Where each trained model's prediction gets its input-gradient from, by distance."""
+    return "\n".join(
+        f"- **{model}**: {pct(p.recent_share)} of a prediction's input-gradient sits in the "
+        f"last {p.recent_k} tokens; saliency-weighted mean distance {num(p.mean_distance, 1)} "
+        f"tokens (over {p.n_targets} predicted positions of your prompt)."
+        for model, p in profiles.items()
+    ) + (
+        "\n\nA gradient says how much a small change of each input would move the loss, not "
+        "what the model relies on: read it as reach, not as use."
     )

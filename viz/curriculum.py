@@ -57,6 +57,24 @@ def step_time_chart(lengths: Sequence[int], seconds: Mapping[str, Sequence[float
     return fig
 
 
+def saliency_chart(
+    shares: Mapping[str, Sequence[float]], max_distance: int | None = None
+) -> go.Figure:
+    """Share of the input-gradient at each distance back from the predicted position."""
+    cut = {n: list(v)[: (max_distance or len(v)) + 1] for n, v in shares.items()}
+    width = max((len(v) for v in cut.values()), default=0)
+    padded = {n: v + [float("nan")] * (width - len(v)) for n, v in cut.items()}
+    fig = go.Figure(_lines(padded, list(range(width)), "saliency_chart"))
+    fig.update_layout(
+        title="Input-gradient saliency by distance (share of the gradient, mean over positions)",
+        xaxis_title="distance back from the predicted position (tokens; 0 = the current token)",
+        yaxis_title="share of saliency",
+        height=380,
+        margin=_MARGIN,
+    )
+    return fig
+
+
 def layer_lines(
     values: Mapping[str, Sequence[float]],
     x_labels: Sequence[str],
