@@ -64,6 +64,7 @@ def variant_record(name: str, losses: list[float]) -> VariantRecord:
     ]
     r.final["val_loss"] = losses[0]
     r.probe["future_attention"] = [[0.0, 0.0], [0.0, 0.0]]
+    r.probe["token_cosine"] = [0.1, 0.3, 0.9 if name == "no_residual" else 0.4]
     r.samples[:] = [{"prompt": "ROMEO:\n", "text": f" words of {name}"}]
     if name == "no_causal_mask":
         r.mask_flip = {"spread": Spread.of([3.0, 3.1, 2.9]), "trained_with_mask": False}

@@ -72,6 +72,17 @@ def test_every_section_has_its_parts(root: Path) -> None:
         assert "{" not in s.limits  # the spec's numbers were filled in
 
 
+def test_each_question_draws_its_record_figures(root: Path) -> None:
+    titles = {
+        key: " | ".join(str(c.figure.layout.title.text) for c in build(root, key).charts)
+        for key in SECTIONS
+    }
+    assert "Recall accuracy by distance" in titles["Q1"] and "by position" in titles["Q1"]
+    assert "d_head sweep" in titles["Q2"] and "attention entropy per layer" in titles["Q2"]
+    assert "token cosine after training" in titles["Q4"] and "Gradient norm" in titles["Q4"]
+    assert "Reversal task" in titles["mask"] and "seeing ahead" in titles["mask"]
+
+
 def test_missing_and_older_variants_are_named(root: Path) -> None:
     q3, q4 = build(root, "Q3"), build(root, "Q4")
     assert "Not trained yet" in q3.status and "`narrow_separate`" in q3.status

@@ -8,7 +8,9 @@ from curriculum.evidence import Evidence
 from curriculum.series import health
 from views.curriculum_section import Chart, Section, bars, make_section, suite_facts
 from views.curriculum_text import setup
-from viz.curriculum import band_lines, health_chart
+from viz.curriculum import band_lines, health_chart, layer_lines
+
+SCORES = ("baseline", "dot_unscaled", "cosine", "additive")  # the score-function variants
 
 
 def build(ev: Evidence) -> Section:
@@ -16,39 +18,29 @@ def build(ev: Evidence) -> Section:
     charts: list[Chart | None] = [
         bars(
             ev,
-            ["baseline", "dot_unscaled", "cosine", "additive"],
+            list(SCORES),
             "Validation loss by score function",
         )
     ]
-    series = {
-        f: ([p.val_loss.mean for p in pts], [p.val_loss.std or 0.0 for p in pts])
-        for f, pts in fams.items()
-        if len(pts) > 1
-    }
+    xs = sorted({p.d_head for pts in fams.values() for p in pts})
+    series = {}
+    for family, pts in fams.items():
+        if len(pts) > 1:  # the baseline alone is no curve
+            by_d = {p.d_head: p.val_loss for p in pts}
+            series[family] = (
+                [by_d[x].mean if x in by_d else float("nan") for x in xs],
+                [(by_d[x].std or 0.0) if x in by_d else 0.0 for x in xs],
+            )
     if series:
-        xs = sorted({p.d_head for pts in fams.values() for p in pts})
-        aligned = {
-            f: (
-                [
-                    dict(zip([p.d_head for p in fams[f]], m, strict=True)).get(x, float("nan"))
-                    for x in xs
-                ],
-                [dict(zip([p.d_head for p in fams[f]], s, strict=True)).get(x, 0.0) for x in xs],
-            )
-            for f, (m, s) in series.items()
-        }
-        charts.append(
-            Chart(
-                band_lines(
-                    aligned,
-                    xs,
-                    title="The d_head sweep",
-                    x_title="d_head",
-                    y_title="val loss (nats/char)",
-                    log_x=True,
-                )
-            )
+        fig = band_lines(
+            series,
+            xs,
+            title="The d_head sweep",
+            x_title="d_head",
+            y_title="val loss (nats/char)",
+            log_x=True,
         )
+        charts.append(Chart(fig, "Mean ± std over seeds; the baseline sits in both families."))
     hs = {n: h for n in ("baseline", "dot_unscaled") if (h := health(ev, n)) is not None}
     if hs:
         charts.append(
@@ -56,6 +48,18 @@ def build(ev: Evidence) -> Section:
                 health_chart({n: (h.steps, h.entropy, h.max_logit) for n, h in hs.items()}),
                 "Shipped seed; measured at every evaluation on a fixed batch of training text.",
             )
+        )
+    learned = {n: h.entropy[-1] for n in SCORES if (h := health(ev, n)) is not None}
+    if learned:
+        depth = [f"L{i}" for i in range(max(len(v) for v in learned.values()))]
+        fig = layer_lines(
+            learned,
+            depth,
+            title="What each score function learned: attention entropy per layer",
+            y_title="nats (end of training)",
+        )
+        charts.append(
+            Chart(fig, "Shipped seed, fixed batch of training text; low = sharp attention.")
         )
     experiment = (
         "The baseline scores q·k/√d_head. Variants drop the scale, use cosine similarity with a "

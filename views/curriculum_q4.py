@@ -8,7 +8,8 @@ from curriculum import evidence as E
 from curriculum.evidence import Evidence
 from views.curriculum_section import Chart, Section, bars, make_section, suite_facts
 from views.curriculum_text import setup
-from viz.curriculum import grad_norm_chart
+from viz.curriculum import grad_norm_chart, layer_lines
+from viz.stats import residual_row_labels
 
 
 def build(ev: Evidence) -> Section:
@@ -25,6 +26,17 @@ def build(ev: Evidence) -> Section:
                 series[n] = (steps, groups)
     if series:
         charts.append(Chart(grad_norm_chart(series), "Shipped seed, at each evaluation."))
+    cosines = {
+        n: r.probe["token_cosine"]
+        for n in names
+        if (r := ev.get(n)) is not None and r.probe.get("token_cosine")
+    }
+    if cosines:
+        rows = residual_row_labels(max(len(v) for v in cosines.values()) - 1)
+        fig = layer_lines(cosines, rows, title="Mean token cosine after training", y_title="cosine")
+        charts.append(
+            Chart(fig, "Shipped seed, a fixed batch of validation text; near 1 = rank collapse.")
+        )
     notes = [t for n in names[1:] if (t := E.recipe_note(ev, n))]
     experiment = (
         "Without residuals each sublayer's output replaces the stream; post-LN normalises after "
