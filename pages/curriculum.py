@@ -327,4 +327,7 @@ for tab, key in zip(tabs, keys, strict=True):
             draw(section(key, str(root), stamp))
             if key in LIVE:
                 st.subheader("Live, on your prompt")
-                LIVE[key]()
+                if prompt.strip():
+                    LIVE[key]()
+                else:
+                    st.info("Type a prompt in the sidebar for the live parts.")

@@ -384,6 +384,8 @@ def test_page_timing_button(root: Path, monkeypatch: pytest.MonkeyPatch) -> None
     at.button(key="cur_time").click().run(timeout=TIMEOUT)
     assert not at.exception, at.exception
     assert "log-log slope" in page_text(at)
+    at.text_area(key="cur_prompt").set_value("   ")
+    assert "Type a prompt in the sidebar" in page_text(open_tab(at, "Q4 · skips"))
 
 
 def test_page_with_nothing_trained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
