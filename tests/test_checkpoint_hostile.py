@@ -280,3 +280,15 @@ def test_leftover_cleanup_first_recovers_a_checkpoint_moved_aside(tmp_path):
     folder.rename(tmp_path / ".ckpt.old")
     remove_save_leftovers(folder)
     assert load_checkpoint(folder).meta == {"step": 3}
+
+
+def test_app_messages_name_the_folder_as_typed(tmp_path, monkeypatch) -> None:
+    from ui.state import try_load
+
+    bad = tmp_path / "mine"
+    bad.mkdir()
+    (bad / "config.json").write_text("{not json")
+    monkeypatch.chdir(tmp_path)
+    ckpt, message = try_load("mine")
+    assert ckpt is None and message is not None
+    assert "mine/" in message and str(tmp_path) not in message and "/work" not in message

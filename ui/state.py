@@ -52,9 +52,10 @@ def try_load(path: str | Path) -> tuple[Checkpoint | None, str | None]:
     try:
         return load_model(str(p.resolve()), checkpoint_stamp(p)), None
     except CheckpointError as e:
-        return None, f"Cannot load this checkpoint: {e}"
+        # the folder as the user typed it: never the server's absolute paths
+        return None, f"Cannot load this checkpoint: {e.naming(str(path))}"
     except OSError as e:
-        return None, f"Cannot read {p}: {e}"
+        return None, f"Cannot read {path}: {e.strerror or type(e).__name__}"
 
 
 def stamp_of(ckpt: Checkpoint) -> float:
