@@ -292,6 +292,8 @@ def test_attribution_follows_the_chosen_tokens_and_the_lens_its_measure():
     at = open_view(explore(), "Logit attribution")
     assert "true next token" in titles(at)
     ok(at.selectbox(key="dla_target").set_value(5))
+    ok(at.selectbox(key="dla_versus").set_value(5))
+    assert "same token twice" in shown_text(at) and not charts(at)
     ok(at.selectbox(key="dla_versus").set_value(6))
     assert "−" in titles(at)
     ok(at.selectbox(key="dla_pos").set_value(3))

@@ -40,6 +40,8 @@ def what(inp: ViewInput) -> str:
 
 
 def build(cap: Capture, inp: ViewInput) -> list[Item]:
+    if inp.interp.versus is not None and inp.interp.versus == inp.interp.target:
+        return [Note("The same token twice: its logit minus itself is 0 for every component.")]
     att = result(inp)
     if isinstance(att, Note):
         return [att]

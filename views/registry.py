@@ -4,6 +4,11 @@ A view is a tab of the Explore page. Its entry says what it is called, whether i
 (the LSTM has none), which controls it shows above its content, what it draws (a pure builder:
 `Capture` and `ViewInput` in, a list of items out) and what files it exports.
 
+Views that compute from the model (the interpretability views, `views/interp_*.py` over
+`interp/`) ask for the "interp" control, which puts an `InterpLab` (the model, prompt and switches,
+behind the page's cache) into `ViewInput.lab`; their exports read the whole `ViewInput`
+(`ExportFile.whole_input`), and `budget_s` gives each its own time bar in the benchmark.
+
 Adding a view: write its builder (figures in `views.explore`, drawing in `viz/`), add one `View`
 below. The page shows it, `bench/bench_app.py` times it and `tests/test_app.py` renders it, with
 no other edit; a test fails if any of them misses a view.
