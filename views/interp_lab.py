@@ -20,7 +20,6 @@ import torch
 from interp import (
     VIEWS_BY_KEY,
     DecompositionError,
-    HeadCircuits,
     PatchingResult,
     PatchingSetup,
     detect_heads,
@@ -205,7 +204,6 @@ def position_or_last(position: int | None, n: int) -> int:
 
 __all__ = [
     "CORRUPTED_SPAN",
-    "HeadCircuits",
     "InterpChoice",
     "InterpLab",
     "Kind",
