@@ -34,6 +34,15 @@ TIMEOUT = 90  # first run imports torch and plotly on a shared, loaded machine
 PROMPT = "ROMEO:\nBut, soft! what light through yonder window breaks?"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """As the app runs torch (ui.state.load_model): spinning workers on busy cores cost seconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_root(
