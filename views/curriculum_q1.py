@@ -31,7 +31,10 @@ def build(ev: Evidence) -> Section:
         )
         mids = [(lo + hi - 1) / 2 for lo, hi in rec.bins]
         series = {
-            n: ([s.mean or 0.0 for s in x.by_distance], [s.std or 0.0 for s in x.by_distance])
+            n: (  # a bin no test sequence reached is a gap, not a zero
+                [s.mean if s.mean is not None else float("nan") for s in x.by_distance],
+                [s.std or 0.0 for s in x.by_distance],
+            )
             for n, x in m.items()
         }
         charts.append(
