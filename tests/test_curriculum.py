@@ -89,6 +89,7 @@ def test_each_question_draws_its_record_figures(root: Path) -> None:
     assert "Recall accuracy by distance" in titles["Q1"] and "by position" in titles["Q1"]
     assert "d_head sweep" in titles["Q2"] and "attention entropy per layer" in titles["Q2"]
     assert "token cosine after training" in titles["Q4"] and "Gradient norm" in titles["Q4"]
+    assert "**baseline** 0.667" in " ".join(build(root, "Q4").notes)  # 0.2 / 0.3 in the fixture
     assert "Reversal task" in titles["mask"] and "seeing ahead" in titles["mask"]
 
 

@@ -3,7 +3,7 @@ and gradient norms per block over training."""
 
 from __future__ import annotations
 
-from analysis.curriculum import grad_norm_series
+from analysis.curriculum import depth_ratio, grad_norm_series, median_over_steps
 from curriculum import evidence as E
 from curriculum.evidence import Evidence
 from views.curriculum_section import Chart, Section, bars, make_section, suite_facts
@@ -38,6 +38,14 @@ def build(ev: Evidence) -> Section:
             Chart(fig, "Shipped seed, a fixed batch of validation text; near 1 = rank collapse.")
         )
     notes = [t for n in names[1:] if (t := E.recipe_note(ev, n))]
+    ratios = {n: depth_ratio(median_over_steps(g)) for n, (_, g) in series.items()}
+    said = [f"**{n}** {r:.3g}" for n, r in ratios.items() if r is not None]
+    if said:
+        notes.append(
+            "Gradient norm of the first block over the last, median over training (shipped seed, "
+            "one seed each, so no verdict): " + ", ".join(said) + ". Near 1, the gradient reaches "
+            "the first block undiminished; far below 1, it fades on the way down."
+        )
     experiment = (
         "Without residuals each sublayer's output replaces the stream; post-LN normalises after "
         "the add (as in the original transformer); no_layernorm drops normalisation. "
