@@ -376,25 +376,3 @@ def mask(ev: Evidence) -> Answer:
     from curriculum.mask import mask_findings
 
     return _answer("mask", ev, needed("mask"), mask_findings(ev))
-
-
-def recall_curves(ev: Evidence) -> dict[str, Any] | None:
-    """Kept for callers of the first version; `curriculum.recall.read_recall` is the typed form."""
-    from curriculum.recall import read_recall
-
-    r = read_recall(ev)
-    if r is None:
-        return None
-    return {
-        "bins": r.bins,
-        "models": {
-            m.name: {
-                "accuracy": [s.mean for s in m.by_distance],
-                "std": [s.std for s in m.by_distance],
-                "n_params": m.n_params,
-                "lr": m.lr,
-                "seeds": m.n_seeds,
-            }
-            for m in r.models
-        },
-    }
