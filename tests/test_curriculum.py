@@ -240,6 +240,9 @@ def test_live_measurements_on_tiny_models(tiny, ids) -> None:
     rows = {r["tensor"]: r for r in cur.attention_shapes(base.model, ids)}
     n, h, d = len(ids), TINY["n_heads"], TINY["d_head"]
     assert rows["q"]["shape"] == str((1, n, h, d)) and rows["pattern"]["shape"] == str((1, h, n, n))
+    assert f"| `pattern` | {(1, h, n, n)} | batch head q_pos k_pos |" in says.shapes_table(
+        rows.values()
+    )
     np.testing.assert_allclose(
         cur.block_weight_similarity(tiny["shared_layers"].model), 1.0, atol=1e-6
     )

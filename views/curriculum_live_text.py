@@ -189,3 +189,11 @@ def saliency_text(profiles: Mapping[str, SaliencyProfile]) -> str:
         "\n\nA gradient says how much a small change of each input would move the loss, not "
         "what the model relies on: read it as reach, not as use."
     )
+
+
+def shapes_table(rows: Sequence[Mapping[str, str]]) -> str:
+    """(tensor, shape, axes) rows as a Markdown table: no dataframe, so no pandas import on the
+    tab's first visit (about 0.7 s on this machine)."""
+    lines = ["| tensor | shape | axes |", "|---|---|---|"]
+    lines += [f"| `{r['tensor']}` | {r['shape']} | {r['axes']} |" for r in rows]
+    return "\n".join(lines)
