@@ -11,6 +11,8 @@ from views.curriculum_text import setup
 from viz.curriculum import grad_norm_chart, layer_lines
 from viz.stats import residual_row_labels
 
+SKIP = ("baseline", "no_residual")  # the skip-connection comparison itself
+
 
 def build(ev: Evidence) -> Section:
     names = E.needed("Q4")
@@ -18,7 +20,7 @@ def build(ev: Evidence) -> Section:
         bars(ev, names, "Validation loss without skips or with other norms")
     ]
     series = {}
-    for n in ("baseline", "no_residual"):
+    for n in SKIP:
         r = ev.get(n)
         if r is not None:
             steps, groups = grad_norm_series(r.curve)
@@ -26,9 +28,11 @@ def build(ev: Evidence) -> Section:
                 series[n] = (steps, groups)
     if series:
         charts.append(Chart(grad_norm_chart(series), "Shipped seed, at each evaluation."))
+    # the skip connection only: a post-LN or norm-free run that failed for its recipe's sake must
+    # not read as rank collapse by sitting on the same chart
     cosines = {
         n: r.probe["token_cosine"]
-        for n in names
+        for n in SKIP
         if (r := ev.get(n)) is not None and r.probe.get("token_cosine")
     }
     if cosines:
