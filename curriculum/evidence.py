@@ -97,6 +97,12 @@ def needed(question: str, spec: Path = SUITE_SPEC) -> list[str]:
     return ["baseline", *suite_questions(spec).get(question, ())]
 
 
+@lru_cache(maxsize=16)
+def changing(field: str, spec: Path = SUITE_SPEC) -> tuple[str, ...]:
+    """The variants whose change from the base sets `field` ("attn_score": the score functions)."""
+    return tuple(v.name for v in read_suite(spec).variants if field in v.changes)
+
+
 def _spread(record: VariantRecord, metric: str) -> Spread | None:
     s = record.spread.get(metric)
     return s if s is not None and s.mean is not None else None

@@ -149,6 +149,8 @@ def test_variants_per_question_come_from_the_suite_spec() -> None:
     q = evidence.suite_questions()
     assert q["Q3"] == ("shared_layers", "narrow_separate") and "lstm" in q["Q1"]
     assert evidence.needed("Q4")[0] == "baseline" and "no_residual" in evidence.needed("Q4")
+    assert set(evidence.changing("attn_score")) == {"dot_unscaled", "cosine", "additive"}
+    assert evidence.changing("residual") == ("no_residual",)
     fams = list(evidence.d_head_families().values())
     assert "heads4_dhead8" in fams[0] and "heads16_dhead8" in fams[1]
     assert "heads4_dhead8" not in fams[1] and all(f[0] == "baseline" for f in fams)

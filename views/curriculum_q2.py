@@ -10,7 +10,7 @@ from views.curriculum_section import Chart, Section, bars, make_section, suite_f
 from views.curriculum_text import setup
 from viz.curriculum import band_lines, health_chart, layer_lines
 
-SCORES = ("baseline", "dot_unscaled", "cosine", "additive")  # the score-function variants
+SCORES = ("baseline", *E.changing("attn_score"))  # the score functions, from the suite spec
 
 
 def build(ev: Evidence) -> Section:

@@ -11,7 +11,7 @@ from views.curriculum_text import setup
 from viz.curriculum import grad_norm_chart, layer_lines
 from viz.stats import residual_row_labels
 
-SKIP = ("baseline", "no_residual")  # the skip-connection comparison itself
+SKIP = ("baseline", *E.changing("residual"))  # the skip-connection comparison itself
 
 
 def build(ev: Evidence) -> Section:
