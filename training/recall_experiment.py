@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from model.build import LanguageModel, build_model
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig
+from model.hook_names import hook_name
 from model.tokenizers import CharTokenizer
 from training.config import TrainConfig
 from training.optim import build_optimizer, lr_at
@@ -163,7 +164,7 @@ def head_roles(model: LanguageModel, task: RecallTask, n: int = 64) -> dict[str,
     previous position (previous-token score)."""
     g = torch.Generator().manual_seed(TEST_SEED)
     x, y, dist = recall_batch(task, n, g)
-    names = [f"blocks.{i}.attn.hook_pattern" for i in range(model.cfg.n_layers)]
+    names = [hook_name("pattern", i) for i in range(model.cfg.n_layers)]
     model.eval()
     _, cache = model.run_with_cache(x, names=names)
     scored = y != IGNORE

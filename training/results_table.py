@@ -130,7 +130,7 @@ def table(records: list[VariantRecord], pending: list[str]) -> str:
             "",
         ]
     lines += [
-        "| variant | question | status | val loss (nats/token) | Δ vs baseline | bits/char | context gain | mask flipped | seeds | params | train s | device |",
+        "| variant | question | status | val loss (nats/token) | Δ vs baseline | bits/char | context gain | mask flipped | seeds | params | train s (wall, shipped seed) | device |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in lm:

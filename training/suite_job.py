@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model.build import LanguageModel
+from model.hook_names import hook_name
 from training.metrics import read_metrics
 from training.prepare import prepare_data
 from training.probes import probe_patterns
@@ -35,16 +36,16 @@ def attention_health(model: LanguageModel, tokens: torch.Tensor) -> dict[str, li
     """Per layer, on tokens [batch, pos]: mean entropy of the attention rows (nats) and the largest
     score that reaches the softmax (masked cells excluded)."""
     n = model.cfg.n_layers
-    names = [f"blocks.{i}.attn.hook_{s}" for i in range(n) for s in ("pattern", "attn_scores")]
+    names = [hook_name(kind, i) for i in range(n) for kind in ("pattern", "attn_scores")]
     was_training = model.training
     model.eval()
     _, cache = model.run_with_cache(tokens, names=names)
     model.train(was_training)
     entropy, max_logit = [], []
     for i in range(n):
-        p = cache[f"blocks.{i}.attn.hook_pattern"].float()  # [batch, head, q, k]
+        p = cache[hook_name("pattern", i)].float()  # [batch, head, q, k]
         entropy.append(float(-(p * p.clamp_min(1e-30).log()).sum(-1).mean()))
-        s = cache[f"blocks.{i}.attn.hook_attn_scores"].float()
+        s = cache[hook_name("attn_scores", i)].float()
         max_logit.append(float(s[torch.isfinite(s)].max()))
     return {"attn_entropy": entropy, "attn_max_logit": max_logit}
 

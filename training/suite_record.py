@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model.checkpoint import load_checkpoint, save_checkpoint
+from model.hook_names import hook_name
 from training.corpora import CorpusNotFoundError, load_corpus
 from training.evaluate import evaluate
 from training.lambada import lambada_eval
@@ -296,9 +297,7 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
         x, y = reversal_batch(8, t.reversal_len, t.reversal_vocab, torch.Generator().manual_seed(0))
         windows = torch.cat([x, y[:, -1:]], dim=1)
         _, cache = model.run_with_cache(x[:1], names=lambda s: s.endswith("hook_pattern"))
-        pats = torch.stack(
-            [cache[f"blocks.{i}.attn.hook_pattern"][0] for i in range(model.cfg.n_layers)]
-        )
+        pats = torch.stack([cache[hook_name("pattern", i)][0] for i in range(model.cfg.n_layers)])
         probe = {
             "tokens": x[0].tolist(),
             "patterns": pats.numpy().round(3).tolist(),
