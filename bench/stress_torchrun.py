@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+
+from training.distributed import torchrun_command
 
 REPO = Path(__file__).resolve().parents[1]
 # the tiny run of tests/test_distributed.py: what the test suite runs, and saw abort
@@ -52,12 +53,6 @@ class Outcome:
     stderr_tail: str
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def write_config(work: Path) -> Path:
     corpus = work / "corpus.txt"
     lines = [
@@ -71,23 +66,7 @@ def write_config(work: Path) -> Path:
 
 
 def run_once(index: int, config: Path, work: Path, timeout: float) -> Outcome:
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_addr",
-        "127.0.0.1",
-        "--master_port",
-        str(free_port()),
-        "-m",
-        "training.train",
-        "--config",
-        str(config),
-        "--out_dir",
-        str(work / f"run{index}"),
-    ]
+    command = torchrun_command(config, "--out_dir", str(work / f"run{index}"))
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
     try:

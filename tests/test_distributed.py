@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from model.checkpoint import load_checkpoint
 from tests.test_training import tiny_run
 from training.batches import random_windows, rank_generator
 from training.config import RunConfig
+from training.distributed import torchrun_command
 from training.metrics import read_metrics
 from training.optim import build_optimizer, lr_at
 from training.prepare import model_config_for, prepare_data
@@ -30,31 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def torchrun(run: RunConfig, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
     config = tmp_path / "run.json"
     config.write_text(json.dumps(run.to_dict()))
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",  # torchrun, from this interpreter's environment
-        "--nproc_per_node",
-        "2",
-        "--master_addr",
-        "127.0.0.1",
-        "--master_port",
-        str(free_port()),
-        "-m",
-        "training.train",
-        "--config",
-        str(config),
-        *flags,
-    ]
+    command = torchrun_command(config, *flags)
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

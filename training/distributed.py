@@ -118,3 +118,33 @@ def exit_process(code: int) -> NoReturn:
         except (OSError, ValueError):  # a closed or broken pipe: nothing more can be said on it
             pass
     os._exit(code)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a local torchrun's rendezvous)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun_command(config: str | os.PathLike[str], *flags: str, nproc: int = 2) -> list[str]:
+    """`torchrun --nproc_per_node nproc -m training.train --config config *flags` on one machine,
+    from this interpreter's environment (the tests and the stress bench launch it the same way)."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(nproc),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "training.train",
+        "--config",
+        str(config),
+        *flags,
+    ]
