@@ -129,6 +129,10 @@ def compare(
 ) -> Finding:
     """`name` against `other` through the verdict rule, as one sentence with the seed spread."""
     v = judge(sa, sb)
+    if v is not None and v.clear and v.delta == 0:
+        # judge's strict `abs(delta) < 2 * noise` calls an exact tie with zero spread "higher"
+        # (both reversal models at 100% on every seed); a tie is no difference at all
+        v = Verdict(0.0, v.noise, "no clear difference")
     n_b = sb.n if sb else 0
     head = (
         f"**{name}** {fmt(sa, digits)} vs **{other}** {fmt(sb, digits)}{' ' + unit if unit else ''} "

@@ -195,3 +195,10 @@ def test_recall_example_labels_keys_values_and_filler() -> None:
     assert all(
         lab == "·" for lab, t in zip(labels, ids, strict=True) if t >= task.vocab - task.n_filler
     )
+
+
+def test_an_exact_tie_is_no_difference() -> None:
+    """Both at 1.0 on every seed (the reversal task's second half): no direction to state."""
+    one = Spread(1.0, 0.0, 3)
+    f = evidence.compare("accuracy", "a", one, "b", one, unit="", better="neither")
+    assert f.verdict.label == "no clear difference" and "higher" not in f.sentence
