@@ -24,6 +24,7 @@ class RecallModel:
     n_seeds: int
     accuracy: Spread  # test accuracy over seeds
     by_distance: list[Spread]  # one per distance bin
+    counts: list[int]  # test queries per bin (the fewest over seeds): a bin of 1 query says little
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ class Recall:
     bins: list[tuple[int, int]]  # distance bins [lo, hi)
     models: dict[str, RecallModel]
     roles: HeadRoles | None
+
+
+def _counts(seeds: list[dict], n_bins: int) -> list[int]:
+    per_seed = [s.get("test", {}).get("count_by_distance") for s in seeds]
+    per_seed = [c for c in per_seed if isinstance(c, list) and len(c) == n_bins]
+    return [min(col) for col in zip(*per_seed, strict=True)] if per_seed else [0] * n_bins
 
 
 def _spread(d: dict | None) -> Spread:
@@ -63,6 +70,7 @@ def read_recall(ev: Evidence) -> Recall | None:
                 len(m["seeds"]),
                 _spread(m["test_accuracy"]),
                 [_spread(s) for s in m["accuracy_by_distance"]],
+                _counts(m["seeds"], len(bins)),
             )
             for name, m in r["models"].items()
         }
@@ -79,6 +87,20 @@ def read_recall(ev: Evidence) -> Recall | None:
     except (KeyError, TypeError, ValueError):
         return None
     return Recall(bins, models, roles)
+
+
+MIN_QUERIES = 30  # per seed: below this a bin's accuracy is a handful of coin flips
+
+
+def comparable_bins(rec: Recall, a: RecallModel, b: RecallModel) -> list[int]:
+    """Bins where both models have seeds and every seed saw at least MIN_QUERIES test queries."""
+    return [
+        i
+        for i in range(len(rec.bins))
+        if a.by_distance[i].n
+        and b.by_distance[i].n
+        and min(a.counts[i], b.counts[i]) >= MIN_QUERIES
+    ]
 
 
 def _bin(b: tuple[int, int]) -> str:
@@ -103,9 +125,7 @@ def recall_findings(ev: Evidence) -> list[Finding]:
                 better="higher",
             )
         )
-        shared = [
-            i for i, b in enumerate(rec.bins) if tf.by_distance[i].n and lstm.by_distance[i].n
-        ]
+        shared = comparable_bins(rec, tf, lstm)
         for i in sorted({shared[0], shared[-1]} if shared else set()):
             out.append(
                 compare(
@@ -166,7 +186,7 @@ def recall_headline(ev: Evidence) -> str:
     tf, lstm = (rec.models.get(n) for n in (TRANSFORMER, LSTM)) if rec else (None, None)
     if rec is None or tf is None or lstm is None:
         return ""
-    both = [i for i in range(len(rec.bins)) if tf.by_distance[i].n and lstm.by_distance[i].n]
+    both = comparable_bins(rec, tf, lstm)
     if not both:
         return ""
     parts = []

@@ -178,6 +178,12 @@ def test_recall_record_is_read_or_refused() -> None:
     assert rec is not None and rec.bins[-1] == (4, 8) and rec.roles is not None
     assert rec.models["lstm"].by_distance[-1].mean == 0.1
     assert len(recall_findings(e)) == 5  # overall, nearest, farthest, 1 vs 2 layers, the head
+    assert "at distance 1," in recall_findings(e)[1].sentence
+    thin = recall_record()
+    for m in thin["models"].values():  # one test query at distance 1: not a basis for a sentence
+        m["seeds"] = [{"test": {"count_by_distance": [1, 50, 60]}}] * 3
+    near = recall_findings(evidence.Evidence({}, thin))[1].sentence
+    assert "distances 2–3" in near and "distance 1," not in near
     assert read_recall(evidence.Evidence({}, {"bins": "x"})) is None
     assert recall_findings(evidence.Evidence({}, None)) == []
 

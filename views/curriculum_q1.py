@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from curriculum import evidence as E
 from curriculum.evidence import Evidence
-from curriculum.recall import read_recall, recall_headline
+from curriculum.recall import MIN_QUERIES, read_recall, recall_headline, recall_task
 from curriculum.series import loss_by_position
 from views.curriculum_section import Chart, Section, bars, make_section, suite_facts
 from views.curriculum_text import setup
@@ -24,6 +24,14 @@ def build(ev: Evidence) -> Section:
         experiment += "(Its record is not here yet.) "
     else:
         m = rec.models
+        task = recall_task(ev)
+        if task is not None:
+            experiment += (
+                "Each pair is a single token, so one attention layer can find it by content. "
+                if task.fused
+                else "Key and value are two tokens, so the lookup needs a head that copies each "
+                "key onto its value and a second that matches the query to it (two layers). "
+            )
         experiment += (
             "Models: "
             + ", ".join(f"{n} ({x.n_params:,} parameters, {x.n_seeds} seeds)" for n, x in m.items())
@@ -32,7 +40,10 @@ def build(ev: Evidence) -> Section:
         mids = [(lo + hi - 1) / 2 for lo, hi in rec.bins]
         series = {
             n: (  # a bin no test sequence reached is a gap, not a zero
-                [s.mean if s.mean is not None else float("nan") for s in x.by_distance],
+                [
+                    s.mean if s.mean is not None and c >= MIN_QUERIES else float("nan")
+                    for s, c in zip(x.by_distance, x.counts, strict=True)
+                ],
                 [s.std or 0.0 for s in x.by_distance],
             )
             for n, x in m.items()
@@ -48,7 +59,8 @@ def build(ev: Evidence) -> Section:
                     log_x=True,
                     y_range=(0, 1.05),
                 ),
-                "Mean ± std over seeds, on test sequences no run saw.",
+                f"Mean ± std over seeds, on test sequences no run saw; distances with fewer than "
+                f"{MIN_QUERIES} test queries per seed are left out.",
             )
         )
         if rec.roles is not None:
