@@ -48,9 +48,9 @@ QUESTIONS: dict[str, QuestionText] = {
         "1 · Recurrence and time",
         "An LSTM carries a state from one token to the next; a transformer looks back at every "
         "earlier position at once. What does each do with distance, and with time on the machine?",
-        "Contexts here are short and the recall task is synthetic. Whether a larger LSTM, or one "
-        "trained longer, closes the gap at long distance is not tested; nor are tasks where order "
-        "matters more than content.",
+        "Contexts here are short and the recall task is synthetic. Whether more width or longer "
+        "training changes either model's recall at long distance is not tested, nor is a task "
+        "where order matters more than content.",
     ),
     "Q2": QuestionText(
         "Q2 · Q, K, V",
