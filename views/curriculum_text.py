@@ -74,7 +74,7 @@ QUESTIONS: dict[str, QuestionText] = {
         "happens without it?",
         "{n_layers} blocks are shallow: failures that grow with depth (vanishing gradients, rank collapse "
         "over dozens of layers) can only be hinted at. Each variant is compared at its own best "
-        "learning rate from a short grid; a wider search or longer warm-up could change a failure.",
+        "learning rate from a short grid; a wider search or longer warm-up could change these results.",
     ),
     "mask": QuestionText(
         "The mask",
