@@ -151,22 +151,29 @@ def recall_findings(ev: Evidence) -> list[Finding]:
             )
         )
     if rec.roles is not None and rec.roles.retrieval.size:
-        out.append(_roles_finding(rec.roles))
+        task = recall_task(ev)
+        out.append(_roles_finding(rec.roles, task is None or not task.fused))
     return out
 
 
-def _roles_finding(roles: HeadRoles) -> Finding:
+def _roles_finding(roles: HeadRoles, two_token_pairs: bool) -> Finding:
     layer, head = retrieval_head(roles)
     top = float(roles.retrieval[layer, head])
     prev_l, prev_h = np.unravel_index(
         int(np.argmax(roles.previous_token)), roles.previous_token.shape
     )
     prev = float(roles.previous_token[prev_l, prev_h])
+    # a previous-token head matters only when key and value are two tokens (induction)
+    previous = (
+        f"; the strongest previous-token head is L{prev_l}.H{prev_h} ({prev:.0%} of its "
+        "attention on the position just before)"
+        if two_token_pairs
+        else ""
+    )
     sentence = (
         f"In the shipped 2-layer transformer ({roles.shipped or 'median seed'}), head "
-        f"L{layer}.H{head} puts {top:.0%} of its attention on the token holding the recalled value; "
-        f"the strongest previous-token head is L{prev_l}.H{prev_h} ({prev:.0%} of its attention on "
-        "the position just before). One model, so no seed spread."
+        f"L{layer}.H{head} puts {top:.0%} of its attention on the token holding the recalled value"
+        f"{previous}. One model, so no seed spread."
     )
     return Finding(
         "retrieval head of the shipped transformer",
