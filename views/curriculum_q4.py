@@ -48,7 +48,8 @@ def build(ev: Evidence) -> Section:
         notes.append(
             "Gradient norm of the first block over the last, median over training (shipped seed, "
             "one seed each, so no verdict): " + ", ".join(said) + ". Near 1, the gradient reaches "
-            "the first block undiminished; far below 1, it fades on the way down."
+            "the first block undiminished; far below 1, it fades on the way down; above 1, the "
+            "first block receives more than the last."
         )
     experiment = (
         "Without residuals each sublayer's output replaces the stream; post-LN normalises after "
