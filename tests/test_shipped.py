@@ -43,14 +43,10 @@ def test_shipped_checkpoint_reproduces_its_record(folder: Path) -> None:
 def test_readme_results_are_generated_from_the_shipped_records() -> None:
     """The README's tables are `python -m training.results_table`'s output, byte for byte."""
     from training import results_table
-    from training.suite import read_suite
 
     readme = (ROOT.parent / "README.md").read_text()
     if results_table.START not in readme:
         pytest.skip("no results section in this README")
-    order = [v.name for v in read_suite(ROOT.parent / "configs" / "suite.toml").variants]
-    records = results_table.load_records(ROOT, order)
-    done = {r.name for r in records}
-    body = results_table.table(records, [n for n in order if n not in done])
+    body = results_table.render(ROOT, ROOT.parent / "configs" / "suite.toml")
     shown = readme.split(results_table.START, 1)[1].split(results_table.END, 1)[0]
     assert shown == f"\n{body}\n"

@@ -213,6 +213,14 @@ def load_records(root: Path, order: list[str] | None = None) -> list[VariantReco
     return out
 
 
+def render(root: Path, suite: Path) -> str:
+    """The tables for the records under root, variants in the suite's order, pending ones listed."""
+    order = [v.name for v in read_suite(suite).variants]
+    records = load_records(root, order)
+    done = {r.name for r in records}
+    return table(records, [n for n in order if n not in done])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default="checkpoints")
@@ -220,10 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", default="README.md")
     parser.add_argument("--print", action="store_true", help="print the tables, leave the README")
     args = parser.parse_args(argv)
-    order = [v.name for v in read_suite(args.suite).variants]
-    records = load_records(Path(args.root), order)
-    done = {r.name for r in records}
-    body = table(records, [n for n in order if n not in done])
+    body = render(Path(args.root), Path(args.suite))
     if args.print:
         print(body)
         return 0
