@@ -140,6 +140,8 @@ def compare(
     )
     if v is None:
         tail = ""
+    elif v.label == "no clear difference" and v.delta == 0:
+        tail = ": no difference (equal means)"
     elif v.label == "no clear difference":
         tail = f": no clear difference (Δ {v.delta:+.{digits}f} is within twice the seed spread, {2 * v.noise:.{digits}f})"
     elif v.label == "no spread":

@@ -208,3 +208,4 @@ def test_an_exact_tie_is_no_difference() -> None:
     one = Spread(1.0, 0.0, 3)
     f = evidence.compare("accuracy", "a", one, "b", one, unit="", better="neither")
     assert f.verdict.label == "no clear difference" and "higher" not in f.sentence
+    assert f.sentence.endswith("no difference (equal means)")
