@@ -267,4 +267,5 @@ def test_verdict_calls_small_differences_no_clear_difference() -> None:
     assert judge(Spread(1.70, 0.03, 3), base).label == "lower"
     assert judge(Spread(1.70, None, 1), base).label == "no spread"
     assert judge(Spread(None, None, 0), base) is None
+    assert judge(Spread(1.0, 0.0, 3), Spread(1.0, 0.0, 3)).label == "no clear difference"
     assert results_table.compare(Spread(1.83, 0.01, 3), base) == "no clear difference (+0.030)"

@@ -42,6 +42,6 @@ def judge(a: SpreadLike | None, b: SpreadLike | None) -> Verdict | None:
     if a.std is None or b.std is None:
         return Verdict(delta, 0.0, "no spread")
     noise = max(a.std, b.std)
-    if abs(delta) < 2 * noise:
+    if abs(delta) < 2 * noise or delta == 0:  # an exact tie is no difference, even without spread
         return Verdict(delta, noise, "no clear difference")
     return Verdict(delta, noise, "lower" if delta < 0 else "higher")
