@@ -597,7 +597,6 @@ def test_identities_hold_on_shipped_checkpoints(folder: Path) -> None:
     toks = torch.randint(0, model.cfg.vocab_size, (n,), generator=gen)
     corrupted = toks.clone()
     corrupted[n // 2] = (toks[n // 2] + 1) % model.cfg.vocab_size
-    setup = setup_from_predictions(model, toks, corrupted)
     lens = logit_lens(model, toks)
     torch.testing.assert_close(lens.logits[-1], model(toks[None])[0], atol=1e-5, rtol=0)
     if model.cfg.residual:
@@ -606,9 +605,16 @@ def test_identities_hold_on_shipped_checkpoints(folder: Path) -> None:
     if model.cfg.attn_score in ("scaled_dot", "dot"):
         terms = score_terms(model, toks)
         torch.testing.assert_close(terms.total, terms.raw, atol=1e-4, rtol=0)
-    assert patch_sites(model, setup) == pytest.approx(1.0, abs=1e-4)
-    assert patch_sites(model, setup, []) == pytest.approx(0.0, abs=1e-4)
+    setup = setup_from_predictions(model, toks, corrupted)
+    try:
+        assert patch_sites(model, setup) == pytest.approx(1.0, abs=1e-4)
+        assert patch_sites(model, setup, []) == pytest.approx(0.0, abs=1e-4)
+    except ValueError as e:
+        # a model whose output ignores its input (no_residual collapses to the unigram) has
+        # nothing for patching to recover: the refusal must say so, and the rest still holds
+        assert "nothing to recover" in str(e)
+        setup = None
     inputs = ViewInputs(toks, setup=setup)
     for v in VIEWS:
-        if v.unavailable(model) is None:
+        if v.unavailable(model) is None and (setup is not None or "pair" not in v.needs):
             v.compute(model, inputs)
