@@ -23,7 +23,16 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from training.suite import RunKey, Suite, pending_runs, read_suite, summary_of, variant_done
+from training.suite import (
+    RunKey,
+    Suite,
+    Variant,
+    best_point,
+    pending_runs,
+    read_suite,
+    summary_of,
+    variant_done,
+)
 from training.suite_job import lock_holder
 
 
@@ -54,7 +63,7 @@ def job_command(suite_path: str, key: RunKey, threads: int) -> list[str]:
     ]
 
 
-def _log_path(suite: Suite, key: RunKey) -> Path:
+def log_path(suite: Suite, key: RunKey) -> Path:
     return suite.run_dir(key) / "job.log"
 
 
@@ -67,7 +76,7 @@ class LocalExecutor:
         self.running: dict[RunKey, subprocess.Popen[bytes]] = {}
 
     def submit(self, key: RunKey) -> None:
-        log = _log_path(self.suite, key)
+        log = log_path(self.suite, key)
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as fh:
             self.running[key] = subprocess.Popen(
@@ -107,6 +116,8 @@ def run_suite(suite: Suite, names: list[str], executor: Executor) -> list[str]:
         for v in variants:
             if v.name not in finalized and variant_done(suite, v):
                 finalized.add(v.name)
+                if record_is_current(suite, v):
+                    continue  # written by an earlier scheduler from these same runs
                 try:
                     finalize(suite, v.name)
                 except Exception as e:  # a record can be rewritten later with --finalize
@@ -120,13 +131,31 @@ def run_suite(suite: Suite, names: list[str], executor: Executor) -> list[str]:
             summary = summary_of(suite, key)
             if code or summary is None:
                 failed.append(str(key))
-                print(f"failed {key}: exit {code} (see {_log_path(suite, key)})", flush=True)
+                print(f"failed {key}: exit {code} (see {log_path(suite, key)})", flush=True)
             else:
                 loss = summary.holdout_loss if summary.holdout_loss is not None else math.nan
                 print(
                     f"finished {key}: {summary.status}, holdout {loss:.4f}, {summary.seconds} s",
                     flush=True,
                 )
+
+
+def record_is_current(suite: Suite, variant: Variant) -> bool:
+    """Whether the shipped record was written from the runs that exist now (same config, recipe and
+    seeds), so a restarted scheduler does not redo its evaluations (LAMBADA, samples, mask flips)."""
+    from training.suite_record import VariantRecord
+
+    try:
+        record = VariantRecord.read(suite.out_dir / variant.name)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    point = best_point(suite, variant)
+    return (
+        record.complete
+        and record.recipe.get("chosen") == point
+        and sorted(s.seed for s in record.seeds) == sorted(suite.seeds)
+        and record.config["model"] == variant.run.model.to_dict()
+    )
 
 
 def finalize(suite: Suite, name: str) -> None:

@@ -11,6 +11,7 @@ This module is pure planning: no training, no files written. `training.experimen
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -92,7 +93,7 @@ class Suite:
         point = self.point_of(variant, key.point)
         train = variant.run.train
         changes = {**point, "seed": key.seed, "out_dir": str(self.run_dir(key))}
-        return RunConfig(variant.run.model, _replace(train, changes))
+        return RunConfig(variant.run.model, dataclasses.replace(train, **changes))
 
     def point_of(self, variant: Variant, label: str) -> dict[str, Any]:
         for p in self.points(variant):
@@ -111,12 +112,6 @@ def point_label(point: dict[str, Any]) -> str:
     if not point:
         return "fixed"
     return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
-
-
-def _replace(train: Any, changes: dict[str, Any]) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(train, **changes)
 
 
 @dataclass(frozen=True)

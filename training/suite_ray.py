@@ -42,13 +42,13 @@ class RayExecutor:
         self._by_ref: dict[Any, RunKey] = {}
 
     def submit(self, key: RunKey) -> None:
-        from training.experiments import _log_path, job_command
+        from training.experiments import job_command, log_path
 
         ref = self.remote.remote(
             str(Path.cwd()),
             job_command(self.suite_path, key, self.threads),
             {"OMP_NUM_THREADS": str(self.threads)},
-            str(_log_path(self.suite, key).resolve()),
+            str(log_path(self.suite, key).resolve()),
         )
         self.running[key] = ref
         self._by_ref[ref] = key
