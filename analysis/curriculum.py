@@ -355,6 +355,31 @@ def pattern_similarity(patterns: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
+def mlp_output_similarity(model: Transformer, ids: Sequence[int]) -> np.ndarray:
+    """[layer, layer]: how alike two blocks' MLPs are as functions, on the same inputs.
+
+    Every block's MLP sub-layer (its own LayerNorm when pre-LN, then the MLP) is applied to the
+    same vectors: each block's own MLP input stream (hook_resid_mid) on the prompt, so every MLP
+    sees inputs the model actually produces. Entry [i, j] is the cosine of block i's and block j's
+    outputs, averaged over positions and over the input streams. Shared blocks score 1 by
+    construction; two unrelated MLPs score near 0."""
+    n = model.cfg.n_layers
+    names = [f"blocks.{i}.hook_resid_mid" for i in range(n)]
+    _, cache = model.run_with_cache(_tensor(ids), names=names)
+    outs = []  # [input stream][block] -> [pos, d_model]
+    for name in names:
+        mid = cache[name]  # [1, pos, d_model]
+        row = []
+        for block in model.blocks:
+            x = block.ln2(mid) if (block.cfg.norm == "pre" and block.ln2 is not None) else mid
+            row.append(block.mlp(x)[0].float())
+        outs.append(torch.stack(row))  # [layer, pos, d_model]
+    unit = F.normalize(torch.stack(outs), dim=-1)  # [input, layer, pos, d_model]
+    cos = torch.einsum("aild,ajld->aijl", unit, unit)  # [input, layer, layer, pos]
+    return cos.mean(dim=(0, 3)).double().numpy()
+
+
+@torch.no_grad()
 def capture_patterns(
     model: Transformer, ids: Sequence[int], switches: Switches = NO_SWITCHES
 ) -> np.ndarray:

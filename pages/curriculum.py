@@ -103,6 +103,15 @@ def similarity(path: str, stamp: float, ids: tuple[int, ...]) -> tuple[np.ndarra
     )
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def mlp_similarity(path: str, stamp: float, ids: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Block-by-block cosine of the MLPs as functions on the same inputs: trained, and a freshly
+    initialised copy of the same config as the reference for "unrelated"."""
+    ckpt = load_model(path, stamp)
+    fresh = cur.initialised(ckpt.config)
+    return cur.mlp_output_similarity(ckpt.model, ids), cur.mlp_output_similarity(fresh, ids)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def depth(path: str, stamp: float, ids: tuple[int, ...]) -> cur.DepthProfile:
     return cur.depth_profile(load_model(path, stamp).model, ids)
@@ -261,6 +270,14 @@ def live_q3() -> None:
         with c2:
             chart(similarity_matrix(pats, labels, title="Attention patterns (cosine)"))
         st.markdown(says.similarity_text(weights, pats))
+        trained_mlp, init_mlp = mlp_similarity(*base.key)
+        st.subheader("How alike the separate blocks' MLPs are as functions (same inputs)")
+        c1, c2 = st.columns(2)
+        with c1:
+            chart(similarity_matrix(trained_mlp, labels, title="MLP outputs, trained (cosine)"))
+        with c2:
+            chart(similarity_matrix(init_mlp, labels, title="MLP outputs, at init (cosine)"))
+        st.markdown(says.mlp_similarity_text(trained_mlp, init_mlp))
     models = {n: m for n in ("baseline", "shared_layers", "narrow_separate") if (m := trained(n))}
     profiles = {n: depth(*m.key) for n, m in models.items()}
     if profiles:

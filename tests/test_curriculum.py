@@ -4,6 +4,7 @@ spread is never a direction), and the page itself under AppTest on a suite root 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -246,6 +247,33 @@ def test_live_measurements_on_tiny_models(tiny, ids) -> None:
     np.testing.assert_allclose(
         cur.block_weight_similarity(tiny["shared_layers"].model), 1.0, atol=1e-6
     )
+    np.testing.assert_allclose(
+        cur.mlp_output_similarity(tiny["shared_layers"].model, ids), 1.0, atol=1e-5
+    )
+
+
+def test_mlp_output_similarity_reads_functions_not_names(tiny, ids) -> None:
+    """Copy block 0's MLP sub-layer into block 1: they agree (cosine 1); negate block 1's output
+    projection: they disagree exactly (cosine -1); the diagonal is 1 either way."""
+    model = copy.deepcopy(tiny["baseline"].model)
+    before = cur.mlp_output_similarity(model, ids)
+    b0, b1 = model.blocks[0], model.blocks[1]
+    with torch.no_grad():
+        b1.mlp.load_state_dict(b0.mlp.state_dict())
+        b1.ln2.load_state_dict(b0.ln2.state_dict())
+        same = cur.mlp_output_similarity(model, ids)
+        b1.mlp.W_out.neg_()
+        if b1.mlp.b_out is not None:
+            b1.mlp.b_out.neg_()
+        opposite = cur.mlp_output_similarity(model, ids)
+    np.testing.assert_allclose(np.diag(same), 1.0, atol=1e-5)
+    assert same[0, 1] == pytest.approx(1.0, abs=1e-5) and same[1, 0] == pytest.approx(1.0, abs=1e-5)
+    assert opposite[0, 1] == pytest.approx(-1.0, abs=1e-5)
+    assert abs(before[0, 1]) < 0.99  # before the copy they were different functions
+
+
+def test_depth_profile_matches_loss(tiny, ids) -> None:
+    base = tiny["baseline"]
     p = cur.depth_profile(base.model, ids)
     assert p.lens_loss[-1] == pytest.approx(cur.mean_loss(base.model, ids), rel=1e-5)
     r = cur.bypass_residual(base.model, base.tokenizer, ids)
@@ -405,3 +433,13 @@ def test_page_with_nothing_trained(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     at = open_page(tmp_path, monkeypatch)
     for tab in TABS:
         assert "Not trained yet" in page_text(open_tab(at, tab)), tab
+
+
+def test_mlp_similarity_text_reads_the_matrix() -> None:
+    eye = np.eye(3)
+    alike = np.full((3, 3), 0.9) + 0.1 * eye
+    text = says.mlp_similarity_text(alike, eye)
+    assert "averages 0.900" in text and "one function repeated" in text and "scores 0.000" in text
+    apart = 0.05 * np.ones((3, 3)) + 0.95 * eye
+    assert "different functions" in says.mlp_similarity_text(apart, eye)
+    assert says.mlp_similarity_text(np.ones((1, 1)), np.ones((1, 1))) == ""
