@@ -412,6 +412,7 @@ def test_page_words_follow_the_records(tmp_path: Path, monkeypatch: pytest.Monke
     assert "clearly worse than `baseline`: `shared_layers`" in text
     assert "Not trained yet (or still training): `narrow_separate`" in text
     assert "weight cosine" in text  # live: the baseline's blocks on the prompt
+    assert "a freshly initialised copy scores" in text  # live: the MLPs as functions
     q4 = page_text(open_tab(at, "Q4 · skips"))
     assert "at init" in q4 and "Bypassing the residual stream" in q4
     # a new record on disk: the words change on the next run, no restart
