@@ -6,6 +6,7 @@ The tabs are `views.registry.VIEWS`: each view's controls, content and exports c
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import streamlit as st
 
@@ -87,7 +88,15 @@ def loss_metrics(cap: Capture, base: Capture, switches: Switches, ckpt: Checkpoi
 
 def show(items: list[Item]) -> None:
     for item in items:
-        if isinstance(item, Chart):
+        if isinstance(item, Chart) and item.pick == "head":
+            st.plotly_chart(
+                item.figure,
+                config=PLOT_CONFIG,
+                key=item.key,
+                on_select=partial(controls.focus_clicked_head, item.key),
+                selection_mode="points",
+            )
+        elif isinstance(item, Chart):
             st.plotly_chart(item.figure, config=PLOT_CONFIG, key=item.key)
         elif isinstance(item, SideBySide):
             for col, chart in zip(st.columns(len(item.charts)), item.charts, strict=True):

@@ -319,3 +319,14 @@ def test_stream_health_and_a_view_input_without_a_model():
     assert "Rank collapse" in titles(at) and "Who writes" in titles(at)
     (note,) = INTERP[0].build(None, ViewInput())  # type: ignore[arg-type]
     assert isinstance(note, Note) and "no model" in note.text
+
+
+def test_a_click_on_the_head_map_names_its_head():
+    """The Head types map carries an invisible marker per cell with [layer, head]; the page's
+    selection callback reads the head from the clicked point (the browser test clicks it)."""
+    from ui.controls import picked_head
+
+    event = {"selection": {"points": [{"x": "H0", "y": "L1", "customdata": [1, 0]}]}}
+    assert picked_head(event) == (1, 0)
+    for nothing in (None, {}, {"selection": {"points": []}}, {"selection": {"points": [{}]}}):
+        assert picked_head(nothing) is None

@@ -122,6 +122,21 @@ CHART_WITH_TITLE = """(title) => Array.from(document.querySelectorAll('.js-plotl
 )"""  # titles are drawn in bold (<b>...</b>): compare the text
 
 
+CHART_TITLE_HAS = CHART_WITH_TITLE.replace("=== title", ".includes(title)")
+
+# page coordinates of a head's cell in the Head types map (the chart with the "heads" overlay)
+HEAD_CELL = """(layer, head) => {
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    if (!gd.data || !gd.data.some((t) => t.name === 'heads') || !gd._fullLayout) continue;
+    const fl = gd._fullLayout, r = gd.getBoundingClientRect();
+    const x = fl.xaxis.d2p(head), y = fl.yaxis.d2p(layer);
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return null;
+    return {x: r.left + fl._size.l + x, y: r.top + fl._size.t + y};
+  }
+  return null;
+}"""
+
+
 def pick(page, label: str, option: str) -> None:
     """Choose `option` in the selectbox labelled `label`."""
     page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
@@ -207,6 +222,18 @@ def test_a_new_user_session_end_to_end(server: str, tmp_path: Path):
             page.wait_for_function(GRID_Z, timeout=60_000)
             assert page.evaluate(FULL_LAYOUT, "xaxis") == "category"
             assert page.evaluate(FULL_LAYOUT, "yaxis") == "category"
+
+            # a click on a head's cell in Head types opens that head in Focused head
+            page.get_by_role("tab", name="Head types").click()
+            wait_quiet(page)
+            page.wait_for_function(f"() => ({HEAD_CELL})('L1', 'H0') !== null", timeout=90_000)
+            cell = page.evaluate(f"() => ({HEAD_CELL})('L1', 'H0')")
+            page.mouse.move(cell["x"], cell["y"])
+            page.mouse.click(cell["x"], cell["y"])
+            wait_quiet(page)
+            page.wait_for_function(CHART_TITLE_HAS, arg="Layer 1 head 0", timeout=60_000)
+            selected = page.get_by_role("tab", name="Focused head")
+            assert selected.get_attribute("aria-selected") == "true"
 
             # a model with its own alphabet opens on its own example
             pick(page, "Model", "reversal")

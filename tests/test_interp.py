@@ -618,3 +618,20 @@ def test_identities_hold_on_shipped_checkpoints(folder: Path) -> None:
     for v in VIEWS:
         if v.unavailable(model) is None and (setup is not None or "pair" not in v.needs):
             v.compute(model, inputs)
+
+
+def test_head_type_map_has_a_clickable_marker_per_head() -> None:
+    import numpy as np
+
+    from viz.interp_heads import head_type_map
+
+    types = [["induction", "diffuse", "previous_token"], ["first_token", "diffuse", "induction"]]
+    scores = np.array([[0.9, 0.1, 0.7], [0.8, 0.2, 0.6]], dtype=np.float32)
+    fig = head_type_map(types, scores)
+    (overlay,) = [t for t in fig.data if t.name == "heads"]
+    cells = {
+        (tuple(c), x, y) for c, x, y in zip(overlay.customdata, overlay.x, overlay.y, strict=True)
+    }
+    assert cells == {((i, h), f"H{h}", f"L{i}") for i in range(2) for h in range(3)}
+    assert fig.layout.clickmode == "event+select"
+    assert "previous_token 0.700" in overlay.text

@@ -194,6 +194,24 @@ def _focus_picked(open_view: bool) -> None:
         st.session_state["view"] = FOCUSED_VIEW
 
 
+def picked_head(selection: object) -> tuple[int, int] | None:
+    """(layer, head) of the first clicked point of a chart selection event, if it carries one."""
+    try:
+        point = selection["selection"]["points"][0]  # type: ignore[index]
+        layer, head = point["customdata"][:2]
+        return int(layer), int(head)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def focus_clicked_head(chart_key: str) -> None:
+    """on_select callback of a head map: the clicked head becomes the focus, Focused head opens."""
+    picked = picked_head(st.session_state.get(chart_key))
+    if picked is not None:
+        st.session_state["layer"], st.session_state["head"] = picked
+        st.session_state["view"] = FOCUSED_VIEW
+
+
 def head_focus(page: Page, inp: ViewInput) -> ViewInput:
     """A head picked by its type: choosing it sets the focus state, the button opens it."""
     cfg = page.ckpt.config

@@ -49,12 +49,13 @@ def build(cap: Capture, inp: ViewInput) -> list[Item]:
         Chart(
             "heads_types_fig",
             head_type_map(scores.types, best_scores(scores), threshold=scores.threshold),
+            pick="head",
         ),
         Chart("heads_scores_fig", detector_maps(stacked.numpy(), names)),
         Note(
             f"Scores on {scores.probe.shape[0]} sequences of {n // 2} random tokens repeated "
-            f"once ({n} tokens), not on your prompt: every type can be read there. Pick a head "
-            "below the map to open it in Focused head."
+            f"once ({n} tokens), not on your prompt: every type can be read there. Click a "
+            "head's cell, or pick it below the map, to open it in Focused head."
         ),
     ]
 

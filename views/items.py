@@ -15,6 +15,8 @@ import plotly.graph_objects as go
 class Chart:
     key: str  # widget key, unique on the page
     figure: go.Figure
+    # "head": a click on a point whose customdata is [layer, head] focuses that head
+    pick: str = ""
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def head_type_map(
     if len(types) != z.shape[0] or any(len(row) != z.shape[1] for row in types):
         raise s.error(f"types must be [layer][head] = [{z.shape[0]}][{z.shape[1]}] names")
     note = f"a type needs a score >= {threshold:g}; '·' = diffuse" if threshold else None
-    return labelled_heatmap(
+    fig = labelled_heatmap(
         z,
         [f"H{h}" for h in range(z.shape[1])],
         [f"L{i}" for i in range(z.shape[0])],
@@ -113,3 +113,33 @@ def head_type_map(
         hover_text=[list(row) for row in types],
         cell_text=[[SHORT.get(t, t) for t in row] for row in types],
     )
+    return pickable_cells(fig, types, z)
+
+
+def pickable_cells(
+    fig: go.Figure, types: Sequence[Sequence[str]], scores: Float[np.ndarray, "layer head"]
+) -> go.Figure:
+    """One invisible marker on every head's cell, carrying [layer, head] as customdata.
+
+    Streamlit's chart selection reports points of scatter traces only (a heatmap cell cannot be
+    selected), so a click on a cell lands on its marker; the app reads the head from it."""
+    n_layers, n_heads = scores.shape
+    cells = [(i, h) for i in range(n_layers) for h in range(n_heads)]
+    fig.add_trace(
+        go.Scatter(
+            x=[f"H{h}" for _, h in cells],
+            y=[f"L{i}" for i, _ in cells],
+            customdata=[[i, h] for i, h in cells],
+            text=[plotly_text(f"{types[i][h]} {scores[i, h]:.3f}") for i, h in cells],
+            mode="markers",
+            marker={"size": 28, "symbol": "square", "opacity": 0.0},
+            selected={"marker": {"opacity": 0.0}},
+            unselected={"marker": {"opacity": 0.0}},
+            hovertemplate="L%{customdata[0]}H%{customdata[1]}<br>%{text}<br>click to open"
+            "<extra></extra>",
+            showlegend=False,
+            name="heads",
+        )
+    )
+    fig.update_layout(clickmode="event+select")
+    return fig
