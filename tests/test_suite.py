@@ -156,6 +156,49 @@ def test_plan_searches_first_then_seeds_the_winner(tmp_path: Path) -> None:
     assert variant_done(suite, base) and pending_runs(suite, [base]) == []
 
 
+def ladder_suite(tmp_path: Path):
+    text = tiny_suite(tmp_path, seeds="[0, 1]").read_text()
+    text = text.replace(
+        "[suite.grid]\nlr = [1e-3, 1e-2]",
+        "[suite.grid]\nlr = [1e-4, 1e-3, 1e-2, 1e-1]\n\n[suite.grid_start]\nlr = [1e-3, 1e-2]",
+    )
+    (tmp_path / "suite.toml").write_text(text)
+    return read_suite(tmp_path / "suite.toml")
+
+
+def test_a_winner_at_the_edge_widens_the_search_one_rung(tmp_path: Path) -> None:
+    suite = ladder_suite(tmp_path)
+    v = suite.variant("baseline")
+    labels = lambda: [k.point for k in suite.search_runs(v)]  # noqa: E731
+    assert labels() == ["lr=0.001", "lr=0.01"]
+    fake_summary(suite, RunKey("baseline", "lr=0.001", 0), 2.0)
+    fake_summary(suite, RunKey("baseline", "lr=0.01", 0), 1.5)  # the top end wins
+    assert labels() == ["lr=0.001", "lr=0.01", "lr=0.1"] and best_point(suite, v) is None
+    assert [str(k) for k in pending_runs(suite, [v])] == ["baseline/lr=0.1/seed0"]
+    fake_summary(suite, RunKey("baseline", "lr=0.1", 0), None, status="diverged")
+    assert best_point(suite, v) == "lr=0.01"  # inside now: seeds follow
+    assert [str(k) for k in pending_runs(suite, [v])] == ["baseline/lr=0.01/seed1"]
+    # the bottom end winning widens downwards, up to the ladder's end
+    w = suite.variant("no_causal_mask")
+    fake_summary(suite, RunKey("no_causal_mask", "lr=0.001", 0), 1.0)
+    fake_summary(suite, RunKey("no_causal_mask", "lr=0.01", 0), 1.2)
+    assert [k.point for k in suite.search_runs(w)][0] == "lr=0.0001"
+    fake_summary(suite, RunKey("no_causal_mask", "lr=0.0001", 0), 0.9)
+    assert best_point(suite, w) == "lr=0.0001"  # the ladder ends here: the search stops
+
+
+@pytest.mark.parametrize(
+    ("start", "match"),
+    [("[1e-3, 1e-1]", "consecutive"), ("[3e-3]", "rungs"), ("[]", "rungs")],
+)
+def test_grid_start_must_be_consecutive_rungs(tmp_path: Path, start: str, match: str) -> None:
+    ladder_suite(tmp_path)
+    path = tmp_path / "suite.toml"
+    path.write_text(path.read_text().replace("lr = [1e-3, 1e-2]", f"lr = {start}"))
+    with pytest.raises(ValueError, match=match):
+        read_suite(path)
+
+
 def test_a_diverged_grid_point_never_wins(tmp_path: Path) -> None:
     suite = read_suite(tiny_suite(tmp_path))
     v = suite.variant("no_causal_mask")

@@ -6,6 +6,11 @@ variants that each change a few fields of the base. Every variant is trained
 1. at every grid point with the first seed (the recipe search), then
 2. at the grid point with the lowest held-out *training* loss (`selection`) with the other seeds.
 
+With `[suite.grid_start]`, the grid is a ladder of values on one axis (learning rates) and the search
+starts at the listed run of it; while the best point is at an end of what has been searched, the
+next rung beyond that end is trained too (a winner at the edge is not known to be the best). Every
+variant follows the same rule on the same ladder.
+
 This module is pure planning: no training, no files written. `training.experiments` runs the plan.
 """
 
@@ -69,6 +74,8 @@ class Suite:
     sample_prompts: tuple[str, ...]
     sample_tokens: int
     variants: tuple[Variant, ...]
+    # where the search starts on a one-axis ladder grid (None: search the whole grid at once)
+    grid_start: tuple[Any, ...] | None = None
 
     def variant(self, name: str) -> Variant:
         for v in self.variants:
@@ -102,7 +109,28 @@ class Suite:
         raise KeyError(f"{variant.name}: no grid point {label!r}")
 
     def search_runs(self, variant: Variant) -> list[RunKey]:
-        return [RunKey(variant.name, point_label(p), self.seeds[0]) for p in self.points(variant)]
+        """The recipe-search runs this variant needs as far as the finished ones show: the whole
+        grid, or on a ladder the start points widened one rung past any end that wins."""
+        first = self.seeds[0]
+        if not variant.grid or self.grid_start is None:
+            return [RunKey(variant.name, point_label(p), first) for p in self.points(variant)]
+        ((axis, ladder),) = self.grid.items()
+        lo, hi = ladder.index(self.grid_start[0]), ladder.index(self.grid_start[-1])
+        while True:
+            keys = [RunKey(variant.name, point_label({axis: v}), first) for v in ladder[lo : hi + 1]]
+            summaries = [summary_of(self, k) for k in keys]
+            if any(s is None for s in summaries):
+                return keys
+            scores = [s.score() for s in summaries if s is not None]
+            best = min(range(len(keys)), key=scores.__getitem__)
+            if math.isinf(scores[best]):
+                return keys  # nothing trained: no direction to widen in
+            if best == len(keys) - 1 and hi + 1 < len(ladder):
+                hi += 1
+            elif best == 0 and lo > 0:
+                lo -= 1
+            else:
+                return keys
 
     def seed_runs(self, variant: Variant, point: str) -> list[RunKey]:
         return [RunKey(variant.name, point, s) for s in self.seeds]
@@ -190,6 +218,20 @@ def read_suite(path: str | Path) -> Suite:
     for axis in grid:
         if axis not in train_fields or axis in ("seed", "out_dir"):
             raise ValueError(f"{path}: grid axis {axis!r} is not a train field that may vary")
+    start = None
+    if "grid_start" in meta:
+        starts = {k: tuple(v) for k, v in meta["grid_start"].items()}
+        if len(grid) != 1 or set(starts) != set(grid):
+            raise ValueError(f"{path}: grid_start needs a grid of one axis, and names that axis")
+        ((axis, ladder),) = grid.items()
+        start = starts[axis]
+        if list(ladder) != sorted(ladder) or len(set(ladder)) != len(ladder):
+            raise ValueError(f"{path}: a ladder grid must be strictly increasing")
+        if not start or any(v not in ladder for v in start):
+            raise ValueError(f"{path}: grid_start values must be rungs of the grid")
+        i = ladder.index(start[0])
+        if tuple(ladder[i : i + len(start)]) != start:
+            raise ValueError(f"{path}: grid_start must be consecutive rungs of the grid, in order")
     variants = []
     for v in spec["variant"]:
         data = {
@@ -233,4 +275,5 @@ def read_suite(path: str | Path) -> Suite:
         sample_prompts=tuple(meta["sample_prompts"]),
         sample_tokens=int(meta.get("sample_tokens", 80)),
         variants=tuple(variants),
+        grid_start=start,
     )

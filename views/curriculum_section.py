@@ -47,7 +47,7 @@ def suite_facts(spec=E.SUITE_SPEC) -> SuiteFacts:
         base.model.d_model,
         base.model.n_ctx,
         base.train.max_steps,
-        tuple(s.grid.get("lr", (base.train.lr,))),
+        tuple(s.grid_start or s.grid.get("lr", (base.train.lr,))),
         len(s.seeds),
     )
 

@@ -38,7 +38,8 @@ def setup(f: SuiteFacts) -> str:
     return (
         f"Each language-model variant changes one thing in a {f.n_layers}-layer character model (d_model "
         f"{f.d_model}, context {f.n_ctx}) trained for {f.steps} steps on {f.corpus}; each gets its "
-        f"own learning rate (best of {lrs} on held-out *training* text), then {f.seeds} seeds."
+        f"own learning rate (best on held-out *training* text of {lrs}, widened past whichever end "
+        f"wins), then {f.seeds} seeds."
     )
 
 
