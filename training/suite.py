@@ -117,7 +117,9 @@ class Suite:
         ((axis, ladder),) = self.grid.items()
         lo, hi = ladder.index(self.grid_start[0]), ladder.index(self.grid_start[-1])
         while True:
-            keys = [RunKey(variant.name, point_label({axis: v}), first) for v in ladder[lo : hi + 1]]
+            keys = [
+                RunKey(variant.name, point_label({axis: v}), first) for v in ladder[lo : hi + 1]
+            ]
             summaries = [summary_of(self, k) for k in keys]
             if any(s is None for s in summaries):
                 return keys
