@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from training.suite import (
     read_suite,
     variant_done,
 )
+from training.suite_job import LOCK
 from training.suite_record import VariantRecord
 
 REPO = Path(__file__).resolve().parents[1]
@@ -279,6 +281,39 @@ def test_suite_end_to_end_records_and_table(tmp_path: Path) -> None:
     written = (suite.out_dir / "baseline" / "record.json").read_bytes()
     assert experiments.main(["--suite", str(path), "--jobs", "2"]) == 0
     assert (suite.out_dir / "baseline" / "record.json").read_bytes() == written
+
+
+class LockingExecutor:
+    """Stands in for child processes: each submitted run holds its lock (this live pid) like a real
+    job does, and finishes on the next poll with a made-up summary."""
+
+    def __init__(self, suite, slots: int) -> None:
+        self.suite, self.slots, self.running, self.sizes = suite, slots, {}, []
+
+    def submit(self, key: RunKey) -> None:
+        folder = self.suite.run_dir(key)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / LOCK).write_text(str(os.getpid()))
+        self.running[key] = None
+
+    def finished(self, timeout: float) -> list[tuple[RunKey, int]]:
+        self.sizes.append(len(self.running))
+        done = list(self.running)[:1]  # the oldest run finishes; the other keeps its slot
+        for key in done:
+            fake_summary(self.suite, key, 2.0 if key.point == "lr=0.001" else 1.5)
+            (self.suite.run_dir(key) / LOCK).unlink()
+            del self.running[key]
+        return [(k, 0) for k in done]
+
+
+def test_the_scheduler_fills_every_slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its own children hold run locks too: they must not count twice against the slots."""
+    suite = read_suite(tiny_suite(tmp_path, seeds="[0, 1, 2]"))
+    monkeypatch.setattr(experiments, "variant_done", lambda *a: False)  # no records: planning only
+    executor = LockingExecutor(suite, slots=2)
+    assert experiments.run_suite(suite, ["baseline", "no_causal_mask"], executor) == []
+    assert executor.sizes[:4] == [2, 2, 2, 2]  # a freed slot is taken at once
+    assert not experiments.pending_runs(suite, [suite.variant("baseline")])
 
 
 @pytest.mark.slow

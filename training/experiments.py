@@ -102,7 +102,12 @@ def run_suite(suite: Suite, names: list[str], executor: Executor) -> list[str]:
     finalized: set[str] = set()
     while True:
         pending = pending_runs(suite, variants)
-        elsewhere = {k for k in pending if lock_holder(suite.run_dir(k)) is not None}
+        # runs another process trains (not this scheduler's own children, which hold locks too)
+        elsewhere = {
+            k
+            for k in pending
+            if k not in executor.running and lock_holder(suite.run_dir(k)) is not None
+        }
         todo = [
             k
             for k in pending
