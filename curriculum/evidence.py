@@ -109,11 +109,7 @@ def _spread(record: VariantRecord, metric: str) -> Spread | None:
 
 
 def fmt(s: Spread | None, digits: int = 3) -> str:
-    if s is None or s.mean is None:
-        return "–"
-    if s.std is None:
-        return f"{s.mean:.{digits}f}"
-    return f"{s.mean:.{digits}f} ± {s.std:.{digits}f}"
+    return "–" if s is None else s.text(digits)
 
 
 def compare(

@@ -157,6 +157,13 @@ def chart(fig) -> None:
     st.plotly_chart(fig, width="stretch", config=PLOT)
 
 
+def matrices(labels: list[str], named: dict[str, np.ndarray]) -> None:
+    """Square layer-by-layer matrices side by side, one column each."""
+    for col, (title, m) in zip(st.columns(len(named)), named.items(), strict=True):
+        with col:
+            chart(similarity_matrix(m, labels, title=title))
+
+
 def draw(sec: Section) -> None:
     st.header(sec.text.title)
     st.markdown(f"**The question.** {sec.text.question}")
@@ -264,19 +271,14 @@ def live_q3() -> None:
         st.subheader("How alike the separate model's blocks are (weights; patterns on your prompt)")
         labels = [f"L{i}" for i in range(base.ckpt.config.n_layers)]
         weights, pats = similarity(*base.key)
-        c1, c2 = st.columns(2)
-        with c1:
-            chart(similarity_matrix(weights, labels, title="Weights (cosine)"))
-        with c2:
-            chart(similarity_matrix(pats, labels, title="Attention patterns (cosine)"))
+        matrices(labels, {"Weights (cosine)": weights, "Attention patterns (cosine)": pats})
         st.markdown(says.similarity_text(weights, pats))
         trained_mlp, init_mlp = mlp_similarity(*base.key)
         st.subheader("How alike the separate blocks' MLPs are as functions (same inputs)")
-        c1, c2 = st.columns(2)
-        with c1:
-            chart(similarity_matrix(trained_mlp, labels, title="MLP outputs, trained (cosine)"))
-        with c2:
-            chart(similarity_matrix(init_mlp, labels, title="MLP outputs, at init (cosine)"))
+        matrices(
+            labels,
+            {"MLP outputs, trained (cosine)": trained_mlp, "MLP outputs, at init": init_mlp},
+        )
         st.markdown(says.mlp_similarity_text(trained_mlp, init_mlp))
     models = {n: m for n in ("baseline", "shared_layers", "narrow_separate") if (m := trained(n))}
     profiles = {n: depth(*m.key) for n, m in models.items()}

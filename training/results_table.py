@@ -22,11 +22,7 @@ START, END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
 
 
 def fmt(s: Spread | None, digits: int = 3) -> str:
-    if s is None or s.mean is None:
-        return "–"
-    if s.std is None:
-        return f"{s.mean:.{digits}f} (1 seed)" if s.n == 1 else f"{s.mean:.{digits}f}"
-    return f"{s.mean:.{digits}f} ± {s.std:.{digits}f}"
+    return "–" if s is None else s.text(digits, say_one_seed=True)
 
 
 def compare(a: Spread | None, b: Spread | None, digits: int = 3) -> str:

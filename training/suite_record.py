@@ -63,6 +63,15 @@ class Spread:
             len(xs),
         )
 
+    def text(self, digits: int = 3, *, say_one_seed: bool = False) -> str:
+        """'1.861 ± 0.020'; the mean alone without a spread ('(1 seed)' after it if asked)."""
+        if self.mean is None:
+            return "–"
+        if self.std is None:
+            one = " (1 seed)" if say_one_seed and self.n == 1 else ""
+            return f"{self.mean:.{digits}f}{one}"
+        return f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
+
 
 @dataclass
 class GridRun:
