@@ -99,18 +99,21 @@ def test_load_evidence_skips_old_records(tmp_path: Path) -> None:
     assert e.records["baseline"].spread["val_loss"].n == 2
 
 
-def test_loss_at_equal_wall_clock_interpolates_the_curve() -> None:
+def test_loss_at_equal_wall_clock_reads_the_curve_at_the_matching_step() -> None:
     base = record("baseline", [1.8, 1.8])
-    base.curve[:] = [{"elapsed_s": 10.0, "val_loss": 3.0}, {"elapsed_s": 30.0, "val_loss": 2.0}]
-    assert evidence.loss_at_seconds(base, 20.0) == 2.5
-    assert (
-        evidence.loss_at_seconds(base, 5.0) is None and evidence.loss_at_seconds(base, 99.0) == 2.0
-    )
+    base.steps = 40
+    base.curve[:] = [{"step": 10, "val_loss": 3.0}, {"step": 30, "val_loss": 2.0}]
+    assert evidence.loss_at_step(base, 20) == 2.5
+    assert evidence.loss_at_step(base, 5) is None and evidence.loss_at_step(base, 99) == 2.0
     lstm = record("lstm", [2.2, 2.3])
     lstm.final["val_loss"] = 2.2
-    lstm.train_seconds = 20.0
+    lstm.steps = 40
+    assert evidence.equal_wall_clock(ev(base, lstm)) is None  # no side-by-side timing: no claim
+    lstm.speed = {"seconds_per_step": {"lstm": 0.05, "baseline": 0.1}, "device": "cpu:test"}
     f = evidence.equal_wall_clock(ev(base, lstm))
-    assert f is not None and "baseline had reached 2.500" in f.sentence
+    # 40 LSTM steps of 50 ms = 20 baseline steps of 100 ms, where the curve reads 2.5
+    assert f is not None and "the baseline gets through about 20," in f.sentence
+    assert "had reached 2.500" in f.sentence and "an LSTM step takes 50 ms" in f.sentence
     assert "evaluated on the validation split" in f.sentence  # the record has no eval cap
     base.config["train"] = {"eval_max_tokens": 16384}
     assert (

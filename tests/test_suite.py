@@ -250,11 +250,24 @@ def test_mask_flip_reuses_the_weights() -> None:
     assert context_gain([3.0, 2.5, 2.0] + [1.5] * 13) == pytest.approx(0.5)
 
 
+LSTM_VARIANT = """
+[[variant]]
+name = "lstm"
+question = "Q1"
+model = { architecture = "lstm", n_layers = 1, tied_embeddings = false, bias = true }
+"""
+
+
 @pytest.mark.slow
 def test_suite_end_to_end_records_and_table(tmp_path: Path) -> None:
-    path = tiny_suite(tmp_path)
+    path = tiny_suite(tmp_path, extra=LSTM_VARIANT)
     assert experiments.main(["--suite", str(path), "--jobs", "2"]) == 0
     suite = read_suite(path)
+    # the LSTM's step time is timed beside the reference's; a transformer variant needs none
+    lstm = VariantRecord.read(suite.out_dir / "lstm")
+    assert lstm.speed is not None and lstm.speed["reference"] == "baseline"
+    assert set(lstm.speed["seconds_per_step"]) == {"lstm", "baseline"}
+    assert VariantRecord.read(suite.out_dir / "no_causal_mask").speed is None
     for name in ("baseline", "no_causal_mask"):
         rec = VariantRecord.read(suite.out_dir / name)
         assert len(rec.seeds) == 2 and len(rec.recipe["grid"]) == 2

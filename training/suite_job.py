@@ -118,7 +118,7 @@ def _train_and_summarise(
         holdout_loss=holdout,
         val_loss=val,
         seconds=round(result.seconds, 1),
-        device=_device_name(),
+        device=device_name(),
         precision=t.precision,
         threads=torch.get_num_threads(),
         message=result.message,
@@ -129,7 +129,7 @@ def _train_and_summarise(
     return summary
 
 
-def _device_name() -> str:
+def device_name() -> str:
     if torch.cuda.is_available():
         return f"cuda:{torch.cuda.get_device_name(0)}"
     import platform

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.hook_names import hook_name
+from training.config import RunConfig
 from training.corpora import CorpusNotFoundError, load_corpus
 from training.evaluate import evaluate
 from training.lambada import lambada_eval
@@ -32,6 +33,7 @@ from training.probes import batch_loss, sample_statistics, samples
 from training.references import context_gain, count_references, with_causal_mask
 from training.reversal import accuracy_per_position, half_accuracies, reversal_batch
 from training.suite import RunKey, Suite, Variant, best_point, summary_of
+from training.suite_job import device_name
 from training.train import CHECKPOINT, METRICS
 
 SCHEMA_VERSION = 2
@@ -135,6 +137,9 @@ class VariantRecord:
     fixed_batch: dict[str, Any] = field(default_factory=dict)
     snapshots: dict[str, Any] | None = None
     reversal: dict[str, Any] | None = None
+    # seconds per training step of this model and the reference's, timed side by side when the
+    # architectures differ (recorded wall times are not comparable between runs)
+    speed: dict[str, Any] | None = None
     complete: bool = True
 
     def to_json(self) -> dict[str, Any]:
@@ -166,6 +171,34 @@ class VariantRecord:
             return f"{self.status}, recipe {self.recipe.get('chosen')}"
         std = f" ± {s.std:.3f}" if s.std is not None else ""
         return f"{s.mean:.3f}{std} over {s.n} seeds, recipe {self.recipe.get('chosen')}"
+
+
+def _speed_against_reference(
+    suite: Suite, variant: Variant, run: RunConfig, data: Any
+) -> dict[str, Any] | None:
+    """Step times of this variant and the suite's reference, timed side by side, when their
+    architectures differ (an LSTM against the transformer baseline); else None."""
+    from training.step_timing import time_steps_side_by_side
+
+    refs = [v for v in suite.variants if v.question == "reference"]
+    if not refs or refs[0].name == variant.name:
+        return None
+    ref = refs[0]
+    mine = model_config_for(run, data).model
+    theirs = model_config_for(RunConfig(ref.run.model, run.train), data).model
+    if mine.architecture == theirs.architecture:
+        return None
+    timing = time_steps_side_by_side(
+        {variant.name: (mine, run.train), ref.name: (theirs, ref.run.train)}
+    )
+    return {
+        "reference": ref.name,
+        "seconds_per_step": {k: round(v, 6) for k, v in timing.seconds.items()},
+        "rounds": timing.rounds,
+        "steps_per_round": timing.steps_per_round,
+        "threads": timing.threads,
+        "device": device_name(),
+    }
 
 
 def _seed_run(suite: Suite, key: RunKey) -> tuple[SeedRun, list[dict[str, Any]]]:
@@ -339,6 +372,7 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
     elif (dest / SNAPSHOTS).exists():
         (dest / SNAPSHOTS).unlink()
 
+    speed = _speed_against_reference(suite, variant, run_config, data) if lm else None
     evals = [r for r in curve if "step" in r]
     tps = next((r["tokens_per_s"] for r in reversed(evals) if "tokens_per_s" in r), 0.0)
     record = VariantRecord(
@@ -374,6 +408,7 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
         fixed_batch=fixed_batch,
         snapshots=snapshots,
         reversal=reversal,
+        speed=speed,
         complete=True,
     )
     tmp = dest / (RECORD + ".tmp")
