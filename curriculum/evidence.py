@@ -249,7 +249,9 @@ def equal_wall_clock(ev: Evidence) -> Finding | None:
         f"an LSTM step takes {1000 * t_lstm:.0f} ms and a baseline step {1000 * t_base:.0f} ms, so "
         f"in the time of the LSTM's {lstm.steps:,} steps the baseline gets through about "
         f"{step:,.0f}, where it had reached {at:.3f} nats/char (evaluated on {where}) against "
-        f"the LSTM's final {mine:.3f} (shipped seeds; one seed each, so no verdict)."
+        f"the LSTM's final {mine:.3f} (shipped seeds; one seed each, so no verdict). That point "
+        f"is read off the baseline's {base.steps:,}-step run, whose learning rate had not yet "
+        "decayed there; a run planned for that many steps would end lower."
     )
     return Finding(
         "val loss at equal wall-clock, lstm vs baseline",
