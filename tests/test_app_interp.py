@@ -330,3 +330,6 @@ def test_a_click_on_the_head_map_names_its_head():
     assert picked_head(event) == (1, 0)
     for nothing in (None, {}, {"selection": {"points": []}}, {"selection": {"points": [{}]}}):
         assert picked_head(nothing) is None
+    # the heatmap's own point (hover text as customdata) is passed over for the marker's
+    cell = {"x": "H0", "y": "L1", "customdata": "induction"}
+    assert picked_head({"selection": {"points": [cell, event["selection"]["points"][0]]}}) == (1, 0)

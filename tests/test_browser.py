@@ -131,7 +131,10 @@ HEAD_CELL = """(layer, head) => {
     const fl = gd._fullLayout, r = gd.getBoundingClientRect();
     const x = fl.xaxis.d2p(head), y = fl.yaxis.d2p(layer);
     if (!Number.isFinite(x) || !Number.isFinite(y)) return null;
-    return {x: r.left + fl._size.l + x, y: r.top + fl._size.t + y};
+    // a cell's size: the distance between two neighbouring categories' centres
+    const w = Math.abs(fl.xaxis.d2p('H1') - fl.xaxis.d2p('H0'));
+    const h = Math.abs(fl.yaxis.d2p('L1') - fl.yaxis.d2p('L0'));
+    return {x: r.left + fl._size.l + x, y: r.top + fl._size.t + y, w: w, h: h};
   }
   return null;
 }"""
@@ -228,8 +231,10 @@ def test_a_new_user_session_end_to_end(server: str, tmp_path: Path):
             wait_quiet(page)
             page.wait_for_function(f"() => ({HEAD_CELL})('L1', 'H0') !== null", timeout=90_000)
             cell = page.evaluate(f"() => ({HEAD_CELL})('L1', 'H0')")
-            page.mouse.move(cell["x"], cell["y"])
-            page.mouse.click(cell["x"], cell["y"])
+            # off the centre, towards the cell's corner: the whole cell is the target
+            x, y = cell["x"] + 0.35 * cell["w"], cell["y"] + 0.35 * cell["h"]
+            page.mouse.move(x, y)
+            page.mouse.click(x, y)
             wait_quiet(page)
             page.wait_for_function(CHART_TITLE_HAS, arg="Layer 1 head 0", timeout=60_000)
             selected = page.get_by_role("tab", name="Focused head")

@@ -269,6 +269,7 @@ def test_mlp_output_similarity_reads_functions_not_names(tiny, ids) -> None:
     np.testing.assert_allclose(np.diag(same), 1.0, atol=1e-5)
     assert same[0, 1] == pytest.approx(1.0, abs=1e-5) and same[1, 0] == pytest.approx(1.0, abs=1e-5)
     assert opposite[0, 1] == pytest.approx(-1.0, abs=1e-5)
+    np.testing.assert_allclose(np.diag(opposite), 1.0, atol=1e-5)
     assert abs(before[0, 1]) < 0.99  # before the copy they were different functions
 
 
@@ -444,3 +445,5 @@ def test_mlp_similarity_text_reads_the_matrix() -> None:
     apart = 0.05 * np.ones((3, 3)) + 0.95 * eye
     assert "different functions" in says.mlp_similarity_text(apart, eye)
     assert says.mlp_similarity_text(np.ones((1, 1)), np.ones((1, 1))) == ""
+    against = -0.5 * np.ones((3, 3)) + 1.5 * eye
+    assert "partly opposite functions" in says.mlp_similarity_text(against, eye)

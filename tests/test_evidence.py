@@ -120,6 +120,12 @@ def test_loss_at_equal_wall_clock_reads_the_curve_at_the_matching_step() -> None
         "the first 16,384 validation characters"
         in evidence.equal_wall_clock(ev(base, lstm)).sentence
     )
+    # an LSTM slower per step than the baseline: the baseline's whole run fits in its time
+    lstm.speed["seconds_per_step"] = {"lstm": 0.2, "baseline": 0.1}
+    base.final["val_loss"] = 1.9
+    f = evidence.equal_wall_clock(ev(base, lstm))
+    assert "whole 40-step run fits" in f.sentence and "ends at 1.900" in f.sentence
+    assert "decaying" not in f.sentence
 
 
 def test_direction_follows_the_metric() -> None:

@@ -633,5 +633,5 @@ def test_head_type_map_has_a_clickable_marker_per_head() -> None:
         (tuple(c), x, y) for c, x, y in zip(overlay.customdata, overlay.x, overlay.y, strict=True)
     }
     assert cells == {((i, h), f"H{h}", f"L{i}") for i in range(2) for h in range(3)}
-    assert fig.layout.clickmode == "event+select"
+    assert fig.layout.clickmode == "event+select" and fig.layout.hoverdistance == -1
     assert "previous_token 0.700" in overlay.text

@@ -189,14 +189,38 @@ def test_a_winner_at_the_edge_widens_the_search_one_rung(tmp_path: Path) -> None
     assert best_point(suite, w) == "lr=0.0001"  # the ladder ends here: the search stops
 
 
+def test_a_search_that_only_failed_tries_smaller_rates_and_ties_widen_both_ends(
+    tmp_path: Path,
+) -> None:
+    suite = ladder_suite(tmp_path)
+    v = suite.variant("baseline")
+    for point in ("lr=0.001", "lr=0.01"):
+        fake_summary(suite, RunKey("baseline", point, 0), None, status="diverged")
+    assert [k.point for k in suite.search_runs(v)] == ["lr=0.0001", "lr=0.001", "lr=0.01"]
+    w = suite.variant("no_causal_mask")
+    for point in ("lr=0.001", "lr=0.01"):
+        fake_summary(suite, RunKey("no_causal_mask", point, 0), 1.5)  # a tie between the ends
+    assert [k.point for k in suite.search_runs(w)] == [
+        "lr=0.0001",
+        "lr=0.001",
+        "lr=0.01",
+        "lr=0.1",
+    ]
+
+
 @pytest.mark.parametrize(
     ("start", "match"),
-    [("[1e-3, 1e-1]", "consecutive"), ("[3e-3]", "rungs"), ("[]", "rungs")],
+    [("[1e-3, 1e-1]", "consecutive"), ("[3e-3]", "rungs"), ("[]", "rungs"), ("", "increasing")],
 )
 def test_grid_start_must_be_consecutive_rungs(tmp_path: Path, start: str, match: str) -> None:
     ladder_suite(tmp_path)
     path = tmp_path / "suite.toml"
-    path.write_text(path.read_text().replace("lr = [1e-3, 1e-2]", f"lr = {start}"))
+    text = path.read_text()
+    if start:
+        text = text.replace("lr = [1e-3, 1e-2]", f"lr = {start}")
+    else:  # a ladder out of order
+        text = text.replace("lr = [1e-4, 1e-3, 1e-2, 1e-1]", "lr = [1e-3, 1e-4, 1e-2, 1e-1]")
+    path.write_text(text)
     with pytest.raises(ValueError, match=match):
         read_suite(path)
 

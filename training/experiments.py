@@ -128,7 +128,7 @@ def run_suite(suite: Suite, names: list[str], executor: Executor) -> list[str]:
                 except Exception as e:  # a record can be rewritten later with --finalize
                     print(f"could not record {v.name}: {type(e).__name__}: {e}", flush=True)
         if not executor.running and not todo:
-            if not (elsewhere - set(executor.running)):
+            if not elsewhere:
                 return failed
             time.sleep(5)  # another process is training some of these runs; wait for it
             continue
@@ -148,7 +148,7 @@ def run_suite(suite: Suite, names: list[str], executor: Executor) -> list[str]:
 def record_is_current(suite: Suite, variant: Variant) -> bool:
     """Whether the shipped record was written from the runs that exist now (same config, recipe and
     seeds), so a restarted scheduler does not redo its evaluations (LAMBADA, samples, mask flips)."""
-    from training.suite_record import VariantRecord
+    from training.suite_record import VariantRecord, timed_against
 
     try:
         record = VariantRecord.read(suite.out_dir / variant.name)
@@ -160,6 +160,7 @@ def record_is_current(suite: Suite, variant: Variant) -> bool:
         and record.recipe.get("chosen") == point
         and sorted(s.seed for s in record.seeds) == sorted(suite.seeds)
         and record.config["model"] == variant.run.model.to_dict()
+        and (record.speed is not None or timed_against(suite, variant) is None)
     )
 
 

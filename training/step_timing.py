@@ -3,13 +3,15 @@
 Wall times that runs record while they train are not comparable between runs: on a shared machine
 one config's runs took 83 s to 350 s depending on what else was running. A comparison "at equal
 training time" needs the models timed under the same conditions, so this trains each of them for
-a few steps in turn, round after round, in one process and one thread, exactly as the suite trains
-them (batch, context, precision, AdamW with clipping): whatever else the machine does weighs on
-every model alike, and the median over rounds drops the rounds it disturbed most.
+a few steps in turn, round after round, in one process and one thread, with the suite's own
+training step (batch, context, bf16 autocast or not, AdamW with clipping; evaluation left out), on
+this machine's CPU: whatever else the machine does weighs on every model alike, and the median
+over rounds drops the rounds it disturbed most.
 """
 
 from __future__ import annotations
 
+import platform
 import statistics
 import time
 from collections.abc import Mapping
@@ -31,6 +33,7 @@ class StepTiming:
     rounds: int
     steps_per_round: int
     threads: int
+    device: str  # always this machine's CPU: the timing never moves models to a GPU
 
     def ratio(self, a: str, b: str) -> float:
         """How many of b's steps fit in the time of one of a's."""
@@ -97,4 +100,5 @@ def time_steps_side_by_side(
         rounds,
         steps_per_round,
         threads,
+        f"cpu:{platform.processor() or platform.machine()}",
     )

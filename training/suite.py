@@ -124,15 +124,13 @@ class Suite:
             if any(s is None for s in summaries):
                 return keys
             scores = [s.score() for s in summaries if s is not None]
-            best = min(range(len(keys)), key=scores.__getitem__)
-            if math.isinf(scores[best]):
-                return keys  # nothing trained: no direction to widen in
-            if best == len(keys) - 1 and hi + 1 < len(ladder):
-                hi += 1
-            elif best == 0 and lo > 0:
-                lo -= 1
-            else:
+            low = min(scores)
+            # an end that ties the best widens too; if every rung failed, smaller rates are tried
+            up = scores[-1] == low and hi + 1 < len(ladder) and not math.isinf(low)
+            down = scores[0] == low and lo > 0
+            if not (up or down):
                 return keys
+            hi, lo = hi + up, lo - down
 
     def seed_runs(self, variant: Variant, point: str) -> list[RunKey]:
         return [RunKey(variant.name, point, s) for s in self.seeds]

@@ -33,7 +33,6 @@ from training.probes import batch_loss, sample_statistics, samples
 from training.references import context_gain, count_references, with_causal_mask
 from training.reversal import accuracy_per_position, half_accuracies, reversal_batch
 from training.suite import RunKey, Suite, Variant, best_point, summary_of
-from training.suite_job import device_name
 from training.train import CHECKPOINT, METRICS
 
 SCHEMA_VERSION = 2
@@ -173,21 +172,28 @@ class VariantRecord:
         return f"{s.mean:.3f}{std} over {s.n} seeds, recipe {self.recipe.get('chosen')}"
 
 
+def timed_against(suite: Suite, variant: Variant) -> Variant | None:
+    """The suite's reference variant when `variant` has another architecture (an LSTM against
+    the transformer baseline): their step times must then be timed side by side. Else None."""
+    refs = [v for v in suite.variants if v.question == "reference"]
+    if not refs or refs[0].name == variant.name or variant.run.train.task != "lm":
+        return None
+    same = variant.run.model.architecture == refs[0].run.model.architecture
+    return None if same else refs[0]
+
+
 def _speed_against_reference(
     suite: Suite, variant: Variant, run: RunConfig, data: Any
 ) -> dict[str, Any] | None:
-    """Step times of this variant and the suite's reference, timed side by side, when their
-    architectures differ (an LSTM against the transformer baseline); else None."""
+    """Step times of this variant and the suite's reference, timed side by side (see
+    `timed_against`)."""
     from training.step_timing import time_steps_side_by_side
 
-    refs = [v for v in suite.variants if v.question == "reference"]
-    if not refs or refs[0].name == variant.name:
+    ref = timed_against(suite, variant)
+    if ref is None:
         return None
-    ref = refs[0]
     mine = model_config_for(run, data).model
     theirs = model_config_for(RunConfig(ref.run.model, run.train), data).model
-    if mine.architecture == theirs.architecture:
-        return None
     timing = time_steps_side_by_side(
         {variant.name: (mine, run.train), ref.name: (theirs, ref.run.train)}
     )
@@ -197,7 +203,7 @@ def _speed_against_reference(
         "rounds": timing.rounds,
         "steps_per_round": timing.steps_per_round,
         "threads": timing.threads,
-        "device": device_name(),
+        "device": timing.device,
     }
 
 

@@ -195,13 +195,18 @@ def _focus_picked(open_view: bool) -> None:
 
 
 def picked_head(selection: object) -> tuple[int, int] | None:
-    """(layer, head) of the first clicked point of a chart selection event, if it carries one."""
+    """(layer, head) of the first selected point that carries one ([layer, head] customdata: the
+    head map's markers; a heatmap cell's hover text does not count)."""
     try:
-        point = selection["selection"]["points"][0]  # type: ignore[index]
-        layer, head = point["customdata"][:2]
-        return int(layer), int(head)
-    except (KeyError, IndexError, TypeError, ValueError):
+        points = selection["selection"]["points"]  # type: ignore[index]
+    except (KeyError, TypeError):
         return None
+    for point in points if isinstance(points, list) else []:
+        data = point.get("customdata") if isinstance(point, dict) else None
+        if isinstance(data, list | tuple) and len(data) == 2:
+            if all(isinstance(v, int | float) and not isinstance(v, bool) for v in data):
+                return int(data[0]), int(data[1])
+    return None
 
 
 def focus_clicked_head(chart_key: str) -> None:

@@ -116,6 +116,8 @@ def mlp_similarity_text(trained: np.ndarray, at_init: np.ndarray) -> str:
     ref, _, _ = off_diagonal(at_init)
     if abs(mean) < 0.2:
         reading = "different functions"
+    elif mean < -0.2:
+        reading = "partly opposite functions"
     elif mean > 0.8:
         reading = "close to one function repeated"
     else:

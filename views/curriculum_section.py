@@ -47,8 +47,9 @@ def suite_facts(spec=E.SUITE_SPEC) -> SuiteFacts:
         base.model.d_model,
         base.model.n_ctx,
         base.train.max_steps,
-        tuple(s.grid_start or s.grid.get("lr", (base.train.lr,))),
-        len(s.seeds),
+        lrs=tuple(s.grid_start or s.grid["lr"]) if "lr" in s.grid else (base.train.lr,),
+        seeds=len(s.seeds),
+        widened=s.grid_start is not None and "lr" in s.grid,
     )
 
 

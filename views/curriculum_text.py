@@ -21,8 +21,9 @@ class SuiteFacts:
     d_model: int
     n_ctx: int
     steps: int
-    lrs: tuple[float, ...]
+    lrs: tuple[float, ...]  # where each variant's learning-rate search starts
     seeds: int
+    widened: bool = False  # the search goes on past whichever end of `lrs` wins
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ def setup(f: SuiteFacts) -> str:
     return (
         f"Each language-model variant changes one thing in a {f.n_layers}-layer character model (d_model "
         f"{f.d_model}, context {f.n_ctx}) trained for {f.steps} steps on {f.corpus}; each gets its "
-        f"own learning rate (best on held-out *training* text of {lrs}, widened past whichever end "
-        f"wins), then {f.seeds} seeds."
+        f"own learning rate (best on held-out *training* text of {lrs}"
+        + (", widened past whichever end wins" if f.widened else "")
+        + f"), then {f.seeds} seeds."
     )
 
 

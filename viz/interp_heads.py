@@ -141,5 +141,7 @@ def pickable_cells(
             name="heads",
         )
     )
-    fig.update_layout(clickmode="event+select")
+    # a click anywhere in a cell lands on its marker: the nearest marker is always hovered, and
+    # on a regular grid the nearest centre is the centre of the cell the pointer is in
+    fig.update_layout(clickmode="event+select", hovermode="closest", hoverdistance=-1)
     return fig
