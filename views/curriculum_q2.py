@@ -41,12 +41,14 @@ def build(ev: Evidence) -> Section:
             log_x=True,
         )
         charts.append(Chart(fig, "Mean ± std over seeds; the baseline sits in both families."))
-    hs = {n: h for n in ("baseline", "dot_unscaled") if (h := health(ev, n)) is not None}
+    hs = {n: h for n in SCORES if (h := health(ev, n)) is not None}
     if hs:
         charts.append(
             Chart(
                 health_chart({n: (h.steps, h.entropy, h.max_logit) for n, h in hs.items()}),
-                "Shipped seed; measured at every evaluation on a fixed batch of training text.",
+                "Shipped seed; measured at every evaluation on a fixed batch of training text. "
+                "The largest score is what reaches the softmax (for cosine: the cosine times its "
+                "learned temperature).",
             )
         )
     learned = {n: h.entropy[-1] for n in SCORES if (h := health(ev, n)) is not None}
