@@ -208,6 +208,28 @@ def test_a_search_that_only_failed_tries_smaller_rates_and_ties_widen_both_ends(
     ]
 
 
+def test_a_record_missing_a_point_tried_is_not_current(tmp_path: Path) -> None:
+    """Widening the search after a record was written (here: a new top rung that lost) must make
+    the scheduler write the record again, so that it lists every point tried."""
+    from tests.test_evidence import record
+    from training.suite_record import GridRun
+
+    suite = ladder_suite(tmp_path)
+    v = suite.variant("baseline")
+    for point, loss in (("lr=0.001", 2.0), ("lr=0.01", 1.5)):
+        fake_summary(suite, RunKey("baseline", point, 0), loss)
+    fake_summary(suite, RunKey("baseline", "lr=0.1", 0), None, status="diverged")
+    rec = record("baseline", [1.5, 1.6])
+    rec.config = {"model": v.run.model.to_dict()}
+    rec.recipe = {"selection": "holdout_loss", "chosen": "lr=0.01", "grid": []}
+    for points in (["lr=0.001", "lr=0.01"], ["lr=0.001", "lr=0.01", "lr=0.1"]):
+        rec.recipe["grid"] = [GridRun(p, 0, "completed", 1.0, 1.0, 1.0) for p in points]
+        folder = suite.out_dir / "baseline"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "record.json").write_text(json.dumps(rec.to_json()))
+        assert experiments.record_is_current(suite, v) == (len(points) == 3)
+
+
 @pytest.mark.parametrize(
     ("start", "match"),
     [("[1e-3, 1e-1]", "consecutive"), ("[3e-3]", "rungs"), ("[]", "rungs"), ("", "increasing")],

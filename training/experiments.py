@@ -146,8 +146,9 @@ def run_suite(suite: Suite, names: list[str], executor: Executor) -> list[str]:
 
 
 def record_is_current(suite: Suite, variant: Variant) -> bool:
-    """Whether the shipped record was written from the runs that exist now (same config, recipe and
-    seeds), so a restarted scheduler does not redo its evaluations (LAMBADA, samples, mask flips)."""
+    """Whether the shipped record was written from the runs that exist now (same config, recipe,
+    points tried and seeds, and its side-by-side timing where it needs one), so a restarted
+    scheduler does not redo its evaluations (LAMBADA, samples, mask flips)."""
     from training.suite_record import VariantRecord, timed_against
 
     try:
@@ -158,6 +159,8 @@ def record_is_current(suite: Suite, variant: Variant) -> bool:
     return (
         record.complete
         and record.recipe.get("chosen") == point
+        and [g.point for g in record.recipe.get("grid", [])]
+        == [k.point for k in suite.search_runs(variant)]
         and sorted(s.seed for s in record.seeds) == sorted(suite.seeds)
         and record.config["model"] == variant.run.model.to_dict()
         and (record.speed is not None or timed_against(suite, variant) is None)
