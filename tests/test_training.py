@@ -399,3 +399,17 @@ def test_reversal_shows_what_the_causal_mask_hides(tmp_path):
     assert masked["first_half_accuracy"] < 0.2  # chance is 0.125
     assert unmasked["first_half_accuracy"] > 0.9
     assert unmasked["second_half_accuracy"] > 0.9
+
+
+def test_the_held_out_slice_comes_from_either_end_of_the_train_split(tmp_path: Path) -> None:
+    from training.prepare import prepare_data
+
+    full = prepare_data(tiny_run(tmp_path))
+    end = prepare_data(tiny_run(tmp_path, holdout_tokens=100))
+    start = prepare_data(tiny_run(tmp_path, holdout_tokens=100, holdout_at="start"))
+    assert full.holdout is None and len(full.train) > 200
+    np.testing.assert_array_equal(end.holdout, full.train[-100:])
+    np.testing.assert_array_equal(end.train, full.train[:-100])
+    np.testing.assert_array_equal(start.holdout, full.train[:100])
+    np.testing.assert_array_equal(start.train, full.train[100:])
+    np.testing.assert_array_equal(start.val, full.val)  # validation never moves

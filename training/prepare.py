@@ -28,7 +28,7 @@ class RunData:
     val_chars: int  # characters the validation tokens encode, for bits per character
     corpus_source: str
     holdout: np.ndarray | None = (
-        None  # the train split's held-out tail (TrainConfig.holdout_tokens)
+        None  # the train split's held-out slice (TrainConfig.holdout_tokens, holdout_at)
     )
 
 
@@ -52,7 +52,10 @@ def prepare_data(run: RunConfig) -> RunData:
                 f"holdout_tokens={t.holdout_tokens} leaves too little of the {len(train)}-token "
                 "train split to train on"
             )
-        train, holdout = train[: -t.holdout_tokens], train[-t.holdout_tokens :]
+        if t.holdout_at == "start":
+            holdout, train = train[: t.holdout_tokens], train[t.holdout_tokens :]
+        else:
+            train, holdout = train[: -t.holdout_tokens], train[-t.holdout_tokens :]
     return RunData(tokenizer, train, val, len(corpus.val), corpus.source, holdout)
 
 
