@@ -10,8 +10,6 @@ Dimension names as in `model/`: batch, pos, q_pos, k_pos, layer, head, d_head, d
 from __future__ import annotations
 
 import math
-import statistics
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +23,7 @@ from model.build import LanguageModel, build_model
 from model.config import ModelConfig
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
+from training.config import TrainConfig
 
 
 def number(value: Any) -> float | None:
@@ -77,36 +76,23 @@ def time_training_steps(
 ) -> dict[str, list[float]]:
     """Median seconds of one training step (forward, backward, AdamW update) per sequence length.
 
-    Freshly initialised models of each config (timing does not depend on trained weights); a
-    transformer's context is widened to the longest length so every length fits.
+    At each length every config is timed side by side (`training.step_timing`: interleaved rounds,
+    freshly initialised weights, this process's threads), its context set to that length.
     """
-    longest = max(lengths)
-    out: dict[str, list[float]] = {}
-    for label, cfg in configs.items():
-        cfg = cfg.replace(n_ctx=max(cfg.n_ctx, longest), dropout=0.0)
-        torch.manual_seed(seed)
-        model = build_model(cfg)
-        model.train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        gen = torch.Generator().manual_seed(seed)
-        medians = []
-        with torch.enable_grad():
-            for length in lengths:
-                x = torch.randint(cfg.vocab_size, (batch, length + 1), generator=gen)
-                times = []
-                for i in range(repeats + 1):  # the first run warms caches and is not counted
-                    t0 = time.perf_counter()
-                    logits = model(x[:, :-1])
-                    loss = F.cross_entropy(
-                        logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1)
-                    )
-                    loss.backward()
-                    opt.step()
-                    opt.zero_grad(set_to_none=True)
-                    if i:
-                        times.append(time.perf_counter() - t0)
-                medians.append(statistics.median(times))
-        out[label] = medians
+    from training.step_timing import time_steps_side_by_side
+
+    train = TrainConfig(batch_size=batch, lr=1e-4, grad_clip=0.0, precision="float32")
+    out: dict[str, list[float]] = {label: [] for label in configs}
+    for length in lengths:
+        timing = time_steps_side_by_side(
+            {label: (cfg.replace(n_ctx=length), train) for label, cfg in configs.items()},
+            rounds=repeats,
+            steps_per_round=1,
+            threads=torch.get_num_threads(),
+            seed=seed,
+        )
+        for label in configs:
+            out[label].append(timing.seconds[label])
     return out
 
 
