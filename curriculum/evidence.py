@@ -223,8 +223,8 @@ def loss_at_step(record: VariantRecord, step: float) -> float | None:
 def equal_wall_clock(ev: Evidence) -> Finding | None:
     """The LSTM against the baseline given the LSTM's training time (one seed each: the shipped).
 
-    Wall times that runs record are not comparable between runs (one config's runs took 83 s to
-    350 s on the shared machine), so the time comes from the LSTM record's `speed`: both models'
+    Wall times that runs record are not comparable between runs (the baseline's runs took 243 s to
+    769 s on the shared machine), so the time comes from the LSTM record's `speed`: both models'
     training steps timed side by side in one process. The baseline's curve is read at the step it
     reaches in the time the LSTM needs for its whole run."""
     lstm, base = ev.get("lstm"), ev.get("baseline")

@@ -1,7 +1,7 @@
 """How long one training step of each model takes, measured side by side.
 
 Wall times that runs record while they train are not comparable between runs: on a shared machine
-one config's runs took 83 s to 350 s depending on what else was running. A comparison "at equal
+the baseline's runs took 243 s to 769 s depending on what else was running. A comparison "at equal
 training time" needs the models timed under the same conditions, so this trains each of them for
 a few steps in turn, round after round, in one process and one thread, with the suite's own
 training step (batch, context, bf16 autocast or not, AdamW with clipping; evaluation left out), on

@@ -378,7 +378,7 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
     elif (dest / SNAPSHOTS).exists():
         (dest / SNAPSHOTS).unlink()
 
-    speed = _speed_against_reference(suite, variant, run_config, data) if lm else None
+    speed = _speed_against_reference(suite, variant, run_config, data)
     evals = [r for r in curve if "step" in r]
     tps = next((r["tokens_per_s"] for r in reversed(evals) if "tokens_per_s" in r), 0.0)
     record = VariantRecord(

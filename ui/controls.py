@@ -188,8 +188,12 @@ def _head_name(layer: int, head: int) -> str:
 def _focus_picked(open_view: bool) -> None:
     """Make the picked head the layer and head every view focuses on (and open Focused head)."""
     name = st.session_state["focus_head"]
-    st.session_state["layer"] = int(name[1 : name.index("H")])
-    st.session_state["head"] = int(name[name.index("H") + 1 :])
+    _set_focus(int(name[1 : name.index("H")]), int(name[name.index("H") + 1 :]), open_view)
+
+
+def _set_focus(layer: int, head: int, open_view: bool) -> None:
+    """The layer and head every view focuses on; open_view also switches to Focused head."""
+    st.session_state["layer"], st.session_state["head"] = layer, head
     if open_view:
         st.session_state["view"] = FOCUSED_VIEW
 
@@ -213,8 +217,7 @@ def focus_clicked_head(chart_key: str) -> None:
     """on_select callback of a head map: the clicked head becomes the focus, Focused head opens."""
     picked = picked_head(st.session_state.get(chart_key))
     if picked is not None:
-        st.session_state["layer"], st.session_state["head"] = picked
-        st.session_state["view"] = FOCUSED_VIEW
+        _set_focus(*picked, open_view=True)
 
 
 def head_focus(page: Page, inp: ViewInput) -> ViewInput:
