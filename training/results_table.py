@@ -111,6 +111,28 @@ def bars(records: list[VariantRecord]) -> list[str]:
     return out
 
 
+def compute(records: list[VariantRecord]) -> str:
+    """What the records cost: every run they list once (a search point, and each further seed of
+    the chosen point), its recorded wall time, and the devices that trained them."""
+    seconds: list[float] = []
+    devices: set[str] = set()
+    for r in records:
+        searched = {(g.point, g.seed) for g in r.recipe["grid"]}
+        seconds += [g.seconds for g in r.recipe["grid"]]
+        for s in r.seeds:
+            devices.add(f"{s.device} ({s.precision})")
+            if (r.recipe.get("chosen"), s.seed) not in searched:
+                seconds.append(s.train_seconds)
+    if not seconds:
+        return "Compute: no runs recorded."
+    seconds.sort()
+    median = seconds[len(seconds) // 2]
+    return (
+        f"Compute recorded in these records: {len(seconds)} runs, {sum(seconds) / 3600:.1f} run-hours "
+        f"of wall time (median run {median:.0f} s), trained on {', '.join(sorted(devices))}."
+    )
+
+
 def table(records: list[VariantRecord], pending: list[str]) -> str:
     lm = [r for r in records if r.reversal is None]
     rev = [r for r in records if r.reversal is not None]
@@ -125,6 +147,7 @@ def table(records: list[VariantRecord], pending: list[str]) -> str:
             f"{ref['bigram_loss']:.3f} ({ref['bigram_bpc']:.3f} bits/char).",
             "",
         ]
+    lines += [compute(records), ""]
     lines += [
         "| variant | question | status | val loss (nats/token) | Δ vs baseline | bits/char | context gain | mask flipped | seeds | params | train s (wall, shipped seed) | device |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
