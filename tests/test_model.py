@@ -354,16 +354,3 @@ def test_lstm_cache_equals_recomputation_and_generates() -> None:
         2,
         4,
     )
-
-
-def test_additive_score_equals_the_broadcast_form_and_its_gradients():
-    from model.scores import AdditiveScore
-
-    torch.manual_seed(0)
-    q = torch.randn(2, 3, 5, 4, dtype=torch.float64, requires_grad=True)
-    k = torch.randn(2, 3, 7, 4, dtype=torch.float64, requires_grad=True)
-    w = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
-    ours = AdditiveScore.apply(q, k, w)
-    reference = torch.einsum("bhqkd,hd->bhqk", torch.tanh(q.unsqueeze(-2) + k.unsqueeze(-3)), w)
-    torch.testing.assert_close(ours, reference, rtol=0, atol=1e-12)
-    assert torch.autograd.gradcheck(AdditiveScore.apply, (q, k, w))

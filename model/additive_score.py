@@ -1,0 +1,150 @@
+"""Bahdanau's additive score w . tanh(q + k) for every (query, key) pair, without the 5-D tensor.
+
+    S[b, h, i, j] = sum_d  w[h, d] * tanh(q[b, h, i, d] + k[b, h, j, d])
+
+The direct form broadcasts q and k into a [batch, head, q_pos, k_pos, d_head] tensor and autograd
+keeps it (and its tanh) for the backward pass: d_head times the memory of a score matrix, which
+made this variant 20x slower than the others to train. Two ways round it, same arithmetic:
+
+- the loop: sum over d_head one coordinate at a time, holding one [batch, head, q_pos, k_pos]
+  slice; the backward pass recomputes each slice's tanh from q and k instead of storing it.
+  Runs anywhere, no compiler; what inference uses (the app's prompts vary in length, and a
+  compiled kernel would recompile for them).
+- the fused kernels: the same sums written as reductions over the 5-D index space and handed to
+  `torch.compile`, which generates loops that never materialise the 5-D tensor. The forward pass
+  is one tanh per (b, h, i, j, d); the backward pass two (one reduction over keys for dq and dw,
+  one over queries for dk). About 2x the loop's speed on a CPU core (bench/bench_additive.py).
+  Used when gradients are needed (training); if the compiler is missing or fails, the loop takes
+  over with one warning, so a machine without a C++ toolchain still trains, only slower.
+
+The backward identities, with t = tanh(q_i + k_j) and g = dL/dS:
+    dq[i, d] = w_d * sum_j g_ij (1 - t_ijd^2)      dk[j, d] = w_d * sum_i g_ij (1 - t_ijd^2)
+    dw[d]    = sum_{b, i, j} g_ij t_ijd
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from typing import no_type_check
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+Q = Float[Tensor, "batch head q_pos d_head"]
+K = Float[Tensor, "batch head k_pos d_head"]
+W = Float[Tensor, "head d_head"]
+Scores = Float[Tensor, "batch head q_pos k_pos"]
+
+# "loop" forces the loop everywhere (for comparing the two, or a machine where compiling is unwanted)
+KERNEL_ENV = "ATTENTION_LAB_ADDITIVE_KERNEL"
+
+
+# no_type_check: torch.compile traces these, and a runtime shape checker (the tests' jaxtyping
+# hook) wrapped around them would be traced too; the autograd Function below is still checked
+@no_type_check
+def _tanh_sum(q: Q, k: K) -> Float[Tensor, "batch head q_pos k_pos d_head"]:
+    # only ever traced by torch.compile, which fuses this into the reductions that consume it
+    return torch.tanh(q[..., :, None, :] + k[..., None, :, :])
+
+
+@no_type_check
+def fused_forward(q: Q, k: K, w: W) -> Scores:
+    return (_tanh_sum(q, k) * w[None, :, None, None, :]).sum(-1)
+
+
+@no_type_check
+def fused_backward(q: Q, k: K, w: W, g: Scores) -> tuple[Q, K, W]:
+    t = _tanh_sum(q, k)
+    gt = g[..., None] * t  # [batch, head, q_pos, k_pos, d_head]
+    # 1 - t^2 summed against g: sum(g) - sum(g t t), so both reductions share the g*t product
+    dq = g.sum(-1)[..., None] - (gt * t).sum(-2)
+    dk = g.sum(-2)[..., None] - (gt * t).sum(-3)
+    wv = w[None, :, None, :]
+    return dq * wv, dk * wv, gt.sum(-2).sum((0, 2))
+
+
+def loop_forward(q: Q, k: K, w: W) -> Scores:
+    out = q.new_zeros(*q.shape[:-1], k.shape[-2])
+    wv = w[None, :, None, None, :]  # [1, head, 1, 1, d_head]
+    for d in range(q.shape[-1]):
+        out += torch.tanh(q[..., d, None] + k[..., None, :, d]) * wv[..., d]
+    return out
+
+
+def loop_backward(q: Q, k: K, w: W, g: Scores) -> tuple[Q, K, W]:
+    dq, dk, dw = torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(w)
+    for d in range(q.shape[-1]):
+        t = torch.tanh(q[..., d, None] + k[..., None, :, d])  # [batch, head, q_pos, k_pos]
+        dw[:, d] = (g * t).sum((0, 2, 3))
+        gd = g * (1 - t * t) * w[None, :, None, None, d]
+        dq[..., d] = gd.sum(-1)
+        dk[..., d] = gd.sum(-2)
+    return dq, dk, dw
+
+
+_compiled: dict[str, Callable] | None = None
+_compile_failed = False
+
+
+def _kernels() -> dict[str, Callable] | None:
+    """The compiled pair, built on first use; None where compiling is switched off or failed."""
+    global _compiled
+    if _compile_failed or os.environ.get(KERNEL_ENV) == "loop":
+        return None
+    if _compiled is None:
+        _compiled = {
+            "forward": torch.compile(fused_forward, dynamic=False),
+            "backward": torch.compile(fused_backward, dynamic=False),
+        }
+    return _compiled
+
+
+def _run(name: str, loop: Callable, *args: Tensor):
+    """The compiled kernel `name` if it works here, else the loop (warning once)."""
+    global _compile_failed
+    kernels = _kernels()
+    if kernels is not None:
+        try:
+            return kernels[name](*args)
+        except Exception as e:  # no C++ compiler, an unsupported backend: the loop is always there
+            _compile_failed = True
+            warnings.warn(
+                f"additive score: torch.compile failed ({type(e).__name__}: {e}); "
+                "using the slower d_head loop",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    return loop(*args)
+
+
+class AdditiveScore(torch.autograd.Function):
+    """S = w . tanh(q + k) with a backward pass that recomputes tanh instead of storing it.
+
+    Computed in float32 whatever the autocast dtype (a sum of d_head bounded terms loses the
+    small ones in bfloat16); gradients come back in the inputs' dtypes.
+    """
+
+    @staticmethod
+    def forward(ctx, q: Q, k: K, w: W) -> Scores:  # type: ignore[override]
+        dtypes = (q.dtype, k.dtype, w.dtype)
+        q, k, w = (
+            x.to(torch.promote_types(x.dtype, torch.float32)).contiguous() for x in (q, k, w)
+        )
+        ctx.save_for_backward(q, k, w)
+        ctx.dtypes = dtypes
+        ctx.fused = any(ctx.needs_input_grad)  # training: shapes fixed, the compile pays back
+        if ctx.fused:
+            return _run("forward", loop_forward, q, k, w)
+        return loop_forward(q, k, w)
+
+    @staticmethod
+    def backward(ctx, g: Scores) -> tuple[Q, K, W]:  # type: ignore[override]
+        q, k, w = ctx.saved_tensors
+        g = g.to(q.dtype).contiguous()
+        grads = (
+            _run("backward", loop_backward, q, k, w, g) if ctx.fused else loop_backward(q, k, w, g)
+        )
+        return tuple(x.to(dt) for x, dt in zip(grads, ctx.dtypes, strict=True))  # type: ignore[return-value]

@@ -1,0 +1,94 @@
+"""The additive score's two implementations against the direct 5-D form, values and gradients."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from model import additive_score
+from model.additive_score import AdditiveScore, fused_backward, fused_forward
+
+
+def _inputs(dtype=torch.float64, grad=True):
+    torch.manual_seed(0)
+    q = torch.randn(2, 3, 5, 4, dtype=dtype, requires_grad=grad)
+    k = torch.randn(2, 3, 7, 4, dtype=dtype, requires_grad=grad)
+    w = torch.randn(3, 4, dtype=dtype, requires_grad=grad)
+    return q, k, w
+
+
+def _reference(q, k, w):
+    return torch.einsum("bhqkd,hd->bhqk", torch.tanh(q.unsqueeze(-2) + k.unsqueeze(-3)), w)
+
+
+def _grads(fn, q, k, w, g):
+    q, k, w = (x.detach().clone().requires_grad_() for x in (q, k, w))
+    out = fn(q, k, w)
+    out.backward(g)
+    return out.detach(), q.grad, k.grad, w.grad
+
+
+def test_the_fused_formulas_equal_the_broadcast_form_and_autograd():
+    # the formulas themselves, run eagerly: what torch.compile is handed
+    q, k, w = _inputs()
+    g = torch.randn(2, 3, 5, 7, dtype=torch.float64)
+    out, *expected = _grads(_reference, q, k, w, g)
+    torch.testing.assert_close(fused_forward(q, k, w), out, rtol=0, atol=1e-12)
+    for ours, ref in zip(
+        fused_backward(q.detach(), k.detach(), w.detach(), g), expected, strict=True
+    ):
+        torch.testing.assert_close(ours, ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", ["loop", "fused"])
+def test_additive_score_equals_the_broadcast_form_and_its_gradients(kernel, monkeypatch):
+    if kernel == "loop":
+        monkeypatch.setenv(additive_score.KERNEL_ENV, "loop")
+    q, k, w = _inputs()
+    g = torch.randn(2, 3, 5, 7, dtype=torch.float64)
+    ref = _grads(_reference, q, k, w, g)
+    monkeypatch.setattr(additive_score, "_compile_failed", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the fallback's warning would fail this
+        ours = _grads(AdditiveScore.apply, q, k, w, g)
+    assert (additive_score._compiled is not None) == (kernel == "fused")
+    for a, b in zip(ours, ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+    assert torch.autograd.gradcheck(AdditiveScore.apply, (q, k, w))
+
+
+def test_inference_without_gradients_uses_the_loop_and_compiles_nothing(monkeypatch):
+    def fail():
+        raise AssertionError("the compiled kernels were asked for at inference")
+
+    monkeypatch.setattr(additive_score, "_kernels", fail)
+    q, k, w = _inputs(grad=False)
+    torch.testing.assert_close(
+        AdditiveScore.apply(q, k, w), _reference(q, k, w), rtol=0, atol=1e-12
+    )
+
+
+def test_bfloat16_inputs_are_scored_in_float32_and_get_bfloat16_gradients():
+    q, k, w = (x.detach().to(torch.bfloat16).requires_grad_() for x in _inputs(torch.float32))
+    out = AdditiveScore.apply(q, k, w)
+    assert out.dtype == torch.float32
+    out.sum().backward()
+    assert q.grad.dtype == k.grad.dtype == w.grad.dtype == torch.bfloat16
+    torch.testing.assert_close(out, _reference(*(x.float() for x in (q, k, w))), rtol=0, atol=1e-5)
+
+
+def test_a_failing_compiler_falls_back_to_the_loop_with_one_warning(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(additive_score, "_compiled", {"forward": broken, "backward": broken})
+    monkeypatch.setattr(additive_score, "_compile_failed", False)
+    q, k, w = _inputs()
+    g = torch.randn(2, 3, 5, 7, dtype=torch.float64)
+    with pytest.warns(RuntimeWarning, match="d_head loop"):
+        ours = _grads(AdditiveScore.apply, q, k, w, g)
+    for a, b in zip(ours, _grads(_reference, q, k, w, g), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+    assert additive_score._compile_failed  # remembered: the next call goes straight to the loop
