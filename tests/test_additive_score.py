@@ -50,6 +50,7 @@ def test_additive_score_equals_the_broadcast_form_and_its_gradients(kernel, monk
     g = torch.randn(2, 3, 5, 7, dtype=torch.float64)
     ref = _grads(_reference, q, k, w, g)
     monkeypatch.setattr(additive_score, "_compile_failed", False)
+    monkeypatch.setattr(additive_score, "_compiled", None)  # built afresh, or not at all
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # the fallback's warning would fail this
         ours = _grads(AdditiveScore.apply, q, k, w, g)
