@@ -359,6 +359,10 @@ def test_the_last_record_and_the_evaluate_cli_report_loss_per_position_and_token
     assert out["loss"] == pytest.approx(last["val_loss"], rel=1e-6)  # the same split, same model
     assert out["bits_per_char"] == pytest.approx(last["val_bpc"], rel=1e-6)
     assert out["loss_per_position"] == pytest.approx(last["val_loss_per_position"], rel=1e-6)
+    curve = out["loss_per_position"]
+    half = curve[len(curve) // 2 :]
+    assert out["context_gain"] == pytest.approx(curve[2] - sum(half) / len(half))
+    assert f"context gain {out['context_gain']:.3f}" in printed
     rows = out["loss_per_token"].values()
     weighted = sum(r["loss"] * r["count"] for r in rows) / sum(r["count"] for r in rows)
     assert weighted == pytest.approx(out["loss"], rel=1e-6)  # the per-token means add back up

@@ -25,6 +25,7 @@ from torch import nn
 
 from model.tokenizers import Tokenizer
 from training.batches import EVAL_IGNORE_INDEX, eval_windows
+from training.references import context_gain
 
 
 @dataclass
@@ -126,6 +127,8 @@ def report(
         "bits_per_char": bits_per_char,
         "n_tokens": result.n_tokens,
         "loss_per_position": result.per_position,
+        # the suite's measure of how much far context helps (training.references.context_gain)
+        "context_gain": context_gain(result.per_position),
         "loss_per_token": {str(i): row(i) for i in result.per_token},
         "min_count": min_count,
         "hardest_tokens": [row(i) for i in ranked[::-1][:top]],
@@ -142,6 +145,11 @@ def _print_report(out: dict[str, Any], header: str) -> None:
         "loss by position (tokens of context + 1): "
         + ", ".join(f"{p + 1}: {curve[p]:.3f}" for p in marks)
     )
+    if out["context_gain"] is not None:
+        print(
+            f"context gain {out['context_gain']:.3f} nats "
+            "(loss at position 2 minus the mean over the window's second half)"
+        )
     for title, key in (("hardest", "hardest_tokens"), ("easiest", "easiest_tokens")):
         print(f"{title} tokens seen at least {out['min_count']} times (mean loss, times a target):")
         for r in out[key]:
