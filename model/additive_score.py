@@ -8,14 +8,14 @@ made this variant 20x slower than the others to train. Two ways round it, same a
 
 - the loop: sum over d_head one coordinate at a time, holding one [batch, head, q_pos, k_pos]
   slice; the backward pass recomputes each slice's tanh from q and k instead of storing it.
-  Runs anywhere, no compiler; what inference uses (the app's prompts vary in length, and a
-  compiled kernel would recompile for them).
+  Runs anywhere, no compiler; what evaluation and the app use (their prompts vary in length, and
+  a compiled kernel would recompile for each new one).
 - the fused kernels: the same sums written as reductions over the 5-D index space and handed to
   `torch.compile`, which generates loops that never materialise the 5-D tensor. The forward pass
   is one tanh per (b, h, i, j, d); the backward pass two (one reduction over keys for dq and dw,
   one over queries for dk). About 2x the loop's speed on a CPU core (bench/bench_additive.py).
-  Used when gradients are needed (training); if the compiler is missing or fails, the loop takes
-  over with one warning, so a machine without a C++ toolchain still trains, only slower.
+  Used when a model in training mode needs gradients; if the compiler is missing or fails, the
+  loop takes over with one warning, so a machine without a C++ toolchain still trains, only slower.
 
 The backward identities, with t = tanh(q_i + k_j) and g = dL/dS:
     dq[i, d] = w_d * sum_j g_ij (1 - t_ijd^2)      dk[j, d] = w_d * sum_i g_ij (1 - t_ijd^2)
@@ -128,23 +128,26 @@ class AdditiveScore(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q: Q, k: K, w: W) -> Scores:  # type: ignore[override]
+    def forward(ctx, q: Q, k: K, w: W, training: bool = False) -> Scores:  # type: ignore[override]
         dtypes = (q.dtype, k.dtype, w.dtype)
         q, k, w = (
             x.to(torch.promote_types(x.dtype, torch.float32)).contiguous() for x in (q, k, w)
         )
         ctx.save_for_backward(q, k, w)
         ctx.dtypes = dtypes
-        ctx.fused = any(ctx.needs_input_grad)  # training: shapes fixed, the compile pays back
+        # fused only for training: its shapes are fixed, so one compile pays back over thousands
+        # of steps; gradients outside training (the app's attribution, a record's probes) come
+        # at prompt lengths that vary, where each new length would be a new compile
+        ctx.fused = training and any(ctx.needs_input_grad[:3])
         if ctx.fused:
             return _run("forward", loop_forward, q, k, w)
         return loop_forward(q, k, w)
 
     @staticmethod
-    def backward(ctx, g: Scores) -> tuple[Q, K, W]:  # type: ignore[override]
+    def backward(ctx, g: Scores) -> tuple[Q, K, W, None]:  # type: ignore[override]
         q, k, w = ctx.saved_tensors
         g = g.to(q.dtype).contiguous()
         grads = (
             _run("backward", loop_backward, q, k, w, g) if ctx.fused else loop_backward(q, k, w, g)
         )
-        return tuple(x.to(dt) for x, dt in zip(grads, ctx.dtypes, strict=True))  # type: ignore[return-value]
+        return (*(x.to(dt) for x, dt in zip(grads, ctx.dtypes, strict=True)), None)  # type: ignore[return-value]

@@ -47,7 +47,9 @@ class ScoreFunction(nn.Module):
             return q @ k.transpose(-1, -2)
         if self.kind == "cosine":
             return F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-1, -2)
-        return AdditiveScore.apply(q, k, self.w_score)
+        # grad mode is off inside an autograd Function's forward: read it here
+        training = self.training and torch.is_grad_enabled()
+        return AdditiveScore.apply(q, k, self.w_score, training)
 
     def scale(self, raw: Scores) -> Scores:
         if self.kind == "scaled_dot":

@@ -42,10 +42,14 @@ def test_the_fused_formulas_equal_the_broadcast_form_and_autograd():
         torch.testing.assert_close(ours, ref, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("kernel", ["loop", "fused"])
+@pytest.mark.parametrize("kernel", ["loop", "fused", "loop_by_env"])
 def test_additive_score_equals_the_broadcast_form_and_its_gradients(kernel, monkeypatch):
-    if kernel == "loop":
+    if kernel == "loop_by_env":  # training mode, but the environment asks for the loop
         monkeypatch.setenv(additive_score.KERNEL_ENV, "loop")
+
+    def score(q, k, w):
+        return AdditiveScore.apply(q, k, w, kernel != "loop")  # the flag: a model in training mode
+
     q, k, w = _inputs()
     g = torch.randn(2, 3, 5, 7, dtype=torch.float64)
     ref = _grads(_reference, q, k, w, g)
@@ -53,22 +57,30 @@ def test_additive_score_equals_the_broadcast_form_and_its_gradients(kernel, monk
     monkeypatch.setattr(additive_score, "_compiled", None)  # built afresh, or not at all
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # the fallback's warning would fail this
-        ours = _grads(AdditiveScore.apply, q, k, w, g)
+        ours = _grads(score, q, k, w, g)
     assert (additive_score._compiled is not None) == (kernel == "fused")
     for a, b in zip(ours, ref, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
-    assert torch.autograd.gradcheck(AdditiveScore.apply, (q, k, w))
+    assert torch.autograd.gradcheck(score, (q, k, w))
 
 
-def test_inference_without_gradients_uses_the_loop_and_compiles_nothing(monkeypatch):
-    def fail():
-        raise AssertionError("the compiled kernels were asked for at inference")
+def test_only_a_model_in_training_mode_compiles(monkeypatch):
+    # the app's attribution takes gradients of an eval-mode model at every prompt length: that
+    # must stay on the loop, or each new length would be a new compile
+    from model.build import build_model
+    from model.config import ModelConfig
 
-    monkeypatch.setattr(additive_score, "_kernels", fail)
-    q, k, w = _inputs(grad=False)
-    torch.testing.assert_close(
-        AdditiveScore.apply(q, k, w), _reference(q, k, w), rtol=0, atol=1e-12
-    )
+    asked = []
+    monkeypatch.setattr(additive_score, "_kernels", lambda: asked.append(1))  # None: the loop
+    cfg = ModelConfig(vocab_size=11, n_ctx=8, d_model=16, n_layers=1, n_heads=2, d_head=8, d_mlp=32)
+    model = build_model(cfg.replace(attn_score="additive"))
+    tokens = torch.randint(11, (2, 6))
+    with torch.no_grad():
+        model.train()(tokens)
+    model.eval()(tokens).sum().backward()
+    assert asked == []  # no gradients, or not training: never asked
+    model.train()(tokens).sum().backward()
+    assert len(asked) == 2  # forward and backward
 
 
 def test_bfloat16_inputs_are_scored_in_float32_and_get_bfloat16_gradients():
@@ -89,7 +101,7 @@ def test_a_failing_compiler_falls_back_to_the_loop_with_one_warning(monkeypatch)
     q, k, w = _inputs()
     g = torch.randn(2, 3, 5, 7, dtype=torch.float64)
     with pytest.warns(RuntimeWarning, match="d_head loop"):
-        ours = _grads(AdditiveScore.apply, q, k, w, g)
+        ours = _grads(lambda q, k, w: AdditiveScore.apply(q, k, w, True), q, k, w, g)
     for a, b in zip(ours, _grads(_reference, q, k, w, g), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
     assert additive_score._compile_failed  # remembered: the next call goes straight to the loop
