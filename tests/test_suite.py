@@ -118,6 +118,45 @@ def test_shipped_suite_spec_is_valid() -> None:
     assert len({(h, d) for h, d in shapes if h * d == 128}) >= 4
 
 
+def test_the_twice_the_budget_spec_is_the_shipped_suite_with_only_its_budget_and_folders_changed() -> (
+    None
+):
+    shipped = read_suite(REPO / "configs" / "suite.toml")
+    longer = read_suite(REPO / "configs" / "suite_2x.toml")
+    assert longer.work_dir != shipped.work_dir and longer.out_dir != shipped.out_dir
+    assert [v.name for v in longer.variants] == [v.name for v in shipped.variants]
+    assert (longer.seeds, longer.grid, longer.grid_start) == (
+        shipped.seeds,
+        shipped.grid,
+        shipped.grid_start,
+    )
+    for a, b in zip(shipped.variants, longer.variants, strict=True):
+        assert a.run.model == b.run.model, a.name
+        if a.run.train.task == "lm":
+            assert b.run.train.max_steps == 2 * a.run.train.max_steps, a.name
+            assert dataclasses.replace(b.run.train, max_steps=a.run.train.max_steps) == a.run.train
+        else:  # the reversal task sets its own budget per variant, which the base does not touch
+            assert b.run.train == a.run.train, a.name
+
+
+def test_extends_merges_tables_replaces_the_rest_and_refuses_a_loop(tmp_path: Path) -> None:
+    base = tiny_suite(tmp_path)
+    child = tmp_path / "child" / "longer.toml"
+    child.parent.mkdir()
+    child.write_text(
+        'extends = "../suite.toml"\n[suite]\nseeds = [5]\n[base.train]\nmax_steps = 99\n'
+    )
+    parent, longer = read_suite(base), read_suite(child)
+    assert longer.seeds == (5,) and parent.seeds != (5,)  # a list is replaced, not appended to
+    assert longer.name == parent.name and longer.grid == parent.grid  # untouched keys inherited
+    v, p = longer.variant("baseline"), parent.variant("baseline")
+    assert v.run.train.max_steps == 99 and v.run.train.lr == p.run.train.lr
+    assert v.run.model == p.run.model
+    base.write_text('extends = "child/longer.toml"\n' + base.read_text())  # top level: first
+    with pytest.raises(ValueError, match="loops back"):
+        read_suite(child)
+
+
 def test_selection_is_never_on_validation(tmp_path: Path) -> None:
     path = tiny_suite(tmp_path)
     text = path.read_text().replace(

@@ -208,8 +208,33 @@ def variant_done(suite: Suite, variant: Variant) -> bool:
     )
 
 
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`: tables merge key by key, anything else (lists too) is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_spec(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A suite spec's TOML, with `extends = "other.toml"` (relative to the file) resolved: a spec
+    that changes a budget or a folder names only what differs, so it cannot drift from the suite
+    it varies."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ValueError(f"{path}: `extends` loops back to itself")
+    spec = tomllib.loads(path.read_text())
+    parent = spec.pop("extends", None)
+    if parent is None:
+        return spec
+    return _merged(load_spec(path.parent / parent, (*_seen, path)), spec)
+
+
 def read_suite(path: str | Path) -> Suite:
-    spec = tomllib.loads(Path(path).read_text())
+    spec = load_spec(path)
     meta = spec["suite"]
     base = spec.get("base", {})
     snap = set(meta.get("snapshot_variants", []))
