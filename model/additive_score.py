@@ -13,9 +13,10 @@ made this variant 20x slower than the others to train. Two ways round it, same a
 - the fused kernels: the same sums written as reductions over the 5-D index space and handed to
   `torch.compile`, which generates loops that never materialise the 5-D tensor. The forward pass
   is one tanh per (b, h, i, j, d); the backward pass two (one reduction over keys for dq and dw,
-  one over queries for dk). About 2x the loop's speed on a CPU core (bench/bench_additive.py).
-  Used when a model in training mode needs gradients; if the compiler is missing or fails, the
-  loop takes over with one warning, so a machine without a C++ toolchain still trains, only slower.
+  one over queries for dk). About 1.8x the loop's speed on a CPU core (bench/bench_additive.py).
+  Used when a model in training mode needs gradients, for its first few input shapes (training
+  has one); if the compiler is missing or fails, the loop takes over with one warning, so a
+  machine without a C++ toolchain still trains, only slower.
 
 The backward identities, with t = tanh(q_i + k_j) and g = dL/dS:
     dq[i, d] = w_d * sum_j g_ij (1 - t_ijd^2)      dk[j, d] = w_d * sum_i g_ij (1 - t_ijd^2)
@@ -32,6 +33,7 @@ from typing import no_type_check
 import torch
 from jaxtyping import Float
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 Q = Float[Tensor, "batch head q_pos d_head"]
 K = Float[Tensor, "batch head k_pos d_head"]
@@ -87,6 +89,11 @@ def loop_backward(q: Q, k: K, w: W, g: Scores) -> tuple[Q, K, W]:
 
 _compiled: dict[str, Callable] | None = None
 _compile_failed = False
+# Each new input shape is a new compile, and past torch's recompile limit dynamo would quietly run
+# the formulas eagerly: five-dimensional tensors, the very thing this module avoids. Training has
+# one shape; past a few, the loop takes every new one.
+MAX_COMPILED_SHAPES = 4
+_compiled_shapes: set[tuple[tuple[int, ...], ...]] = set()
 
 
 def _kernels() -> dict[str, Callable] | None:
@@ -106,7 +113,11 @@ def _run(name: str, loop: Callable, *args: Tensor):
     """The compiled kernel `name` if it works here, else the loop (warning once)."""
     global _compile_failed
     kernels = _kernels()
+    shapes = tuple(tuple(a.shape) for a in args)
+    if shapes not in _compiled_shapes and len(_compiled_shapes) >= MAX_COMPILED_SHAPES:
+        kernels = None
     if kernels is not None:
+        _compiled_shapes.add(shapes)
         try:
             return kernels[name](*args)
         except Exception as e:  # no C++ compiler, an unsupported backend: the loop is always there
@@ -144,6 +155,7 @@ class AdditiveScore(torch.autograd.Function):
         return loop_forward(q, k, w)
 
     @staticmethod
+    @once_differentiable  # the saved q, k, w are float32 copies: no graph to differentiate again
     def backward(ctx, g: Scores) -> tuple[Q, K, W, None]:  # type: ignore[override]
         q, k, w = ctx.saved_tensors
         g = g.to(q.dtype).contiguous()

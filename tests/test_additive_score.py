@@ -105,3 +105,42 @@ def test_a_failing_compiler_falls_back_to_the_loop_with_one_warning(monkeypatch)
     for a, b in zip(ours, _grads(_reference, q, k, w, g), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
     assert additive_score._compile_failed  # remembered: the next call goes straight to the loop
+
+
+def test_the_fused_path_under_bfloat16_autocast_matches_the_float32_reference(monkeypatch):
+    # how the suite trains: a model in training mode under CPU autocast hands the score bf16 q, k
+    monkeypatch.setattr(additive_score, "_compile_failed", False)
+    q, k, w = (x.detach().to(torch.bfloat16).requires_grad_() for x in _inputs(torch.float32))
+    with torch.autocast("cpu", dtype=torch.bfloat16), warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out = AdditiveScore.apply(q, k, w, True)
+    assert out.dtype == torch.float32
+    out.sum().backward()
+    assert q.grad.dtype == torch.bfloat16
+    ref = _grads(_reference, *(x.detach().float() for x in (q, k, w)), torch.ones_like(out))
+    torch.testing.assert_close(out, ref[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(q.grad.float(), ref[1], rtol=2e-2, atol=2e-2)  # bf16 rounding
+
+
+def test_past_a_few_shapes_new_ones_go_to_the_loop_instead_of_recompiling(monkeypatch):
+    monkeypatch.setattr(additive_score, "_compile_failed", False)
+    monkeypatch.setattr(additive_score, "_compiled_shapes", set())
+    monkeypatch.setattr(additive_score, "MAX_COMPILED_SHAPES", 1)
+    looped = []
+    loop = additive_score.loop_forward
+    monkeypatch.setattr(additive_score, "loop_forward", lambda *a: looped.append(1) or loop(*a))
+    q, k, w = _inputs()
+    AdditiveScore.apply(q, k, w, True)
+    assert looped == []  # the first shape is compiled
+    AdditiveScore.apply(q[:, :, :3], k, w, True)
+    assert looped == [1]  # a second shape, past the cap: the loop
+    torch.testing.assert_close(
+        AdditiveScore.apply(q[:, :, :3], k, w, True), _reference(q[:, :, :3], k, w)
+    )
+
+
+def test_a_second_derivative_is_refused_rather_than_wrong():
+    q, k, w = _inputs()
+    (gq,) = torch.autograd.grad(AdditiveScore.apply(q, k, w).sum(), q, create_graph=True)
+    with pytest.raises(RuntimeError):
+        gq.sum().backward()

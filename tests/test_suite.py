@@ -155,6 +155,12 @@ def test_extends_merges_tables_replaces_the_rest_and_refuses_a_loop(tmp_path: Pa
     base.write_text('extends = "child/longer.toml"\n' + base.read_text())  # top level: first
     with pytest.raises(ValueError, match="loops back"):
         read_suite(child)
+    child.write_text("extends = 3\n")
+    with pytest.raises(ValueError, match="must be a file name"):
+        read_suite(child)
+    child.write_text('[suite]\nextends = "../suite.toml"\n')  # inside a table: a mistake
+    with pytest.raises(ValueError, match="top of the file"):
+        read_suite(child)
 
 
 def test_selection_is_never_on_validation(tmp_path: Path) -> None:

@@ -148,7 +148,7 @@ def _print_report(out: dict[str, Any], header: str) -> None:
     if out["context_gain"] is not None:
         print(
             f"context gain {out['context_gain']:.3f} nats "
-            "(loss at position 2 minus the mean over the window's second half)"
+            "(loss at position index 2, after 3 tokens, minus the mean over the window's second half)"
         )
     for title, key in (("hardest", "hardest_tokens"), ("easiest", "easiest_tokens")):
         print(f"{title} tokens seen at least {out['min_count']} times (mean loss, times a target):")

@@ -227,9 +227,14 @@ def load_spec(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in _seen:
         raise ValueError(f"{path}: `extends` loops back to itself")
     spec = tomllib.loads(path.read_text())
+    for name, table in spec.items():
+        if isinstance(table, dict) and "extends" in table:
+            raise ValueError(f"{path}: `extends` belongs at the top of the file, not in [{name}]")
     parent = spec.pop("extends", None)
     if parent is None:
         return spec
+    if not isinstance(parent, str):
+        raise ValueError(f"{path}: `extends` must be a file name, got {parent!r}")
     return _merged(load_spec(path.parent / parent, (*_seen, path)), spec)
 
 
