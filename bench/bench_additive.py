@@ -16,17 +16,11 @@ step against the baseline's, see `bench/bench_suite_steps.py --only additive`.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # also runnable as `python bench/bench_additive.py`
-    sys.path.insert(0, str(REPO_ROOT))
-
-from bench._timing import CLOCKS, add_timing_args, apply_timing_args, interleaved, print_table  # noqa: E402
-from model.additive_score import (  # noqa: E402
+from bench._timing import CLOCKS, add_timing_args, apply_timing_args, interleaved, print_table
+from model.additive_score import (
     fused_backward,
     fused_forward,
     loop_backward,

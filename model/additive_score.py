@@ -93,7 +93,17 @@ _compile_failed = False
 # the formulas eagerly: five-dimensional tensors, the very thing this module avoids. Training has
 # one shape; past a few, the loop takes every new one.
 MAX_COMPILED_SHAPES = 4
-_compiled_shapes: set[tuple[tuple[int, ...], ...]] = set()
+_compiled_shapes: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
+
+
+def _admit(q: Q, k: K) -> bool:
+    """Whether this (q, k) shape may use the compiled kernels: a shape seen before, or room for one."""
+    key = (tuple(q.shape), tuple(k.shape))
+    if key not in _compiled_shapes:
+        if len(_compiled_shapes) >= MAX_COMPILED_SHAPES:
+            return False
+        _compiled_shapes.add(key)
+    return True
 
 
 def _kernels() -> dict[str, Callable] | None:
@@ -113,11 +123,7 @@ def _run(name: str, loop: Callable, *args: Tensor):
     """The compiled kernel `name` if it works here, else the loop (warning once)."""
     global _compile_failed
     kernels = _kernels()
-    shapes = tuple(tuple(a.shape) for a in args)
-    if shapes not in _compiled_shapes and len(_compiled_shapes) >= MAX_COMPILED_SHAPES:
-        kernels = None
     if kernels is not None:
-        _compiled_shapes.add(shapes)
         try:
             return kernels[name](*args)
         except Exception as e:  # no C++ compiler, an unsupported backend: the loop is always there
@@ -149,7 +155,7 @@ class AdditiveScore(torch.autograd.Function):
         # fused only for training: its shapes are fixed, so one compile pays back over thousands
         # of steps; gradients outside training (the app's attribution, a record's probes) come
         # at prompt lengths that vary, where each new length would be a new compile
-        ctx.fused = training and any(ctx.needs_input_grad[:3])
+        ctx.fused = training and any(ctx.needs_input_grad[:3]) and _admit(q, k)
         if ctx.fused:
             return _run("forward", loop_forward, q, k, w)
         return loop_forward(q, k, w)
