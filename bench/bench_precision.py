@@ -6,6 +6,10 @@ The suite trains with `precision = "bfloat16"` (CPU autocast: matmuls in bf16, w
 state in fp32) because it is faster on processors with AVX-512 BF16 or AMX; on processors without
 them bf16 is emulated and far slower. This prints the ratio on the machine it runs on, for the
 suite's step ([12, 128]) and nanoGPT's baby GPT step ([12, 64]), so the choice is measured.
+
+A third contender runs the attention kernel as autocast would choose it, in bfloat16: the model
+instead hands PyTorch's CPU flash-attention kernel float32 copies (model/attention.py,
+CPU_AUTOCAST_SDPA_FLOAT32), because its bfloat16 version is the slower one at these shapes.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from bench._timing import CLOCKS, add_timing_args, apply_timing_args, interleaved, print_table
+from model import attention
 from model.build import build_model
 from model.config import ModelConfig
 
@@ -34,13 +39,14 @@ BASE = ModelConfig(
 )
 
 
-def step_fn(batch: int, n_ctx: int, bf16: bool):
+def step_fn(batch: int, n_ctx: int, bf16: bool, sdpa_float32: bool = True):
     torch.manual_seed(0)
     model = build_model(BASE.replace(n_ctx=n_ctx))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, foreach=True)
     x = torch.randint(0, BASE.vocab_size, (batch, n_ctx))
 
     def step() -> None:
+        attention.CPU_AUTOCAST_SDPA_FLOAT32 = sdpa_float32
         with torch.enable_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = model(x)
             loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x.reshape(-1))
@@ -62,12 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "fp32": step_fn(batch, n_ctx, False),
                 "bf16 autocast": step_fn(batch, n_ctx, True),
+                "bf16 autocast, bf16 attention kernel": step_fn(batch, n_ctx, True, False),
             },
             repeats=args.repeats,
             warmup=args.warmup,
             clock=CLOCKS[args.clock],
         )
-        print_table(timings, ("fp32",))
+        print_table(timings, ("fp32", "bf16 autocast"))
+    attention.CPU_AUTOCAST_SDPA_FLOAT32 = True
     return 0
 
 
