@@ -323,6 +323,12 @@ def test_evaluate_is_the_mean_cross_entropy_over_every_target(n_targets):
         for i in range(16):
             expected = np.mean([by_hand[s + i + 1] for s in starts])
             assert result.per_position[i] == pytest.approx(expected, rel=1e-6)
+    # each full window's own gain (a partial last window scores only its new targets: left out)
+    gains = [
+        by_hand[s + 3] - np.mean([by_hand[s + i + 1] for i in range(8, 16)]) for s in starts[:3]
+    ]
+    assert result.window_gains == pytest.approx(gains, rel=1e-6)
+    assert result.context_gain_se() == pytest.approx(np.std(gains, ddof=1) / math.sqrt(3), rel=1e-6)
     per_token: dict[int, list[float]] = {}
     for index, loss in by_hand.items():
         per_token.setdefault(int(tokens[index]), []).append(loss)

@@ -35,6 +35,14 @@ class EvalResult:
     per_position: list[float] = field(default_factory=list)  # mean loss at each window position
     per_token: dict[int, float] = field(default_factory=dict)  # mean loss per target token id
     per_token_count: dict[int, int] = field(default_factory=dict)  # how often each was a target
+    # the context gain of each full window on its own: their spread is how much the split's gain
+    # depends on which text was scored (every seed is scored on the same windows)
+    window_gains: list[float] = field(default_factory=list)
+
+    def context_gain_se(self) -> float | None:
+        """Standard error of the mean window gain; None with fewer than two full windows."""
+        n = len(self.window_gains)
+        return float(np.std(self.window_gains, ddof=1) / math.sqrt(n)) if n > 1 else None
 
     def bits_per_char(self, n_chars: int) -> float:
         """Total bits over the characters they encode: compares character and BPE models."""
@@ -70,6 +78,7 @@ def evaluate(
     pos_count = torch.zeros(n_ctx, dtype=torch.float64)
     vocab_sum: torch.Tensor | None = None
     vocab_count: torch.Tensor | None = None
+    gains: list[float] = []
     for x, y in eval_windows(tokens, n_ctx, batch_size):
         x, y = x.to(device), y.to(device)
         logits = model(x).float()
@@ -90,6 +99,10 @@ def evaluate(
                 vocab_sum = torch.zeros(logits.shape[-1], dtype=torch.float64)
                 vocab_count = torch.zeros(logits.shape[-1], dtype=torch.float64)
             vocab_sum.index_add_(0, y[valid].cpu(), losses[valid].double().cpu())
+            full = valid.all(1)
+            if n >= 8 and bool(full.any()):  # context_gain's rule, one window at a time
+                win = losses[full].double()
+                gains.extend((win[:, 2] - win[:, n // 2 :].mean(1)).tolist())
             vocab_count.index_add_(
                 0, y[valid].cpu(), torch.ones(int(valid.sum()), dtype=torch.float64)
             )
@@ -102,6 +115,7 @@ def evaluate(
         seen_ids = torch.nonzero(vocab_count).flatten().tolist()
         result.per_token = {i: float(vocab_sum[i] / vocab_count[i]) for i in seen_ids}
         result.per_token_count = {i: int(vocab_count[i]) for i in seen_ids}
+        result.window_gains = gains
     return result
 
 
@@ -129,6 +143,8 @@ def report(
         "loss_per_position": result.per_position,
         # the suite's measure of how much far context helps (training.references.context_gain)
         "context_gain": context_gain(result.per_position),
+        "context_gain_se": result.context_gain_se(),
+        "context_gain_windows": len(result.window_gains),
         "loss_per_token": {str(i): row(i) for i in result.per_token},
         "min_count": min_count,
         "hardest_tokens": [row(i) for i in ranked[::-1][:top]],
@@ -149,6 +165,11 @@ def _print_report(out: dict[str, Any], header: str) -> None:
         print(
             f"context gain {out['context_gain']:.3f} nats "
             "(loss at position index 2, after 3 tokens, minus the mean over the window's second half)"
+        )
+    if out["context_gain_se"] is not None:
+        print(
+            f"  standard error {out['context_gain_se']:.3f} over {out['context_gain_windows']} "
+            "full windows (which text is scored; seeds scored on the same windows share it)"
         )
     for title, key in (("hardest", "hardest_tokens"), ("easiest", "easiest_tokens")):
         print(f"{title} tokens seen at least {out['min_count']} times (mean loss, times a target):")
