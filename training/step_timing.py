@@ -6,7 +6,11 @@ training time" needs the models timed under the same conditions, so this trains 
 a few steps in turn, round after round, in one process and one thread, with the suite's own
 training step (batch, context, bf16 autocast or not, AdamW with clipping; evaluation left out), on
 this machine's CPU: whatever else the machine does weighs on every model alike, and the median
-over rounds drops the rounds it disturbed most.
+over rounds drops the rounds it disturbed most. With one thread (the default) the clock is this
+process's CPU time, blind to the time other processes hold the core: on a machine whose cores are
+busy with two suite runs, wall time put an LSTM's step at 0.72x the baseline's, CPU time minutes
+later at 0.59x (what the two steps' costs predict). With several threads CPU time would count threads spinning at
+barriers, so the clock is wall time there.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class StepTiming:
     steps_per_round: int
     threads: int
     device: str  # always this machine's CPU: the timing never moves models to a GPU
+    clock: str = "cpu"  # "cpu": this process's CPU time (one thread); "wall" with more threads
 
     def ratio(self, a: str, b: str) -> float:
         """How many of b's steps fit in the time of one of a's."""
@@ -87,12 +92,13 @@ def time_steps_side_by_side(
             for label in setups:  # warm-up: first-call allocations and kernel selection
                 step(label)
             per_round: dict[str, list[float]] = {label: [] for label in setups}
+            clock = time.process_time if threads == 1 else time.perf_counter
             for _ in range(rounds):
                 for label in setups:
-                    t0 = time.perf_counter()
+                    t0 = clock()
                     for _ in range(steps_per_round):
                         step(label)
-                    per_round[label].append((time.perf_counter() - t0) / steps_per_round)
+                    per_round[label].append((clock() - t0) / steps_per_round)
     finally:
         torch.set_num_threads(before)
     return StepTiming(
@@ -101,4 +107,5 @@ def time_steps_side_by_side(
         steps_per_round,
         threads,
         f"cpu:{platform.processor() or platform.machine()}",
+        "cpu" if threads == 1 else "wall",
     )

@@ -204,6 +204,7 @@ def _speed_against_reference(
         "steps_per_round": timing.steps_per_round,
         "threads": timing.threads,
         "device": timing.device,
+        "clock": timing.clock,
     }
 
 
