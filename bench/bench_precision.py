@@ -62,20 +62,23 @@ def main(argv: list[str] | None = None) -> int:
     add_timing_args(parser, repeats=15)
     args = parser.parse_args(argv)
     print(apply_timing_args(args))
-    for batch, n_ctx in ((12, 128), (12, 64)):
-        print(f"\ntraining step [{batch}, {n_ctx}]")
-        timings = interleaved(
-            {
-                "fp32": step_fn(batch, n_ctx, False),
-                "bf16 autocast": step_fn(batch, n_ctx, True),
-                "bf16 autocast, bf16 attention kernel": step_fn(batch, n_ctx, True, False),
-            },
-            repeats=args.repeats,
-            warmup=args.warmup,
-            clock=CLOCKS[args.clock],
-        )
-        print_table(timings, ("fp32", "bf16 autocast"))
-    attention.CPU_AUTOCAST_SDPA_FLOAT32 = True
+    default = attention.CPU_AUTOCAST_SDPA_FLOAT32
+    try:
+        for batch, n_ctx in ((12, 128), (12, 64)):
+            print(f"\ntraining step [{batch}, {n_ctx}]")
+            timings = interleaved(
+                {
+                    "fp32": step_fn(batch, n_ctx, False),
+                    "bf16 autocast": step_fn(batch, n_ctx, True),
+                    "bf16 autocast, bf16 attention kernel": step_fn(batch, n_ctx, True, False),
+                },
+                repeats=args.repeats,
+                warmup=args.warmup,
+                clock=CLOCKS[args.clock],
+            )
+            print_table(timings, ("fp32", "bf16 autocast"))
+    finally:
+        attention.CPU_AUTOCAST_SDPA_FLOAT32 = default
     return 0
 
 

@@ -141,9 +141,10 @@ class Attention(nn.Module):
 
 # Under CPU autocast, run the fused kernel on float32 copies of q, k, v rather than in bfloat16.
 # PyTorch's CPU flash-attention kernel is about 3x slower in bfloat16 than in float32 at this
-# project's shapes (forward + backward, [12, 4, 128, 32]: 23 ms vs 8.5 ms on one core), and the
-# float32 kernel sees the same bf16-valued inputs, so nothing is less exact: the suite's whole
-# training step takes 0.65x the time (bench/bench_precision.py). False restores autocast's choice.
+# project's shapes (forward + backward, [12, 4, 128, 32]: 23 ms vs 8.5 ms on one core). Its inputs
+# are bf16-valued already (autocast's projections made them), so nothing is less exact; the cosine
+# score's normalised q is float32 and is no longer rounded. The whole training step is 1.6x faster
+# (bench/bench_precision.py). False restores autocast's own choice.
 CPU_AUTOCAST_SDPA_FLOAT32 = True
 
 
@@ -151,16 +152,27 @@ def _sdpa(
     q: Float[Tensor, "batch head q_pos d"],
     k: Float[Tensor, "batch head k_pos d"],
     v: Float[Tensor, "batch head k_pos d_head"],
-    **kwargs,
+    attn_mask: Bool[Tensor, "#batch 1 #q_pos k_pos"] | None,
+    dropout_p: float,
+    is_causal: bool,
+    scale: float,
 ) -> Float[Tensor, "batch head q_pos d_head"]:
     """F.scaled_dot_product_attention; under CPU autocast its float32 kernel, cast back."""
+    kwargs = dict(attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale)
+    low = torch.get_autocast_dtype("cpu")
     if not (
-        CPU_AUTOCAST_SDPA_FLOAT32 and q.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+        CPU_AUTOCAST_SDPA_FLOAT32
+        and q.device.type == "cpu"
+        and torch.is_autocast_enabled("cpu")
+        and all(
+            x.dtype in (torch.float32, low) for x in (q, k, v)
+        )  # not float64: autocast keeps it
+        and (attn_mask is None or attn_mask.dtype == torch.bool)
     ):
         return F.scaled_dot_product_attention(q, k, v, **kwargs)
     with torch.autocast("cpu", enabled=False):
         z = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), **kwargs)
-    return z.to(torch.get_autocast_dtype("cpu"))  # the dtype autocast would have returned
+    return z.to(low)  # the dtype autocast's own call returns
 
 
 def _visibility(

@@ -103,6 +103,36 @@ def test_cpu_autocast_runs_the_fused_kernel_in_float32(name: str, monkeypatch) -
     assert error(ours) <= 1.25 * error(autocasts)
 
 
+def test_cpu_autocast_float32_kernel_takes_boolean_masks(monkeypatch) -> None:
+    """The masked calls (a cached prefix, right padding) take the float32 kernel under autocast
+    too, and agree with float32 inference to bf16 precision."""
+    seen: list[tuple[torch.dtype, bool]] = []
+    real = F.scaled_dot_product_attention
+
+    def spy(q, k, v, **kwargs):
+        seen.append((q.dtype, kwargs.get("attn_mask") is not None))
+        return real(q, k, v, **kwargs)
+
+    monkeypatch.setattr(attention.F, "scaled_dot_product_attention", spy)
+    model = make(TINY)
+    toks = tokens(batch=2, n=12)
+    padding = torch.ones(2, 12, dtype=torch.bool)
+    padding[1, 7:] = False
+    exact = model(toks, attention_mask=padding)
+    seen.clear()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        padded = model(toks, attention_mask=padding)
+        cache = model.new_cache()
+        model(toks[:, :5], kv_cache=cache)
+        cached = model(toks[:, 5:7], kv_cache=cache)  # two new queries after 5 cached keys
+    assert seen and all(dtype == torch.float32 for dtype, _ in seen)
+    assert sum(masked for _, masked in seen) == 2 * TINY.n_layers  # padding, then the offset
+    scale = exact.abs().max().item()
+    torch.testing.assert_close(padded.float()[0], exact[0], atol=0.03 * scale, rtol=0)
+    torch.testing.assert_close(padded.float()[1, :7], exact[1, :7], atol=0.03 * scale, rtol=0)
+    torch.testing.assert_close(cached.float(), model(toks[:, :7])[:, 5:], atol=0.03 * scale, rtol=0)
+
+
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_fast_path_equals_instrumented_path(name: str) -> None:
     model = make(VARIANTS[name])

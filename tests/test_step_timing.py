@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
+import training.step_timing as st
 from model.config import ModelConfig
 from training.config import TrainConfig
 from training.step_timing import time_steps_side_by_side
@@ -29,10 +32,6 @@ def test_a_bigger_model_takes_longer_per_step() -> None:
 
 def test_one_thread_counts_cpu_time_not_time_the_core_was_taken(monkeypatch) -> None:
     """A step that loses the core (here: sleeps) costs wall time but no CPU time."""
-    import time
-
-    import training.step_timing as st
-
     real_step = torch.optim.AdamW.step
 
     def slow_step(self, *args, **kwargs):

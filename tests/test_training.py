@@ -348,6 +348,16 @@ def test_evaluate_is_the_mean_cross_entropy_over_every_target(n_targets):
     assert evaluate(model, tokens, n_ctx=16).per_position == []  # detail is opt-in
 
 
+def test_a_window_too_short_for_a_gain_has_no_gain_or_error():
+    torch.manual_seed(0)
+    model = build_model(TINY)
+    tokens = np.arange(8, dtype=np.uint16) % TINY.vocab_size  # 7 targets: one window, no gain
+    result = evaluate(model, tokens, n_ctx=16, detail=True)
+    assert result.window_gains == [] and result.context_gain_se() is None
+    one = evaluate(model, np.arange(17, dtype=np.uint16) % TINY.vocab_size, n_ctx=16, detail=True)
+    assert len(one.window_gains) == 1 and one.context_gain_se() is None  # one window: no spread
+
+
 def test_the_last_record_and_the_evaluate_cli_report_loss_per_position_and_token(tmp_path, capsys):
     run = tiny_run(tmp_path, max_steps=6, eval_interval=3, checkpoint_interval=6)
     train(run)

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from jaxtyping import Bool, Float
+from torch import Tensor, nn
 
 from model.tokenizers import Tokenizer
 from training.batches import EVAL_IGNORE_INDEX, eval_windows
@@ -40,7 +41,9 @@ class EvalResult:
     window_gains: list[float] = field(default_factory=list)
 
     def context_gain_se(self) -> float | None:
-        """Standard error of the mean window gain; None with fewer than two full windows."""
+        """Standard error of the mean gain over full windows (the split's gain also counts a last,
+        partial window); None with fewer than two. It treats windows as independent; neighbouring
+        windows come from the same scene, so it is a lower bound on the text-to-text spread."""
         n = len(self.window_gains)
         return float(np.std(self.window_gains, ddof=1) / math.sqrt(n)) if n > 1 else None
 
@@ -99,13 +102,10 @@ def evaluate(
                 vocab_sum = torch.zeros(logits.shape[-1], dtype=torch.float64)
                 vocab_count = torch.zeros(logits.shape[-1], dtype=torch.float64)
             vocab_sum.index_add_(0, y[valid].cpu(), losses[valid].double().cpu())
-            full = valid.all(1)
-            if n >= 8 and bool(full.any()):  # context_gain's rule, one window at a time
-                win = losses[full].double()
-                gains.extend((win[:, 2] - win[:, n // 2 :].mean(1)).tolist())
             vocab_count.index_add_(
                 0, y[valid].cpu(), torch.ones(int(valid.sum()), dtype=torch.float64)
             )
+            gains += _full_window_gains(losses, valid)
     model.train(was_training)
     result = EvalResult(loss=total / max(count, 1), n_tokens=count)
     if detail:
@@ -117,6 +117,15 @@ def evaluate(
         result.per_token_count = {i: int(vocab_count[i]) for i in seen_ids}
         result.window_gains = gains
     return result
+
+
+def _full_window_gains(
+    losses: Float[Tensor, "window pos"], valid: Bool[Tensor, "window pos"]
+) -> list[float]:
+    """context_gain of each window whose every target was scored (a last window that overlaps
+    the one before scores only its new targets: it has no position 2 of its own)."""
+    rows = losses[valid.all(1)].double().cpu().tolist()
+    return [g for g in map(context_gain, rows) if g is not None]
 
 
 def report(

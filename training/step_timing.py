@@ -9,8 +9,8 @@ this machine's CPU: whatever else the machine does weighs on every model alike, 
 over rounds drops the rounds it disturbed most. With one thread (the default) the clock is this
 process's CPU time, blind to the time other processes hold the core: on a machine whose cores are
 busy with two suite runs, wall time put an LSTM's step at 0.72x the baseline's, CPU time minutes
-later at 0.59x (what the two steps' costs predict). With several threads CPU time would count threads spinning at
-barriers, so the clock is wall time there.
+later at 0.59x (what the two steps' costs predict). With several threads CPU time would count
+threads spinning at barriers, so the clock is wall time there.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class StepTiming:
     steps_per_round: int
     threads: int
     device: str  # always this machine's CPU: the timing never moves models to a GPU
-    clock: str = "cpu"  # "cpu": this process's CPU time (one thread); "wall" with more threads
+    clock: str  # "cpu": this process's CPU time (one thread); "wall" with more threads
 
     def ratio(self, a: str, b: str) -> float:
         """How many of b's steps fit in the time of one of a's."""
@@ -58,6 +58,7 @@ def time_steps_side_by_side(
     not depend on what the weights have learned."""
     if rounds < 1 or steps_per_round < 1:
         raise ValueError("rounds and steps_per_round must be at least 1")
+    clock_name = "cpu" if threads == 1 else "wall"
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -92,7 +93,9 @@ def time_steps_side_by_side(
             for label in setups:  # warm-up: first-call allocations and kernel selection
                 step(label)
             per_round: dict[str, list[float]] = {label: [] for label in setups}
-            clock = time.process_time if threads == 1 else time.perf_counter
+            # process_time counts every thread of the process, idle pools included: with one
+            # intra-op thread nothing else here works during a step
+            clock = time.process_time if clock_name == "cpu" else time.perf_counter
             for _ in range(rounds):
                 for label in setups:
                     t0 = clock()
@@ -107,5 +110,5 @@ def time_steps_side_by_side(
         steps_per_round,
         threads,
         f"cpu:{platform.processor() or platform.machine()}",
-        "cpu" if threads == 1 else "wall",
+        clock_name,
     )
