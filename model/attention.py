@@ -118,7 +118,10 @@ class Attention(nn.Module):
                 scale=scale,
             )
         else:
-            raw = self.hook_raw_scores(self.score_fn.raw(qh, kh))
+            # the causal mask will hide every score above the diagonal, and no hook looks at them
+            hidden = causal and key_mask is None and offset == 0 and not sees_all
+            skip = hidden and not any_active(*self._pipeline)
+            raw = self.hook_raw_scores(self.score_fn.raw(qh, kh, skip))
             scaled = self.hook_scaled_scores(self.score_fn.scale(raw))
             # adding 0 / -inf is one vectorised pass; masked_fill with a broadcast mask is 5x slower
             masked = scaled if mask is None else scaled + _additive(mask, scaled.dtype)

@@ -42,14 +42,16 @@ class ScoreFunction(nn.Module):
             tau0 = math.log2(n * n - n)
             self.log_tau = nn.Parameter(torch.full((cfg.n_heads,), math.log(tau0)))
 
-    def raw(self, q: Q, k: K) -> Scores:
+    def raw(self, q: Q, k: K, masked_above_diagonal: bool = False) -> Scores:
+        """masked_above_diagonal: the caller hides every key after its query, so a score there
+        may come back 0 instead of computed (the additive score skips that work in training)."""
         if self.kind in ("scaled_dot", "dot"):
             return q @ k.transpose(-1, -2)
         if self.kind == "cosine":
             return F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-1, -2)
         # grad mode is off inside an autograd Function's forward: read it here
         training = self.training and torch.is_grad_enabled()
-        return AdditiveScore.apply(q, k, self.w_score, training)
+        return AdditiveScore.apply(q, k, self.w_score, training, masked_above_diagonal)
 
     def scale(self, raw: Scores) -> Scores:
         if self.kind == "scaled_dot":

@@ -144,3 +144,83 @@ def test_a_second_derivative_is_refused_rather_than_wrong():
     (gq,) = torch.autograd.grad(AdditiveScore.apply(q, k, w).sum(), q, create_graph=True)
     with pytest.raises(RuntimeError):
         gq.sum().backward()
+
+
+# --- a causal model: only the blocks on or below the diagonal ---------------------------------
+
+
+def _causal_inputs(t=16):
+    torch.manual_seed(1)
+    q = torch.randn(2, 3, t, 4, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(2, 3, t, 4, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    return q, k, w
+
+
+@pytest.mark.parametrize("kernel", ["fused", "loop"])
+def test_causal_blocks_equal_the_full_score_wherever_the_mask_lets_it_through(kernel, monkeypatch):
+    monkeypatch.setattr(additive_score, "_compile_failed", kernel == "loop")
+    q, k, w = _causal_inputs()
+    t, n = q.shape[-2], additive_score.CAUSAL_BLOCKS
+    visible = torch.ones(t, t, dtype=torch.bool).tril()
+    # what the mask leaves: the gradient arriving from the softmax is 0 above the diagonal
+    g = torch.randn(2, 3, t, t, dtype=torch.float64) * visible
+
+    def score(q, k, w):
+        return AdditiveScore.apply(q, k, w, True, True)
+
+    out, *grads = _grads(score, q, k, w, g)
+    ref, *ref_grads = _grads(_reference, q, k, w, g)
+    torch.testing.assert_close(out[..., visible], ref[..., visible], rtol=0, atol=1e-12)
+    above = torch.ones(n, n, dtype=torch.bool).triu(1).repeat_interleave(t // n, 0)
+    above = above.repeat_interleave(t // n, 1)  # whole blocks above the diagonal
+    assert out[..., above].abs().max() == 0  # never computed
+    for a, b in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+    assert torch.autograd.gradcheck(score, (q, k, w))  # exact for what it computes
+
+
+def test_causal_blocks_only_where_they_apply(monkeypatch):
+    q, k, w = _causal_inputs()
+    stacked = []
+    real = additive_score._stack_blocks
+    monkeypatch.setattr(additive_score, "_stack_blocks", lambda *a: stacked.append(1) or real(*a))
+    AdditiveScore.apply(q, k, w, False, True)  # not training: the full score
+    AdditiveScore.apply(q[:, :, :8], k[:, :, :8], w, True, True)  # too short to cut
+    AdditiveScore.apply(q[:, :, :15], k[:, :, :15], w, True, True)  # not divisible
+    AdditiveScore.apply(q, k, w, True, False)  # the caller does not mask
+    assert stacked == []
+    AdditiveScore.apply(q, k, w, True, True)
+    assert stacked == [1, 1]  # q and k
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_a_training_model_skips_hidden_scores_without_changing_its_gradients(causal, monkeypatch):
+    from model.build import build_model
+    from model.config import ModelConfig
+
+    cfg = ModelConfig(
+        vocab_size=11, n_ctx=16, d_model=16, n_layers=2, n_heads=2, d_head=8, d_mlp=32
+    ).replace(attn_score="additive", causal_mask=causal)
+    torch.manual_seed(0)
+    model = build_model(cfg).double().train()
+    tokens = torch.randint(11, (2, 16))
+    asked: list[bool] = []
+    apply = AdditiveScore.apply
+
+    def spy(*args):
+        asked.append(args[-1])
+        return apply(*args)
+
+    def grads(hooked: bool) -> list[torch.Tensor]:
+        model.zero_grad()
+        # a hook on the pattern needs every raw score: the full computation, as the app gets it
+        hooks = [(lambda n: n.endswith("hook_pattern"), lambda x, h: None)] if hooked else []
+        model.run_with_hooks(tokens, fwd_hooks=hooks).sum().backward()
+        return [p.grad.clone() for p in model.parameters()]
+
+    monkeypatch.setattr(AdditiveScore, "apply", spy)
+    skipped, full = grads(False), grads(True)
+    assert asked == [causal] * 2 + [False] * 2  # skipped only when masked and unhooked
+    for a, b in zip(skipped, full, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
