@@ -149,27 +149,33 @@ def test_a_second_derivative_is_refused_rather_than_wrong():
 # --- a causal model: only the blocks on or below the diagonal ---------------------------------
 
 
-def _causal_inputs(t=16):
+def _causal_inputs(t=32):
+    # every size distinct (batch 3, heads 2, blocks 4 of 8, d_head 5): a swapped axis cannot hide
     torch.manual_seed(1)
-    q = torch.randn(2, 3, t, 4, dtype=torch.float64, requires_grad=True)
-    k = torch.randn(2, 3, t, 4, dtype=torch.float64, requires_grad=True)
-    w = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    q = torch.randn(3, 2, t, 5, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(3, 2, t, 5, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 5, dtype=torch.float64, requires_grad=True)
     return q, k, w
 
 
 @pytest.mark.parametrize("kernel", ["fused", "loop"])
 def test_causal_blocks_equal_the_full_score_wherever_the_mask_lets_it_through(kernel, monkeypatch):
     monkeypatch.setattr(additive_score, "_compile_failed", kernel == "loop")
+    monkeypatch.setattr(additive_score, "_compiled", None)
+    monkeypatch.setattr(additive_score, "_compiled_shapes", set())
     q, k, w = _causal_inputs()
     t, n = q.shape[-2], additive_score.CAUSAL_BLOCKS
     visible = torch.ones(t, t, dtype=torch.bool).tril()
     # what the mask leaves: the gradient arriving from the softmax is 0 above the diagonal
-    g = torch.randn(2, 3, t, t, dtype=torch.float64) * visible
+    g = torch.randn(*q.shape[:2], t, t, dtype=torch.float64) * visible
 
     def score(q, k, w):
         return AdditiveScore.apply(q, k, w, True, True)
 
-    out, *grads = _grads(score, q, k, w, g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a fallback to the loop would fail this
+        out, *grads = _grads(score, q, k, w, g)
+    assert (additive_score._compiled is not None) == (kernel == "fused")
     ref, *ref_grads = _grads(_reference, q, k, w, g)
     torch.testing.assert_close(out[..., visible], ref[..., visible], rtol=0, atol=1e-12)
     above = torch.ones(n, n, dtype=torch.bool).triu(1).repeat_interleave(t // n, 0)
@@ -177,7 +183,9 @@ def test_causal_blocks_equal_the_full_score_wherever_the_mask_lets_it_through(ke
     assert out[..., above].abs().max() == 0  # never computed
     for a, b in zip(grads, ref_grads, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
-    assert torch.autograd.gradcheck(score, (q, k, w))  # exact for what it computes
+    # exact for what it computes (a smaller window: gradcheck perturbs every input element)
+    small = (x.detach()[:2, :1, :16, :3].clone().requires_grad_() for x in (q, k))
+    assert torch.autograd.gradcheck(score, (*small, w.detach()[:1, :3].clone().requires_grad_()))
 
 
 def test_causal_blocks_only_where_they_apply(monkeypatch):
@@ -186,25 +194,33 @@ def test_causal_blocks_only_where_they_apply(monkeypatch):
     real = additive_score._stack_blocks
     monkeypatch.setattr(additive_score, "_stack_blocks", lambda *a: stacked.append(1) or real(*a))
     AdditiveScore.apply(q, k, w, False, True)  # not training: the full score
-    AdditiveScore.apply(q[:, :, :8], k[:, :, :8], w, True, True)  # too short to cut
-    AdditiveScore.apply(q[:, :, :15], k[:, :, :15], w, True, True)  # not divisible
+    AdditiveScore.apply(q[:, :, :12], k[:, :, :12], w, True, True)  # too short to cut
+    AdditiveScore.apply(q[:, :, :30], k[:, :, :30], w, True, True)  # not divisible
     AdditiveScore.apply(q, k, w, True, False)  # the caller does not mask
     assert stacked == []
     AdditiveScore.apply(q, k, w, True, True)
     assert stacked == [1, 1]  # q and k
 
 
-@pytest.mark.parametrize("causal", [True, False])
-def test_a_training_model_skips_hidden_scores_without_changing_its_gradients(causal, monkeypatch):
+@pytest.mark.parametrize(
+    "case", ["causal", "no_causal_mask", "mask_switched_off", "padding", "raw_scores_hooked"]
+)
+def test_a_training_model_skips_hidden_scores_only_where_the_mask_hides_them(case, monkeypatch):
     from model.build import build_model
     from model.config import ModelConfig
+    from model.switches import Switches
 
     cfg = ModelConfig(
         vocab_size=11, n_ctx=16, d_model=16, n_layers=2, n_heads=2, d_head=8, d_mlp=32
-    ).replace(attn_score="additive", causal_mask=causal)
+    ).replace(attn_score="additive", causal_mask=case != "no_causal_mask")
     torch.manual_seed(0)
     model = build_model(cfg).double().train()
     tokens = torch.randint(11, (2, 16))
+    kwargs = {}
+    if case == "mask_switched_off":
+        kwargs["switches"] = Switches(causal_mask=False)
+    if case == "padding":
+        kwargs["attention_mask"] = torch.ones(2, 16, dtype=torch.bool)
     asked: list[bool] = []
     apply = AdditiveScore.apply
 
@@ -212,15 +228,16 @@ def test_a_training_model_skips_hidden_scores_without_changing_its_gradients(cau
         asked.append(args[-1])
         return apply(*args)
 
-    def grads(hooked: bool) -> list[torch.Tensor]:
+    def grads(hook: str | None) -> list[torch.Tensor]:
         model.zero_grad()
-        # a hook on the pattern needs every raw score: the full computation, as the app gets it
-        hooks = [(lambda n: n.endswith("hook_pattern"), lambda x, h: None)] if hooked else []
-        model.run_with_hooks(tokens, fwd_hooks=hooks).sum().backward()
-        return [p.grad.clone() for p in model.parameters()]
+        hooks = [(lambda n: n.endswith(hook), lambda x, h: None)] if hook else []
+        model.run_with_hooks(tokens, fwd_hooks=hooks, **kwargs).sum().backward()
+        return [p.grad.clone() for p in model.parameters() if p.grad is not None]
 
     monkeypatch.setattr(AdditiveScore, "apply", spy)
-    skipped, full = grads(False), grads(True)
-    assert asked == [causal] * 2 + [False] * 2  # skipped only when masked and unhooked
+    first = "hook_raw_scores" if case == "raw_scores_hooked" else None
+    # a hook on the pattern needs every score: the full computation, as the app gets it
+    skipped, full = grads(first), grads("hook_pattern")
+    assert asked == [case == "causal"] * 2 + [False] * 2  # skipped only when masked, unhooked
     for a, b in zip(skipped, full, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
