@@ -128,10 +128,10 @@ def _scatter_rows(x: Tensor, index: Tensor, like: Tensor) -> Tensor:
     return out.view(b, h, t, d)
 
 
-def _causal_pairs(q: Q, k: K, causal: bool) -> tuple[Tensor, Tensor] | None:
-    """The block pairs to compute when the caller masks keys after each query, else None."""
+def _causal_pairs(q: Q, k: K) -> tuple[Tensor, Tensor] | None:
+    """The block pairs on or below the diagonal, or None where the window cannot be cut."""
     t = q.shape[-2]
-    if not causal or k.shape[-2] != t or t % CAUSAL_BLOCKS or t < 4 * CAUSAL_BLOCKS:
+    if k.shape[-2] != t or t % CAUSAL_BLOCKS or t < 4 * CAUSAL_BLOCKS:
         return None
     qi, ki = torch.tril_indices(CAUSAL_BLOCKS, CAUSAL_BLOCKS, device=q.device)
     return qi, ki
@@ -196,9 +196,10 @@ class AdditiveScore(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx, q: Q, k: K, w: W, training: bool = False, causal: bool = False
+        ctx, q: Q, k: K, w: W, training: bool = False, masked_above_diagonal: bool = False
     ) -> Scores:
-        """causal: the caller masks every key after its query (scores there may come back 0)."""
+        """masked_above_diagonal: the caller hides every key after its query, so scores there
+        may come back 0 (see ScoreFunction.raw)."""
         dtypes = (q.dtype, k.dtype, w.dtype)
         q, k, w = (
             x.to(torch.promote_types(x.dtype, torch.float32)).contiguous() for x in (q, k, w)
@@ -209,7 +210,7 @@ class AdditiveScore(torch.autograd.Function):
         # of steps; gradients outside training (the app's attribution, a record's probes) come
         # at prompt lengths that vary, where each new length would be a new compile
         fused = training and any(ctx.needs_input_grad[:3])
-        ctx.pairs = _causal_pairs(q, k, causal) if fused else None
+        ctx.pairs = _causal_pairs(q, k) if fused and masked_above_diagonal else None
         if ctx.pairs is not None:
             qs, ks = _stack_blocks(q, ctx.pairs[0]), _stack_blocks(k, ctx.pairs[1])
             ctx.fused = _admit(qs, ks)

@@ -144,7 +144,7 @@ class Attention(nn.Module):
 
 # Under CPU autocast, run the fused kernel on float32 copies of q, k, v rather than in bfloat16.
 # PyTorch's CPU flash-attention kernel is about 3x slower in bfloat16 than in float32 at this
-# project's shapes (forward + backward, [12, 4, 128, 32]: 23 ms vs 8.5 ms on one core). Its inputs
+# project's shapes (forward + backward at [12, 4, 128, 32]: 2.7x on one core). Its inputs
 # are bf16-valued already (autocast's projections made them), so nothing is less exact; the cosine
 # score's normalised q is float32 and is no longer rounded. The whole training step is 1.6x faster
 # (bench/bench_precision.py). False restores autocast's own choice.
@@ -162,16 +162,15 @@ def _sdpa(
 ) -> Float[Tensor, "batch head q_pos d_head"]:
     """F.scaled_dot_product_attention; under CPU autocast its float32 kernel, cast back."""
     kwargs = dict(attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale)
-    low = torch.get_autocast_dtype("cpu")
     if not (
-        CPU_AUTOCAST_SDPA_FLOAT32
-        and q.device.type == "cpu"
-        and torch.is_autocast_enabled("cpu")
-        and all(
-            x.dtype in (torch.float32, low) for x in (q, k, v)
-        )  # not float64: autocast keeps it
-        and (attn_mask is None or attn_mask.dtype == torch.bool)
+        CPU_AUTOCAST_SDPA_FLOAT32 and q.device.type == "cpu" and torch.is_autocast_enabled("cpu")
     ):
+        return F.scaled_dot_product_attention(q, k, v, **kwargs)
+    low = torch.get_autocast_dtype("cpu")
+    # float64 stays float64 under autocast, and a float mask must match the inputs' dtype:
+    # those calls keep autocast's own handling
+    ours = all(x.dtype in (torch.float32, low) for x in (q, k, v))
+    if not ours or (attn_mask is not None and attn_mask.dtype != torch.bool):
         return F.scaled_dot_product_attention(q, k, v, **kwargs)
     with torch.autocast("cpu", enabled=False):
         z = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), **kwargs)
