@@ -25,6 +25,21 @@ def test_the_suite_ships_its_variants() -> None:
     assert size < 25 * 2**20, f"shipped weights and records take {size / 2**20:.1f} MB"
 
 
+def test_every_shipped_record_is_a_result_of_the_shipped_spec() -> None:
+    """configs/suite.toml and checkpoints/ change together: a record of another budget or recipe
+    would be compared with the others as if it were one of them."""
+    from training.suite import read_suite
+    from training.suite_record import VariantRecord, spec_changes
+
+    if not SHIPPED:
+        pytest.skip("no shipped checkpoints in this checkout")
+    suite = read_suite(ROOT.parent / "configs" / "suite.toml")
+    names = {v.name for v in suite.variants}
+    for folder in SHIPPED:
+        if folder.name in names:
+            assert spec_changes(suite, VariantRecord.read(folder)) == [], folder.name
+
+
 @pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_shipped_checkpoint_reproduces_its_record(folder: Path) -> None:
     record = json.loads((folder / "record.json").read_text())

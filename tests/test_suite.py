@@ -17,20 +17,25 @@ from model.build import build_model
 from model.checkpoint import load_checkpoint
 from model.config import ModelConfig
 from model.switches import Switches
-from tests.test_training import write_corpus
+from tests.test_training import tiny_run, write_corpus
 from training import experiments, results_table
 from training.references import context_gain, count_references, with_causal_mask
 from training.suite import (
     RUN_SUMMARY,
+    SAVED_RUN,
     RunKey,
     RunSummary,
     best_point,
+    config_changes,
     pending_runs,
     read_suite,
+    stale_reason,
+    summary_of,
     variant_done,
 )
-from training.suite_job import LOCK
-from training.suite_record import VariantRecord
+from training.suite_job import LOCK, StaleRun, run_job
+from training.suite_record import VariantRecord, spec_changes
+from training.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -265,7 +270,7 @@ def test_a_record_missing_a_point_tried_is_not_current(tmp_path: Path) -> None:
         fake_summary(suite, RunKey("baseline", point, 0), loss)
     fake_summary(suite, RunKey("baseline", "lr=0.1", 0), None, status="diverged")
     rec = record("baseline", [1.5, 1.6])
-    rec.config = {"model": v.run.model.to_dict()}
+    rec.config = suite.run_config(RunKey("baseline", "lr=0.01", rec.shipped_seed)).to_dict()
     rec.recipe = {"selection": "holdout_loss", "chosen": "lr=0.01", "grid": []}
     for points in (["lr=0.001", "lr=0.01"], ["lr=0.001", "lr=0.01", "lr=0.1"]):
         rec.recipe["grid"] = [GridRun(p, 0, "completed", 1.0, 1.0, 1.0) for p in points]
@@ -273,6 +278,85 @@ def test_a_record_missing_a_point_tried_is_not_current(tmp_path: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "record.json").write_text(json.dumps(rec.to_json()))
         assert experiments.record_is_current(suite, v) == (len(points) == 3)
+
+
+def save_run(suite, key: RunKey, **train_changes) -> None:
+    """A run folder as a finished job leaves it: run.json, and the run config in its checkpoint's
+    meta.json (here the spec's own, with `train_changes`)."""
+    fake_summary(suite, key, 1.5)
+    run = suite.run_config(key)
+    run = dataclasses.replace(run, train=dataclasses.replace(run.train, **train_changes))
+    meta = suite.run_dir(key) / "checkpoint" / "meta.json"
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps({"step": run.train.max_steps, "run": run.to_dict()}))
+
+
+def test_the_saved_run_config_is_where_training_saves_it(tmp_path: Path) -> None:
+    from model.checkpoint import META
+    from training.train import CHECKPOINT
+
+    assert SAVED_RUN == Path(CHECKPOINT) / META
+    run = tiny_run(tmp_path, max_steps=1)
+    train(run)
+    saved = json.loads((Path(run.train.out_dir) / SAVED_RUN).read_text())["run"]
+    assert config_changes(saved, run) == []
+    longer = dataclasses.replace(run, train=dataclasses.replace(run.train, max_steps=2))
+    assert config_changes(saved, longer) == ["max_steps 1 -> 2"]
+
+
+def test_runs_of_another_spec_are_neither_results_nor_resumed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A spec changed in place (here: a longer budget) with its old work_dir: the old runs must not
+    count as this spec's results, nor be continued to the new budget."""
+    suite = read_suite(tiny_suite(tmp_path))
+    base = suite.variant("baseline")
+    same, moved = RunKey("baseline", "lr=0.001", 0), RunKey("baseline", "lr=0.01", 0)
+    # where it lives or reads data, and the vocabulary the tokenizer set: the same experiment
+    save_run(suite, same, data_dir="/elsewhere", cache_dir="/c", progress=True, threads=3)
+    assert stale_reason(suite, same) is None and summary_of(suite, same) is not None
+    save_run(suite, moved, max_steps=4)  # the folder holds a 4-step run; the spec asks for 8
+    assert stale_reason(suite, moved) == "max_steps 4 -> 8"
+    assert summary_of(suite, moved) is None and best_point(suite, base) is None
+    assert moved in pending_runs(suite, [base])
+    # the scheduler refuses it with the reason, and never starts it
+    executor = LockingExecutor(suite, slots=2)
+    failed = experiments.run_suite(suite, ["baseline"], executor)
+    assert str(moved) in failed and "max_steps 4 -> 8" in capsys.readouterr().out
+    assert moved not in executor.started
+    # a job started by hand refuses too, before touching the folder
+    path = tmp_path / "suite.toml"
+    before = sorted(p.name for p in suite.run_dir(moved).iterdir())
+    assert experiments.main(["--suite", str(path), "--job", str(moved)]) == 2
+    assert "another spec (max_steps 4 -> 8)" in capsys.readouterr().err
+    assert sorted(p.name for p in suite.run_dir(moved).iterdir()) == before
+    with pytest.raises(StaleRun, match="new work_dir"):
+        run_job(suite, moved)
+    assert experiments.main(["--suite", str(path), "--status"]) == 0
+    assert "another spec's runs in 1 folders" in capsys.readouterr().out
+
+
+def test_a_record_of_another_spec_is_listed_not_compared(tmp_path: Path) -> None:
+    from tests.test_evidence import record
+
+    path = tiny_suite(tmp_path)
+    suite = read_suite(path)
+    for name, losses, steps in (("baseline", [1.5, 1.6], 8), ("no_causal_mask", [0.1, 0.2], 4)):
+        rec = record(name, losses)
+        rec.references = {}  # the baseline's bars need more than this made-up record has
+        rec.recipe = {"selection": "holdout_loss", "chosen": "lr=0.01", "grid": []}
+        run = suite.run_config(RunKey(name, "lr=0.01", rec.shipped_seed))
+        rec.config = dataclasses.replace(
+            run, train=dataclasses.replace(run.train, max_steps=steps)
+        ).to_dict()
+        assert (spec_changes(suite, rec) == []) == (steps == 8)
+        folder = suite.out_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "record.json").write_text(json.dumps(rec.to_json()))
+    text = results_table.render(suite.out_dir, path)
+    assert "| baseline | " in text and "0.1" not in text.split("| no_causal_mask |")[1]
+    assert "| no_causal_mask | | not trained at this spec (its record: max_steps 4 -> 8) |" in text
+    assert "- no_causal_mask bars: not yet measured" in text  # its bars are not judged on it
 
 
 @pytest.mark.parametrize(
@@ -397,8 +481,10 @@ class LockingExecutor:
 
     def __init__(self, suite, slots: int) -> None:
         self.suite, self.slots, self.running, self.sizes = suite, slots, {}, []
+        self.started: list[RunKey] = []
 
     def submit(self, key: RunKey) -> None:
+        self.started.append(key)
         folder = self.suite.run_dir(key)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / LOCK).write_text(str(os.getpid()))

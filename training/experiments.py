@@ -30,6 +30,7 @@ from training.suite import (
     best_point,
     pending_runs,
     read_suite,
+    stale_reason,
     summary_of,
     variant_done,
 )
@@ -113,6 +114,14 @@ def run_suite(suite: Suite, names: list[str], executor: Executor) -> list[str]:
             for k in pending
             if k not in executor.running and k not in elsewhere and str(k) not in failed
         ]
+        for key in [k for k in todo if stale_reason(suite, k) is not None]:
+            todo.remove(key)
+            failed.append(str(key))
+            print(
+                f"refused {key}: {suite.run_dir(key)} holds a run of another spec "
+                f"({stale_reason(suite, key)}); give the suite a new work_dir or remove that folder",
+                flush=True,
+            )
         # runs another process is training (an earlier scheduler's children) take slots too
         while todo and len(executor.running) + len(elsewhere) < executor.slots:
             key = todo.pop(0)
@@ -149,7 +158,7 @@ def record_is_current(suite: Suite, variant: Variant) -> bool:
     """Whether the shipped record was written from the runs that exist now (same config, recipe,
     points tried and seeds, and its side-by-side timing where it needs one), so a restarted
     scheduler does not redo its evaluations (LAMBADA, samples, mask flips)."""
-    from training.suite_record import VariantRecord, timed_against
+    from training.suite_record import VariantRecord, spec_changes, timed_against
 
     try:
         record = VariantRecord.read(suite.out_dir / variant.name)
@@ -158,11 +167,12 @@ def record_is_current(suite: Suite, variant: Variant) -> bool:
     point = best_point(suite, variant)
     return (
         record.complete
+        and point is not None
         and record.recipe.get("chosen") == point
         and [g.point for g in record.recipe.get("grid", [])]
         == [k.point for k in suite.search_runs(variant)]
         and sorted(s.seed for s in record.seeds) == sorted(suite.seeds)
-        and record.config["model"] == variant.run.model.to_dict()
+        and not spec_changes(suite, record)
         and (record.speed is not None or timed_against(suite, variant) is None)
     )
 
@@ -179,6 +189,11 @@ def print_status(suite: Suite) -> None:
         keys = suite.search_runs(v)
         done = [k for k in keys if summary_of(suite, k) is not None]
         state = "complete" if variant_done(suite, v) else f"search {len(done)}/{len(keys)}"
+        point = best_point(suite, v)
+        runs = [*keys, *(suite.seed_runs(v, point) if point else [])]
+        stale = sorted({str(k) for k in runs if stale_reason(suite, k) is not None})
+        if stale:
+            state += f"; another spec's runs in {len(stale)} folders (e.g. {stale[0]}: {stale_reason(suite, RunKey.parse(stale[0]))})"
         print(f"{v.name:20s} {state}")
 
 
@@ -216,10 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.job:
         import torch
 
-        from training.suite_job import run_job
+        from training.suite_job import StaleRun, run_job
 
         torch.set_num_threads(args.threads)
-        summary = run_job(suite, RunKey.parse(args.job))
+        try:
+            summary = run_job(suite, RunKey.parse(args.job))
+        except StaleRun as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         print(f"{args.job}: {summary}", flush=True)
         return 0
     if args.status:

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from training.suite import read_suite
-from training.suite_record import RECORD, Spread, VariantRecord
+from training.suite_record import RECORD, Spread, VariantRecord, spec_changes
 from training.verdict import judge
 
 START, END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
@@ -133,7 +133,10 @@ def compute(records: list[VariantRecord]) -> str:
     )
 
 
-def table(records: list[VariantRecord], pending: list[str]) -> str:
+def table(
+    records: list[VariantRecord], pending: list[str], other: dict[str, list[str]] | None = None
+) -> str:
+    """other: pending variants whose record was written at another spec, and how it differs."""
     lm = [r for r in records if r.reversal is None]
     rev = [r for r in records if r.reversal is not None]
     base = next((r for r in lm if r.name == "baseline"), None)
@@ -171,7 +174,12 @@ def table(records: list[VariantRecord], pending: list[str]) -> str:
             f"| {len(r.seeds)} | {r.n_params:,} | {r.train_seconds:.0f} | {r.device} ({r.precision}) |"
         )
     for name in pending:
-        lines.append(f"| {name} | | not trained yet | | | | | | | | | |")
+        status = "not trained yet"
+        if other and name in other:
+            changes = other[name]
+            more = f"; {len(changes) - 3} more" if len(changes) > 3 else ""
+            status = f"not trained at this spec (its record: {'; '.join(changes[:3])}{more})"
+        lines.append(f"| {name} | | {status} | | | | | | | | | |")
     lines += [
         "",
         "Recipe search (held-out slice of the training split, first seed; the chosen point in bold):",
@@ -233,11 +241,20 @@ def load_records(root: Path, order: list[str] | None = None) -> list[VariantReco
 
 
 def render(root: Path, suite: Path) -> str:
-    """The tables for the records under root, variants in the suite's order, pending ones listed."""
-    order = [v.name for v in read_suite(suite).variants]
-    records = load_records(root, order)
+    """The tables for the records under root, variants in the suite's order, pending ones listed.
+    A record written from runs of another spec (an earlier budget, say) is listed as not trained at
+    this one, with what differs, and compared with nothing."""
+    spec = read_suite(suite)
+    order = [v.name for v in spec.variants]
+    records, other = [], {}
+    for r in load_records(root, order):
+        changes = spec_changes(spec, r)
+        if changes:
+            other[r.name] = changes
+        else:
+            records.append(r)
     done = {r.name for r in records}
-    return table(records, [n for n in order if n not in done])
+    return table(records, [n for n in order if n not in done], other)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,16 @@ from typing import Any, Literal
 from training.config import RunConfig
 
 RUN_SUMMARY = "run.json"  # written by a finished run, beside its checkpoint/ and metrics.jsonl
+# the run's saved config: training.train.CHECKPOINT / model.checkpoint.META (not imported: this
+# module reads folders without torch)
+SAVED_RUN = Path("checkpoint") / "meta.json"
+# What a run folder or a record may differ in from the spec that asks for it and still be the same
+# experiment: where it lives and reads its data, how this machine runs it, and the vocabulary size,
+# which the tokenizer sets when the data is prepared.
+LOCAL_TRAIN_FIELDS = frozenset(
+    {"out_dir", "data_dir", "cache_dir", "progress", "threads", "device"}
+)
+DERIVED_MODEL_FIELDS = frozenset({"vocab_size"})
 Selection = Literal["holdout_loss"]
 
 
@@ -172,7 +182,62 @@ class RunSummary:
 
 
 def summary_of(suite: Suite, key: RunKey) -> RunSummary | None:
-    return RunSummary.read(suite.run_dir(key) / RUN_SUMMARY)
+    """The finished run's summary; None while it has not finished, or when its folder holds a run
+    of another spec (`stale_reason`): that is not a result of this one."""
+    summary = RunSummary.read(suite.run_dir(key) / RUN_SUMMARY)
+    if summary is None or stale_reason(suite, key) is not None:
+        return None
+    return summary
+
+
+def config_changes(saved: Any, now: RunConfig) -> list[str]:
+    """'field saved -> now' for every field in which a stored run config (a RunConfig, or its
+    to_dict() as checkpoints and records keep it) differs from `now`, beyond the local and derived
+    fields."""
+    try:
+        old = saved if isinstance(saved, RunConfig) else RunConfig.from_dict(saved)
+    except (ValueError, TypeError, KeyError) as e:
+        return [f"unreadable config ({e})"]
+    skip = {"model": DERIVED_MODEL_FIELDS, "train": LOCAL_TRAIN_FIELDS}
+    changes: list[str] = []
+    for part in ("model", "train"):
+        a, b = getattr(old, part), getattr(now, part)
+        for f in dataclasses.fields(b):
+            x, y = getattr(a, f.name), getattr(b, f.name)
+            if f.name not in skip[part] and x != y:
+                changes.append(f"{f.name} {x!r} -> {y!r}")
+    return changes
+
+
+# meta.json -> (mtime_ns, the RunConfig saved in it, or None): parsed once, not at every poll
+_saved_runs: dict[Path, tuple[int, Any]] = {}
+
+
+def _saved_run(meta: Path) -> Any:
+    try:
+        mtime = meta.stat().st_mtime_ns
+    except OSError:
+        return None
+    if meta not in _saved_runs or _saved_runs[meta][0] != mtime:
+        try:
+            saved: Any = json.loads(meta.read_text()).get("run")
+            saved = RunConfig.from_dict(saved) if saved is not None else None
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            saved = None  # unreadable: resuming reports what is wrong with it
+        _saved_runs[meta] = (mtime, saved)
+    return _saved_runs[meta][1]
+
+
+def stale_reason(suite: Suite, key: RunKey) -> str | None:
+    """How the run saved in this key's folder differs from what the spec asks for now (a spec
+    changed, say to a longer budget, but kept its work_dir), or None. Such a folder is never
+    counted as a result of this spec, and never resumed: continuing a 2,000-step run to 4,000 steps
+    is not the 4,000-step run. A folder without a readable checkpoint has nothing to mistake."""
+    saved = _saved_run(suite.run_dir(key) / SAVED_RUN)
+    if saved is None:
+        return None
+    changes = config_changes(saved, suite.run_config(key))
+    return ", ".join(changes) if changes else None
 
 
 def best_point(suite: Suite, variant: Variant) -> str | None:

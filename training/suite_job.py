@@ -24,7 +24,7 @@ from model.hook_names import hook_name
 from training.metrics import read_metrics
 from training.prepare import prepare_data
 from training.probes import probe_patterns
-from training.suite import RUN_SUMMARY, RunKey, RunSummary, Suite
+from training.suite import RUN_SUMMARY, RunKey, RunSummary, Suite, stale_reason
 from training.train import METRICS, train
 
 SNAPSHOTS = "snapshots.safetensors"
@@ -50,9 +50,19 @@ def attention_health(model: LanguageModel, tokens: torch.Tensor) -> dict[str, li
     return {"attn_entropy": entropy, "attn_max_logit": max_logit}
 
 
+class StaleRun(ValueError):
+    """The run's folder holds a run of another spec: resuming it would not be this spec's run."""
+
+
 def run_job(suite: Suite, key: RunKey) -> RunSummary:
     variant = suite.variant(key.variant)
     run = suite.run_config(key)
+    why = stale_reason(suite, key)
+    if why is not None:
+        raise StaleRun(
+            f"{suite.run_dir(key)} holds a run of another spec ({why}): give the suite a new "
+            "work_dir, or remove that folder to train this run afresh"
+        )
     out = Path(run.train.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lock = out / LOCK

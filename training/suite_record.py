@@ -32,7 +32,7 @@ from training.prepare import model_config_for, prepare_data
 from training.probes import batch_loss, sample_statistics, samples
 from training.references import context_gain, count_references, with_causal_mask
 from training.reversal import accuracy_per_position, half_accuracies, reversal_batch
-from training.suite import RunKey, Suite, Variant, best_point, summary_of
+from training.suite import RunKey, Suite, Variant, best_point, config_changes, summary_of
 from training.train import CHECKPOINT, METRICS
 
 SCHEMA_VERSION = 2
@@ -170,6 +170,17 @@ class VariantRecord:
             return f"{self.status}, recipe {self.recipe.get('chosen')}"
         std = f" ± {s.std:.3f}" if s.std is not None else ""
         return f"{s.mean:.3f}{std} over {s.n} seeds, recipe {self.recipe.get('chosen')}"
+
+
+def spec_changes(suite: Suite, record: VariantRecord) -> list[str]:
+    """How the run a record was written from differs from what the suite spec asks of that variant
+    at the record's chosen point and shipped seed (empty: a result of this spec). A record of an
+    earlier budget must not be compared with the spec's other records as if it were one of them."""
+    try:
+        key = RunKey(record.name, str(record.recipe.get("chosen")), record.shipped_seed)
+        return config_changes(record.config, suite.run_config(key))
+    except KeyError as e:  # not a variant of this spec, or its chosen point is not on the grid
+        return [str(e).strip("'\"")]
 
 
 def timed_against(suite: Suite, variant: Variant) -> Variant | None:
