@@ -19,8 +19,10 @@ from model.config import ModelConfig
 from model.switches import Switches
 from tests.test_training import tiny_run, write_corpus
 from training import experiments, results_table
+from training.config import RunConfig, TrainConfig, task_context
 from training.references import context_gain, count_references, with_causal_mask
 from training.suite import (
+    RUN_SPEC,
     RUN_SUMMARY,
     SAVED_RUN,
     RunKey,
@@ -278,6 +280,10 @@ def test_a_record_missing_a_point_tried_is_not_current(tmp_path: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "record.json").write_text(json.dumps(rec.to_json()))
         assert experiments.record_is_current(suite, v) == (len(points) == 3)
+    # the same record, written from runs at another budget, is not current either
+    rec.config["train"]["max_steps"] = 4
+    (folder / "record.json").write_text(json.dumps(rec.to_json()))
+    assert not experiments.record_is_current(suite, v)
 
 
 def save_run(suite, key: RunKey, **train_changes) -> None:
@@ -312,8 +318,20 @@ def test_runs_of_another_spec_are_neither_results_nor_resumed(
     suite = read_suite(tiny_suite(tmp_path))
     base = suite.variant("baseline")
     same, moved = RunKey("baseline", "lr=0.001", 0), RunKey("baseline", "lr=0.01", 0)
-    # where it lives or reads data, and the vocabulary the tokenizer set: the same experiment
-    save_run(suite, same, data_dir="/elsewhere", cache_dir="/c", progress=True, threads=3)
+    # where it lives, reads data and how this machine runs it: the same experiment
+    save_run(
+        suite,
+        same,
+        out_dir="/moved",
+        data_dir="/elsewhere",
+        cache_dir="/c",
+        progress=True,
+        threads=3,
+        device="cuda",
+        compile=True,
+        checkpoint_interval=1,
+        eval_batch_size=3,
+    )
     assert stale_reason(suite, same) is None and summary_of(suite, same) is not None
     save_run(suite, moved, max_steps=4)  # the folder holds a 4-step run; the spec asks for 8
     assert stale_reason(suite, moved) == "max_steps 4 -> 8"
@@ -333,7 +351,43 @@ def test_runs_of_another_spec_are_neither_results_nor_resumed(
     with pytest.raises(StaleRun, match="new work_dir"):
         run_job(suite, moved)
     assert experiments.main(["--suite", str(path), "--status"]) == 0
-    assert "another spec's runs in 1 folders" in capsys.readouterr().out
+    assert "1 folder of another spec's runs (e.g. baseline/lr=0.01/seed0: max_steps 4 -> 8)" in (
+        capsys.readouterr().out
+    )
+
+
+def test_what_a_run_folder_holds_is_read_again_when_it_changes(tmp_path: Path) -> None:
+    suite = read_suite(tiny_suite(tmp_path))
+    key = RunKey("baseline", "lr=0.001", 0)
+    folder = suite.run_dir(key)
+    save_run(suite, key)
+    assert stale_reason(suite, key) is None
+    save_run(suite, key, warmup_steps=5)  # the same file rewritten: the cache must not keep it
+    assert stale_reason(suite, key) == "warmup_steps 5 -> 2"
+    meta = folder / SAVED_RUN
+    meta.write_text(json.dumps({"run": {"train": {"a_field_from_elsewhere": 1}}}))
+    assert "unreadable saved config" in (stale_reason(suite, key) or "")
+    # a run that diverged before its first checkpoint: the config its job was started for
+    meta.unlink()
+    assert stale_reason(suite, key) is None and summary_of(suite, key) is not None
+    other = suite.run_config(key)
+    other = dataclasses.replace(other, train=dataclasses.replace(other.train, batch_size=2))
+    (folder / RUN_SPEC).write_text(json.dumps(other.to_dict()))
+    assert stale_reason(suite, key) == "batch_size 2 -> 4" and summary_of(suite, key) is None
+
+
+def test_a_checkpoint_holds_the_context_its_task_needed() -> None:
+    """The reversal task widens the context to a whole sequence (prepare.model_config_for): a
+    spec asking for less is still the run that was trained, not another spec's."""
+    run = RunConfig(
+        ModelConfig(n_ctx=8, d_model=16, n_layers=1, n_heads=2, d_head=8, d_mlp=32),
+        TrainConfig(task="reversal", reversal_len=8),
+    )
+    built = RunConfig(run.model.replace(n_ctx=task_context(run), vocab_size=17), run.train)
+    assert built.model.n_ctx == 16
+    assert config_changes(built.to_dict(), run) == [] and config_changes(run.to_dict(), run) == []
+    wider = RunConfig(run.model.replace(n_ctx=32), run.train)
+    assert config_changes(built.to_dict(), wider) == ["n_ctx 16 -> 32"]
 
 
 def test_a_record_of_another_spec_is_listed_not_compared(tmp_path: Path) -> None:

@@ -135,6 +135,14 @@ class RunConfig:
         return cls(ModelConfig.from_dict(data.get("model", {})), TrainConfig(**train))
 
 
+def task_context(run: RunConfig) -> int:
+    """The context a run's model is built with: the reversal task needs a whole sequence (its
+    2 x reversal_len tokens) in one window, whatever n_ctx says."""
+    if run.train.task == "reversal":
+        return max(run.model.n_ctx, 2 * run.train.reversal_len)
+    return run.model.n_ctx
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """A TOML or JSON file with [model] and [train] tables. Parsed as data: nothing is executed."""
     path = Path(path)

@@ -114,14 +114,15 @@ def run_suite(suite: Suite, names: list[str], executor: Executor) -> list[str]:
             for k in pending
             if k not in executor.running and k not in elsewhere and str(k) not in failed
         ]
-        for key in [k for k in todo if stale_reason(suite, k) is not None]:
-            todo.remove(key)
-            failed.append(str(key))
-            print(
-                f"refused {key}: {suite.run_dir(key)} holds a run of another spec "
-                f"({stale_reason(suite, key)}); give the suite a new work_dir or remove that folder",
-                flush=True,
-            )
+        for key, why in [(k, stale_reason(suite, k)) for k in todo]:
+            if why is not None:
+                todo.remove(key)
+                failed.append(str(key))
+                print(
+                    f"refused {key}: {suite.run_dir(key)} holds a run of another spec ({why}); "
+                    "give the suite a new work_dir or remove that folder",
+                    flush=True,
+                )
         # runs another process is training (an earlier scheduler's children) take slots too
         while todo and len(executor.running) + len(elsewhere) < executor.slots:
             key = todo.pop(0)
@@ -191,9 +192,13 @@ def print_status(suite: Suite) -> None:
         state = "complete" if variant_done(suite, v) else f"search {len(done)}/{len(keys)}"
         point = best_point(suite, v)
         runs = [*keys, *(suite.seed_runs(v, point) if point else [])]
-        stale = sorted({str(k) for k in runs if stale_reason(suite, k) is not None})
+        stale = {str(k): why for k in runs if (why := stale_reason(suite, k)) is not None}
         if stale:
-            state += f"; another spec's runs in {len(stale)} folders (e.g. {stale[0]}: {stale_reason(suite, RunKey.parse(stale[0]))})"
+            first = min(stale)
+            state += (
+                f"; {len(stale)} folder{'s' if len(stale) > 1 else ''} of another spec's runs "
+                f"(e.g. {first}: {stale[first]})"
+            )
         print(f"{v.name:20s} {state}")
 
 

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from model.tokenizers import CharTokenizer, Tokenizer
 from training.batches import random_windows, sequential_steps_per_epoch, sequential_windows
-from training.config import RunConfig
+from training.config import RunConfig, task_context
 from training.corpora import load_corpus
 from training.reversal import reversal_batch
 from training.tokenizer_build import build_tokenizer
@@ -61,9 +61,7 @@ def prepare_data(run: RunConfig) -> RunData:
 
 def model_config_for(run: RunConfig, data: RunData) -> RunConfig:
     """The vocabulary (and, for reversal, the context) follow from the data."""
-    model = run.model.replace(vocab_size=data.tokenizer.n_vocab)
-    if run.train.task == "reversal":
-        model = model.replace(n_ctx=max(model.n_ctx, 2 * run.train.reversal_len))
+    model = run.model.replace(vocab_size=data.tokenizer.n_vocab, n_ctx=task_context(run))
     return RunConfig(model, run.train)
 
 

@@ -25,17 +25,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from training.config import RunConfig
+from training.config import RunConfig, task_context
 
 RUN_SUMMARY = "run.json"  # written by a finished run, beside its checkpoint/ and metrics.jsonl
 # the run's saved config: training.train.CHECKPOINT / model.checkpoint.META (not imported: this
 # module reads folders without torch)
 SAVED_RUN = Path("checkpoint") / "meta.json"
+# written by each job before it trains: the run config it was started for, for a run that ends
+# (diverges) before its first checkpoint
+RUN_SPEC = "spec.json"
 # What a run folder or a record may differ in from the spec that asks for it and still be the same
-# experiment: where it lives and reads its data, how this machine runs it, and the vocabulary size,
-# which the tokenizer sets when the data is prepared.
+# experiment: where it lives and reads its data, and how this machine runs it (device, threads,
+# compiled or not, when it saves, in what batches it evaluates: the same trajectory up to
+# rounding). The vocabulary size is set by the tokenizer when the data is prepared, and the
+# context by the task (`task_context`).
 LOCAL_TRAIN_FIELDS = frozenset(
-    {"out_dir", "data_dir", "cache_dir", "progress", "threads", "device"}
+    {
+        "out_dir",
+        "data_dir",
+        "cache_dir",
+        "progress",
+        "threads",
+        "device",
+        "compile",
+        "checkpoint_interval",
+        "eval_batch_size",
+    }
 )
 DERIVED_MODEL_FIELDS = frozenset({"vocab_size"})
 Selection = Literal["holdout_loss"]
@@ -202,6 +217,9 @@ def config_changes(saved: Any, now: RunConfig) -> list[str]:
     changes: list[str] = []
     for part in ("model", "train"):
         a, b = getattr(old, part), getattr(now, part)
+        if part == "model" and (old.train.task, now.train.task) != ("lm", "lm"):
+            # as built: a checkpoint holds the context its task needed
+            a, b = a.replace(n_ctx=task_context(old)), b.replace(n_ctx=task_context(now))
         for f in dataclasses.fields(b):
             x, y = getattr(a, f.name), getattr(b, f.name)
             if f.name not in skip[part] and x != y:
@@ -209,33 +227,48 @@ def config_changes(saved: Any, now: RunConfig) -> list[str]:
     return changes
 
 
-# meta.json -> (mtime_ns, the RunConfig saved in it, or None): parsed once, not at every poll
-_saved_runs: dict[Path, tuple[int, Any]] = {}
+class _Unreadable:
+    """A saved config that does not parse (say, a field this code does not know)."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
 
 
-def _saved_run(meta: Path) -> Any:
+# file -> (its stat signature, the config saved in it): parsed once, not at every poll. A
+# checkpoint save renames a new folder into place, so the inode changes with every save.
+_saved_runs: dict[Path, tuple[tuple[int, int, int], RunConfig | _Unreadable]] = {}
+
+
+def _saved_run(path: Path, key: str | None) -> RunConfig | _Unreadable | None:
+    """The run config in a JSON file (under `key`, or the whole file); None if there is no file."""
     try:
-        mtime = meta.stat().st_mtime_ns
+        st = path.stat()
     except OSError:
         return None
-    if meta not in _saved_runs or _saved_runs[meta][0] != mtime:
+    stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
+    if path not in _saved_runs or _saved_runs[path][0] != stamp:
         try:
-            saved: Any = json.loads(meta.read_text()).get("run")
-            saved = RunConfig.from_dict(saved) if saved is not None else None
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
-            saved = None  # unreadable: resuming reports what is wrong with it
-        _saved_runs[meta] = (mtime, saved)
-    return _saved_runs[meta][1]
+            data = json.loads(path.read_text())
+            saved: RunConfig | _Unreadable = RunConfig.from_dict(data[key] if key else data)
+        except (OSError, ValueError, TypeError, KeyError) as e:
+            saved = _Unreadable(f"{path.name}: {type(e).__name__}: {e}")
+        _saved_runs[path] = (stamp, saved)
+    return _saved_runs[path][1]
 
 
 def stale_reason(suite: Suite, key: RunKey) -> str | None:
     """How the run saved in this key's folder differs from what the spec asks for now (a spec
     changed, say to a longer budget, but kept its work_dir), or None. Such a folder is never
     counted as a result of this spec, and never resumed: continuing a 2,000-step run to 4,000 steps
-    is not the 4,000-step run. A folder without a readable checkpoint has nothing to mistake."""
-    saved = _saved_run(suite.run_dir(key) / SAVED_RUN)
+    is not the 4,000-step run. What a folder holds is its checkpoint's config or, for a run that
+    ended before its first checkpoint, the config its job was started for; a folder with neither
+    has nothing to mistake."""
+    folder = suite.run_dir(key)
+    saved = _saved_run(folder / SAVED_RUN, "run") or _saved_run(folder / RUN_SPEC, None)
     if saved is None:
         return None
+    if isinstance(saved, _Unreadable):
+        return f"unreadable saved config ({saved.why})"
     changes = config_changes(saved, suite.run_config(key))
     return ", ".join(changes) if changes else None
 

@@ -24,7 +24,7 @@ from model.hook_names import hook_name
 from training.metrics import read_metrics
 from training.prepare import prepare_data
 from training.probes import probe_patterns
-from training.suite import RUN_SUMMARY, RunKey, RunSummary, Suite, stale_reason
+from training.suite import RUN_SPEC, RUN_SUMMARY, RunKey, RunSummary, Suite, stale_reason
 from training.train import METRICS, train
 
 SNAPSHOTS = "snapshots.safetensors"
@@ -65,6 +65,10 @@ def run_job(suite: Suite, key: RunKey) -> RunSummary:
         )
     out = Path(run.train.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # what this folder is for, should the run end before its first checkpoint says so
+    tmp = out / (RUN_SPEC + ".tmp")
+    tmp.write_text(json.dumps(run.to_dict(), indent=1))
+    os.replace(tmp, out / RUN_SPEC)
     lock = out / LOCK
     lock.write_text(str(os.getpid()))
     try:

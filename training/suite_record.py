@@ -181,6 +181,8 @@ def spec_changes(suite: Suite, record: VariantRecord) -> list[str]:
         return config_changes(record.config, suite.run_config(key))
     except KeyError as e:  # not a variant of this spec, or its chosen point is not on the grid
         return [str(e).strip("'\"")]
+    except (ValueError, TypeError) as e:  # a hand-edited record: a seed that is not a number
+        return [f"unreadable record ({e})"]
 
 
 def timed_against(suite: Suite, variant: Variant) -> Variant | None:
@@ -221,7 +223,8 @@ def _speed_against_reference(
 
 def _seed_run(suite: Suite, key: RunKey) -> tuple[SeedRun, list[dict[str, Any]]]:
     summary = summary_of(suite, key)
-    assert summary is not None
+    if summary is None:
+        raise ValueError(f"{key}: not finished at this spec ({suite.run_dir(key)})")
     curve = read_metrics(suite.run_dir(key) / METRICS)
     last = next((r for r in reversed(curve) if "val_loss" in r or "second_half_accuracy" in r), {})
     positions = [round(x, 4) for x in last.get("val_loss_per_position", [])]
@@ -256,7 +259,8 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
     grid = []
     for key in suite.search_runs(variant):
         s = summary_of(suite, key)
-        assert s is not None
+        if s is None:
+            raise ValueError(f"{key}: not finished at this spec ({suite.run_dir(key)})")
         grid.append(GridRun(key.point, key.seed, s.status, s.holdout_loss, s.val_loss, s.seconds))
     keys = suite.seed_runs(variant, point)
     runs, curves = zip(*(_seed_run(suite, k) for k in keys), strict=True)
