@@ -72,6 +72,19 @@ def words(s: Section) -> str:
 # --------------------------------------------------------------------------- sections from records
 
 
+def test_the_setup_describes_the_records_shown_not_only_the_spec(root: Path) -> None:
+    """Records of another budget than configs/suite.toml's (a longer suite under evaluation) are
+    described with their own steps and seeds."""
+    ev = load_evidence(root)
+    spec = build(root, "Q3").experiment
+    base = ev.records["baseline"]
+    base.config = {"model": {"n_layers": 3}, "train": {"max_steps": 1234}}
+    base.seeds = base.seeds[:2]
+    text = SECTIONS["Q3"](ev).experiment
+    assert "3-layer" in text and "trained for 1234 steps" in text and "then 2 seeds" in text
+    assert "1234" not in spec
+
+
 def test_every_section_has_its_parts(root: Path) -> None:
     for key in SECTIONS:
         s = build(root, key)

@@ -87,7 +87,7 @@ def build(ev: Evidence) -> Section:
         "Reversal: a random sequence, a separator, then the sequence reversed; the first half "
         "cannot be predicted from the past, so a masked model can do no better than chance there. The same "
         "task without the mask, and the baseline language model trained without its mask: its "
-        "loss as trained, and with the mask put back. " + setup(suite_facts())
+        "loss as trained, and with the mask put back. " + setup(suite_facts(ev))
     )
     return make_section(
         "mask", ev, E.mask(ev), experiment, charts, notes=notes, headline=mask_headline(ev)

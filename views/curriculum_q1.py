@@ -97,4 +97,6 @@ def build(ev: Evidence) -> Section:
     charts.append(bars(ev, E.needed("Q1"), "Validation loss, question 1's variants"))
     answer = E.q1(ev)
     head = " ".join(h for h in (recall_headline(ev), E.headline(answer.findings)) if h)
-    return make_section("Q1", ev, answer, experiment + setup(suite_facts()), charts, headline=head)
+    return make_section(
+        "Q1", ev, answer, experiment + setup(suite_facts(ev)), charts, headline=head
+    )

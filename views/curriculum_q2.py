@@ -66,6 +66,6 @@ def build(ev: Evidence) -> Section:
     experiment = (
         "The baseline scores q·k/√d_head. Variants drop the scale, use cosine similarity with a "
         "learned temperature, or an additive score; a sweep changes d_head with the head count "
-        "fixed, and with n_heads × d_head fixed. " + setup(suite_facts())
+        "fixed, and with n_heads × d_head fixed. " + setup(suite_facts(ev))
     )
     return make_section("Q2", ev, E.q2(ev), experiment, charts)

@@ -27,6 +27,6 @@ def build(ev: Evidence) -> Section:
     experiment = (
         "The shared model reuses one block at every depth; the separate model has its own block at "
         "each depth; a narrower separate model has about the shared one's parameter count, so "
-        "the comparison holds at equal steps and at equal parameters. " + setup(suite_facts())
+        "the comparison holds at equal steps and at equal parameters. " + setup(suite_facts(ev))
     )
     return make_section("Q3", ev, answer, experiment, charts, headline=head)

@@ -54,6 +54,6 @@ def build(ev: Evidence) -> Section:
     experiment = (
         "Without residuals each sublayer's output replaces the stream; post-LN normalises after "
         "the add (as in the original transformer); no_layernorm drops normalisation. "
-        + setup(suite_facts())
+        + setup(suite_facts(ev))
     )
     return make_section("Q4", ev, E.q4(ev), experiment, charts, notes=notes)

@@ -38,7 +38,8 @@ class Section:
 
 
 @lru_cache(maxsize=2)
-def suite_facts(spec=E.SUITE_SPEC) -> SuiteFacts:
+def spec_facts(spec=E.SUITE_SPEC) -> SuiteFacts:
+    """The shared setup as the suite spec asks for it."""
     s = read_suite(spec)
     base = s.variant("baseline").run
     return SuiteFacts(
@@ -50,6 +51,25 @@ def suite_facts(spec=E.SUITE_SPEC) -> SuiteFacts:
         lrs=tuple(s.grid_start or s.grid["lr"]) if "lr" in s.grid else (base.train.lr,),
         seeds=len(s.seeds),
         widened=s.grid_start is not None and "lr" in s.grid,
+    )
+
+
+def suite_facts(ev: Evidence | None = None) -> SuiteFacts:
+    """The shared setup of the records shown: the baseline record's own config where it has one
+    (records from another budget than the spec's must not be described as the spec's), else the
+    spec's."""
+    facts = spec_facts()
+    base = ev.get("baseline") if ev is not None else None
+    config = base.config if base is not None else {}
+    model, train = config.get("model", {}), config.get("train", {})
+    return dataclasses.replace(
+        facts,
+        corpus=train.get("corpus", facts.corpus),
+        n_layers=model.get("n_layers", facts.n_layers),
+        d_model=model.get("d_model", facts.d_model),
+        n_ctx=model.get("n_ctx", facts.n_ctx),
+        steps=train.get("max_steps", facts.steps),
+        seeds=len(base.seeds) if base is not None and base.seeds else facts.seeds,
     )
 
 
@@ -68,7 +88,7 @@ def bars(ev: Evidence, names: list[str], title: str) -> Chart | None:
 def make_section(
     key: str, ev: Evidence, answer: E.Answer, experiment: str, charts, **kw
 ) -> Section:
-    facts = suite_facts()
+    facts = suite_facts(ev)
     text = QUESTIONS[key]
     return Section(
         key,
