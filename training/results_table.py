@@ -12,8 +12,10 @@ Running it twice on the same records gives the same bytes.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
+from training.grid_slack import FinerGrid, finer_grid
 from training.suite import read_suite
 from training.suite_record import RECORD, Spread, VariantRecord, spec_changes
 from training.verdict import judge
@@ -38,6 +40,54 @@ def _recipe(r: VariantRecord) -> str:
         mark = "**" if g.point == r.recipe["chosen"] else ""
         cells.append(f"{mark}{g.point}: {value}{mark}")
     return "; ".join(cells) if cells else r.recipe.get("chosen", "–")
+
+
+def _slack(r: VariantRecord) -> FinerGrid | None:
+    bigram = r.references.get("bigram_loss") if r.references else None
+    return finer_grid(
+        r.recipe["grid"], str(r.recipe.get("chosen")), bigram if bigram is not None else math.inf
+    )
+
+
+def _finer(r: VariantRecord) -> str:
+    f = _slack(r)
+    if f is None:
+        return "– (a neighbouring rung missing or not trained)"
+    if f.slack < 0.0005:
+        return f"< 0.001 (at lr ≈ {f.lr:.1e})"
+    return f"-{f.slack:.3f} at lr ≈ {f.lr:.1e}"
+
+
+def _grid_check(records: list[VariantRecord], base: VariantRecord) -> str:
+    """Whether a finer grid could plausibly undo a clear verdict: a clear difference from the
+    baseline no larger than the two variants' estimated slack together."""
+    b = _slack(base)
+    judged = []
+    for r in records:
+        v = judge(r.spread.get("val_loss"), base.spread.get("val_loss"))
+        if r is base or v is None or not v.clear:
+            continue
+        f = _slack(r)
+        slack = (f.slack if f else math.nan) + (b.slack if b else math.nan)
+        judged.append((r.name, abs(v.delta), slack))
+    if not judged:
+        return "No clear difference from the baseline to check against the grid."
+    checked = [(n, d, s) for n, d, s in judged if math.isfinite(s)]
+    unsure = [f"{n} (|Δ| {d:.3f}, estimates {s:.3f})" for n, d, s in checked if not d > s]
+    unknown = [n for n, _, s in judged if not math.isfinite(s)]
+    larger = len(checked) - len(unsure)
+    text = (
+        f"Of the {len(judged)} clear difference{'s' if len(judged) > 1 else ''} from the baseline, "
+        f"{larger} {'is' if larger == 1 else 'are'} larger than the two variants' finer-grid "
+        "estimates together"
+    )
+    if checked and not unsure:
+        text += f" (the largest such sum: {max(s for _, _, s in checked):.3f})"
+    if unsure:
+        text += "; a finer grid could plausibly undo " + "; ".join(unsure)
+    if unknown:
+        text += "; no estimate for " + ", ".join(unknown) + " (a neighbouring rung did not train)"
+    return text + "."
 
 
 def _status(r: VariantRecord) -> str:
@@ -180,18 +230,20 @@ def table(
             more = f"; {len(changes) - 3} more" if len(changes) > 3 else ""
             status = f"not trained at this spec (its record: {'; '.join(changes[:3])}{more})"
         lines.append(f"| {name} | | {status} | | | | | | | | | |")
+    searched = [r for r in records if r.recipe["grid"] and len(r.recipe["grid"]) > 1]
     lines += [
         "",
-        "Recipe search (held-out slice of the training split, first seed; the chosen point in bold):",
+        "Recipe search (held-out slice of the training split, first seed; the chosen point in bold). "
+        "The last column fits a parabola in log(lr) through the chosen rung and its neighbours "
+        "(`training/grid_slack.py`): how much lower its minimum is than the chosen rung, an "
+        "estimate of what a finer grid might still buy.",
         "",
-        "| variant | learning rate: held-out loss |",
-        "|---|---|",
+        "| variant | learning rate: held-out loss | finer grid (parabola minimum) |",
+        "|---|---|---|",
     ]
-    lines += [
-        f"| {r.name} | {_recipe(r)} |"
-        for r in records
-        if r.recipe["grid"] and len(r.recipe["grid"]) > 1
-    ]
+    lines += [f"| {r.name} | {_recipe(r)} | {_finer(r)} |" for r in searched]
+    if base is not None and searched:
+        lines += ["", _grid_check(lm, base)]
     health = [r for r in lm if r.probe.get("token_cosine") and r.curve]
     if health:
         lines += [
