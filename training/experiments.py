@@ -10,6 +10,9 @@ the remaining seeds. Every run is an independent job (training/suite_job.py) in 
 resumes from its last checkpoint, so an interrupted suite continues where it stopped; a run that
 another live process is training is never started twice. When all seeds of a variant have finished,
 its record and the median seed's weights are written to <out_dir>/<variant>/ (training/suite_record.py).
+A run folder that holds a run of another spec (the spec changed, its work_dir did not) is neither
+counted nor resumed: the scheduler refuses it and names the fields that differ
+(training/suite.py, `stale_reason`).
 """
 
 from __future__ import annotations
