@@ -110,6 +110,10 @@ def test_resume_gives_the_uninterrupted_result(sampling, tmp_path):
     resumed = train(run, resume=True)
 
     assert (resumed.status, resumed.step) == ("completed", 12)
+    # its time in all counts what was trained before the resume, as the checkpoint recorded it
+    saved = load_checkpoint(tmp_path / "resumed/checkpoint").meta["elapsed_s"]
+    assert resumed.seconds_before > 0 and resumed.total_seconds == pytest.approx(saved, rel=0.2)
+    assert resumed.total_seconds > resumed.seconds
     assert (resumed.train_loss, resumed.val_loss) == (straight.train_loss, straight.val_loss)
     a = load_checkpoint(tmp_path / "straight/checkpoint", extras=True)
     b = load_checkpoint(tmp_path / "resumed/checkpoint", extras=True)

@@ -131,7 +131,7 @@ def _train_and_summarise(
         steps=result.step,
         holdout_loss=holdout,
         val_loss=val,
-        seconds=round(result.seconds, 1),
+        seconds=round(result.total_seconds, 1),  # a resumed run: with the time before
         device=device_name(),
         precision=t.precision,
         threads=torch.get_num_threads(),

@@ -32,7 +32,15 @@ from training.prepare import model_config_for, prepare_data
 from training.probes import batch_loss, sample_statistics, samples
 from training.references import context_gain, count_references, with_causal_mask
 from training.reversal import accuracy_per_position, half_accuracies, reversal_batch
-from training.suite import RunKey, Suite, Variant, best_point, config_changes, summary_of
+from training.suite import (
+    RunKey,
+    RunSummary,
+    Suite,
+    Variant,
+    best_point,
+    config_changes,
+    summary_of,
+)
 from training.train import CHECKPOINT, METRICS
 
 SCHEMA_VERSION = 2
@@ -221,6 +229,18 @@ def _speed_against_reference(
     }
 
 
+def run_seconds(suite: Suite, key: RunKey, summary: RunSummary) -> float:
+    """Seconds of training the run took in all: its metrics' last elapsed_s, which a resumed run
+    carries over from its checkpoint. (Before that was fixed, run.json held only the time since
+    the last resume.) Work lost between the last checkpoint and an interruption is not counted."""
+    elapsed = [
+        r["elapsed_s"]
+        for r in read_metrics(suite.run_dir(key) / METRICS)
+        if isinstance(r.get("elapsed_s"), int | float)
+    ]
+    return round(max([summary.seconds, *elapsed[-1:]]), 1)
+
+
 def _seed_run(suite: Suite, key: RunKey) -> tuple[SeedRun, list[dict[str, Any]]]:
     summary = summary_of(suite, key)
     if summary is None:
@@ -232,7 +252,7 @@ def _seed_run(suite: Suite, key: RunKey) -> tuple[SeedRun, list[dict[str, Any]]]
         seed=key.seed,
         status=summary.status,
         steps=summary.steps,
-        train_seconds=summary.seconds,
+        train_seconds=run_seconds(suite, key, summary),
         device=summary.device,
         precision=summary.precision,
         val_loss=last.get("val_loss") if summary.status == "completed" else None,
@@ -261,7 +281,8 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
         s = summary_of(suite, key)
         if s is None:
             raise ValueError(f"{key}: not finished at this spec ({suite.run_dir(key)})")
-        grid.append(GridRun(key.point, key.seed, s.status, s.holdout_loss, s.val_loss, s.seconds))
+        seconds = run_seconds(suite, key, s)
+        grid.append(GridRun(key.point, key.seed, s.status, s.holdout_loss, s.val_loss, seconds))
     keys = suite.seed_runs(variant, point)
     runs, curves = zip(*(_seed_run(suite, k) for k in keys), strict=True)
     runs, curves = list(runs), list(curves)

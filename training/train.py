@@ -76,10 +76,15 @@ class TrainResult:
     step: int  # optimizer steps completed
     val_loss: float | None
     train_loss: float | None
-    seconds: float
+    seconds: float  # this invocation's (a resumed run: since it resumed)
     tokens_per_second: float
     out_dir: Path
     message: str = ""
+    seconds_before: float = 0.0  # trained before resuming, as its checkpoint recorded
+
+    @property
+    def total_seconds(self) -> float:
+        return self.seconds_before + self.seconds
 
 
 def grad_norms_by_layer(model: nn.Module) -> dict[str, float]:
@@ -331,7 +336,9 @@ def _train(
     if status == "diverged" and info.is_main:
         print(message, file=sys.stderr)
     tps = tokens_per_step * max(done - start_step, 0) / max(seconds, 1e-9)
-    return TrainResult(status, done, last_val, last_loss, seconds, tps, out_dir, message)
+    return TrainResult(
+        status, done, last_val, last_loss, seconds, tps, out_dir, message, elapsed_before
+    )
 
 
 def _resume(
