@@ -390,6 +390,28 @@ def test_a_checkpoint_holds_the_context_its_task_needed() -> None:
     assert config_changes(built.to_dict(), wider) == ["n_ctx 16 -> 32"]
 
 
+def test_loss_by_position_is_read_in_ranges_and_the_far_context_is_said_plainly() -> None:
+    from tests.test_evidence import record
+    from training.references import position_ranges, range_means
+
+    assert position_ranges(128)[-3:] == [(32, 63), (64, 95), (96, 127)]
+    assert [b - a + 1 for a, b in position_ranges(128)] == [1, 1, 1, 5, 8, 16, 32, 32, 32]
+    flat_then_up = [3.0, 2.5, 2.0] + [1.5] * 61 + [1.6] * 64  # 128 positions
+    means = range_means(flat_then_up)
+    assert means[:3] == [3.0, 2.5, 2.0] and means[6] == 1.5 and means[-1] == pytest.approx(1.6)
+    base = record("baseline", [1.5, 1.5])
+    for seed in base.seeds:
+        seed.loss_by_position = flat_then_up
+    text = results_table.far_context(base)
+    assert text is not None and "changes by 0.100" in text and "no longer falls" in text
+    for seed in base.seeds:
+        seed.loss_by_position = [3.0, 2.5, 2.0] + [1.5] * 93 + [1.4] * 32
+    assert "it still falls past position 32" in (results_table.far_context(base) or "")
+    rows = results_table.position_table([base])
+    assert rows[3] == "| variant | 0 | 1 | 2 | 3–7 | 8–15 | 16–31 | 32–63 | 64–95 | 96–127 |"
+    assert rows[-1].startswith("| baseline | 3.000 | 2.500 | 2.000 | 1.500 |")
+
+
 def test_a_resumed_run_counts_its_time_before_the_resume(tmp_path: Path) -> None:
     """run.json written before the fix held only the time since the last resume (45 s for a run
     that trained 291 s); the record takes the metrics' last elapsed_s, which carries it over."""

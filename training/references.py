@@ -79,9 +79,29 @@ def with_causal_mask(model: LanguageModel, causal: bool) -> LanguageModel:
 
 
 def context_gain(loss_by_position: list[float]) -> float | None:
-    """Loss at position 2 minus the mean loss over the window's second half: how much the second
-    half of the context still helps (positive = loss keeps falling with more context)."""
+    """Loss at position 2 minus the mean loss over the window's second half (the issue's measure
+    of using context): how much lower the loss is once half a window of context is there than
+    with two characters of it. It says nothing of *where* the loss fell: most of it can be earned
+    in the first dozens of positions (`range_means` shows where)."""
     if len(loss_by_position) < 8:
         return None
     half = loss_by_position[len(loss_by_position) // 2 :]
     return loss_by_position[2] - sum(half) / len(half)
+
+
+def position_ranges(n_ctx: int) -> list[tuple[int, int]]:
+    """[first, last] position ranges for reading a loss-by-position curve: 0, 1, 2 alone, then
+    doubling ranges up to a quarter of the window, then its second and last quarters (for 128:
+    3-7, 8-15, 16-31, 32-63, 64-95, 96-127)."""
+    edges = {0, 1, 2, 3, n_ctx // 2, 3 * n_ctx // 4, n_ctx}
+    edges |= {1 << k for k in range(3, n_ctx.bit_length()) if (1 << k) <= n_ctx // 4}
+    cuts = sorted(e for e in edges if 0 <= e <= n_ctx)
+    return [(a, b - 1) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def range_means(loss_by_position: list[float]) -> list[float]:
+    """Mean loss over each of `position_ranges` of the curve's length."""
+    return [
+        sum(loss_by_position[a : b + 1]) / (b + 1 - a)
+        for a, b in position_ranges(len(loss_by_position))
+    ]
