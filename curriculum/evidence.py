@@ -208,11 +208,25 @@ def _answer(
     return Answer(question, [f for f in findings if f is not None], missing)
 
 
+def capped_points(record: VariantRecord) -> list[tuple[int, float]]:
+    """(step, val_loss) of the evaluations made on the same slice: with an evaluation cap
+    (eval_max_tokens), every evaluation but the last covers only the split's first characters and
+    the last one the whole split, so that last one is left out; without a cap, all of them."""
+    pts = [c for c in record.curve if "step" in c and "val_loss" in c]
+    cap = record.config.get("train", {}).get("eval_max_tokens")
+    if cap:
+        if any("val_tokens" in c for c in pts):
+            pts = [c for c in pts if c.get("val_tokens") == cap]
+        else:  # older records: the final, whole-split evaluation is the last one
+            pts = pts[:-1] if pts and pts[-1]["step"] == record.steps else pts
+    return [(c["step"], c["val_loss"]) for c in pts]
+
+
 def loss_at_step(record: VariantRecord, step: float) -> float | None:
-    """The shipped seed's (capped) validation loss after `step` steps, interpolated linearly
-    between evaluations; None before the first evaluation or without a curve."""
-    pts = [(c["step"], c["val_loss"]) for c in record.curve if "step" in c and "val_loss" in c]
-    if not pts or step < pts[0][0]:
+    """The shipped seed's validation loss after `step` steps on one slice of the split (see
+    `capped_points`), interpolated linearly between evaluations; None outside them."""
+    pts = capped_points(record)
+    if not pts or step < pts[0][0] or step > pts[-1][0]:
         return None
     for (s0, v0), (s1, v1) in zip(pts, pts[1:], strict=False):
         if s0 <= step <= s1:
@@ -256,15 +270,22 @@ def equal_wall_clock(ev: Evidence) -> Finding | None:
         )
     else:
         at = loss_at_step(base, step)
-        if at is None:
+        ours = capped_points(lstm)
+        if at is None or not ours:
             return None
+        last_step, mine = ours[-1]  # the LSTM on the same characters, at its last evaluation there
+        same = f"the LSTM's {mine:.3f} at its step {last_step:,}" + (
+            f" (its last evaluation on those characters; its final loss on the whole split is "
+            f"{lstm.final['val_loss']:.3f})"
+            if last_step != lstm.steps and lstm.final.get("val_loss") is not None
+            else ""
+        )
         sentence = (
             f"{timed}, so in the time of the LSTM's {lstm.steps:,} steps the baseline gets "
-            f"through about {step:,.0f}, where it had reached {at:.3f} nats/char (evaluated on "
-            f"{where}) against the LSTM's final {mine:.3f} (shipped seeds; one seed each, so no "
-            f"verdict). That point is read off the baseline's {base.steps:,}-step run, whose "
-            "learning rate had not finished decaying there; a run planned for that many steps "
-            "would end lower."
+            f"through about {step:,.0f}, where it had reached {at:.3f} nats/char on {where}, "
+            f"against {same}. One seed each (the shipped ones), so no verdict. That point is "
+            f"read off the baseline's {base.steps:,}-step run, whose learning rate had not finished "
+            "decaying there; a run planned for that many steps would end lower."
         )
     return Finding(
         "val loss at equal wall-clock, lstm vs baseline",
