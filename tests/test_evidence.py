@@ -115,7 +115,9 @@ def test_loss_at_equal_wall_clock_reads_the_curve_at_the_matching_step() -> None
     # 40 LSTM steps of 50 ms = 20 baseline steps of 100 ms, where the curve reads 2.5
     assert f is not None and "the baseline gets through about 20," in f.sentence
     assert "had reached 2.500" in f.sentence and "an LSTM step takes 50 ms" in f.sentence
-    assert "on the validation split, against the LSTM's 2.200 at its step 40 (" in f.sentence
+    assert (
+        "on the validation split, against the LSTM's 2.200 at its step 40. One seed" in f.sentence
+    )
     base.config["train"] = {"eval_max_tokens": 16384}
     assert (
         "the first 16,384 validation characters"
