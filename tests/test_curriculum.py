@@ -85,6 +85,19 @@ def test_the_setup_describes_the_records_shown_not_only_the_spec(root: Path) -> 
     assert "1234" not in spec
 
 
+def test_the_d_head_sweep_names_the_parameter_counts_it_mixes_in(root: Path) -> None:
+    ev = load_evidence(root)
+    for name, n in (
+        ("heads4_dhead8", 615_680),
+        ("baseline", 812_288),
+        ("heads4_dhead64", 1_074_432),
+    ):
+        ev.records[name].n_params = n
+    text = SECTIONS["Q2"](ev).experiment
+    assert "(616k at d_head 8, " in text and "812k at d_head 32" in text
+    assert "1.07M at d_head 64), so that family mixes the two" in text
+
+
 def test_every_section_has_its_parts(root: Path) -> None:
     for key in SECTIONS:
         s = build(root, key)

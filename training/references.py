@@ -2,9 +2,13 @@
 
 - count models: unigram and bigram frequencies fitted on the tokens a run trained on, scored on
   the validation split (a transformer that does not beat the bigram has not learned to use context);
-- the same weights with the causal mask flipped at inference (removed from a causal model: how much
-  it would gain by peeking; put back into an unmasked one: how much it relied on the future);
-- loss by position (from the evaluation's per-position curve): whether more context keeps helping.
+- the same weights with the causal mask flipped at inference. Removed from a causal model, it
+  feeds the model an input it never saw in training (later positions in view): the loss rises,
+  often above the unigram's, which measures how much the weights depend on the mask, not what
+  peeking could gain. Put back into an unmasked model, it shows how much that model relied on
+  the future (often worse than uniform guessing);
+- loss by position (from the evaluation's per-position curve): where, within the window, more
+  context stops helping.
 """
 
 from __future__ import annotations

@@ -13,6 +13,26 @@ from viz.curriculum import band_lines, health_chart, layer_lines
 SCORES = ("baseline", *E.changing("attn_score"))  # the score functions, from the suite spec
 
 
+def sweep_params(ev: Evidence) -> str:
+    """With the head count fixed, d_head also sets the attention's parameter count: say so, with
+    the records' counts, so a difference there is not read as d_head's alone."""
+    fams = E.d_head_curve(ev)
+    fixed = next((pts for name, pts in fams.items() if "d_head varies" in name), [])
+    counts = [
+        (p.d_head, r.n_params) for p in fixed if (r := ev.get(p.name)) is not None and r.n_params
+    ]
+    if len(counts) < 2:
+        return ""
+    listed = ", ".join(
+        (f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k") + f" at d_head {d}"
+        for d, n in sorted(counts)
+    )
+    return (
+        f"With the head count fixed, the parameter count moves with d_head ({listed}), so that "
+        "family mixes the two; with n_heads × d_head fixed it stays the same. "
+    )
+
+
 def build(ev: Evidence) -> Section:
     fams = E.d_head_curve(ev)
     charts: list[Chart | None] = [
@@ -66,6 +86,6 @@ def build(ev: Evidence) -> Section:
     experiment = (
         "The baseline scores q·k/√d_head. Variants drop the scale, use cosine similarity with a "
         "learned temperature, or an additive score; a sweep changes d_head with the head count "
-        "fixed, and with n_heads × d_head fixed. " + setup(suite_facts(ev))
+        "fixed, and with n_heads × d_head fixed. " + sweep_params(ev) + setup(suite_facts(ev))
     )
     return make_section("Q2", ev, E.q2(ev), experiment, charts)

@@ -27,6 +27,9 @@ def build(ev: Evidence) -> Section:
     experiment = (
         "The shared model reuses one block at every depth; the separate model has its own block at "
         "each depth; a narrower separate model has about the shared one's parameter count, so "
-        "the comparison holds at equal steps and at equal parameters. " + setup(suite_facts(ev))
+        "the comparison holds at equal steps and at equal parameters. Neither comparison holds "
+        "both parameters and compute equal: the shared model computes as much per step as the "
+        "separate one of its width, and the narrower model, at half the width, a quarter to a "
+        "half of that. " + setup(suite_facts(ev))
     )
     return make_section("Q3", ev, answer, experiment, charts, headline=head)
