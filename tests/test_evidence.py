@@ -238,3 +238,15 @@ def test_an_exact_tie_is_no_difference() -> None:
     f = evidence.compare("accuracy", "a", one, "b", one, unit="", better="neither")
     assert f.verdict.label == "no clear difference" and "higher" not in f.sentence
     assert f.sentence.endswith("no difference (equal means)")
+
+
+def test_a_clear_verdict_says_the_bar_it_clears_and_flags_a_narrow_one() -> None:
+    a, b = record("a", [1.60, 1.61, 1.59]), record("baseline", [1.50, 1.51, 1.49])
+    f = evidence.versus(ev(a, b), "a")
+    assert (
+        f is not None
+        and "higher (worse) by 0.100, beyond twice the larger seed std (0.020)" in (f.sentence)
+    )
+    assert "marginal" not in f.sentence and "×" not in f.sentence
+    narrow = record("n", [1.525, 1.535, 1.515])  # Δ 0.025 against a std of 0.010
+    assert "; marginal: under three times it" in evidence.versus(ev(narrow, b), "n").sentence
