@@ -39,7 +39,14 @@ def test_recall_experiment_writes_its_record(tmp_path: Path) -> None:
 
     task = RecallTask(n_pairs=4, n_keys=8, n_values=4, n_filler=2, max_gap=8, fused=True)
     spec = Spec(
-        task=task, steps=4, batch=4, warmup=1, lrs=(1e-3, 3e-3), seeds=(0, 1), eval_sequences=16
+        task=task,
+        steps=4,
+        batch=4,
+        warmup=1,
+        lrs=(1e-3, 3e-3),
+        start=(1e-3, 3e-3),
+        seeds=(0, 1),
+        eval_sequences=16,
     )
     record = run(tmp_path, spec)
     saved = json.loads((tmp_path / "record.json").read_text())
@@ -57,3 +64,26 @@ def test_recall_experiment_writes_its_record(tmp_path: Path) -> None:
     before = (tmp_path / "runs.json").read_text()
     run(tmp_path, spec)
     assert (tmp_path / "runs.json").read_text() == before
+
+
+def test_each_model_searches_the_ladder_until_its_best_rate_is_inside() -> None:
+    """The suite's rule: a winner at an end widens the search; a model at chance everywhere gets
+    the whole ladder tried, so 'it did not learn' is said of every rate, not of two."""
+    from training.recall_experiment import Spec, search
+
+    spec = Spec(lrs=(1e-4, 1e-3, 1e-2, 1e-1), start=(1e-3, 1e-2))
+
+    def model(accuracy_at: dict[float, float]):
+        tried: list[float] = []
+
+        def run_at(lr: float) -> dict:
+            tried.append(lr)
+            acc = accuracy_at[lr]
+            return {"lr": lr, "status": "completed", "select": {"accuracy": acc, "loss": 1 - acc}}
+
+        return tried, run_at
+
+    tried, run_at = model({1e-4: 0.2, 1e-3: 0.9, 1e-2: 0.5, 1e-1: 0.1})
+    assert [r["lr"] for r in search(spec, run_at)] == [1e-4, 1e-3, 1e-2]
+    tried, run_at = model(dict.fromkeys(spec.lrs, 0.0625))  # chance at every rate
+    assert [r["lr"] for r in search(spec, run_at)] == list(spec.lrs)

@@ -36,6 +36,7 @@ from model.tokenizers import CharTokenizer
 from training.config import TrainConfig
 from training.optim import build_optimizer, lr_at
 from training.recall import IGNORE, RecallTask, recall_batch
+from training.suite import widen_ladder
 
 SELECT_SEED, TEST_SEED = 10_001, 20_002  # generator seeds of the held-out and the test sequences
 
@@ -47,7 +48,10 @@ class Spec:
     steps: int = 1500
     batch: int = 32
     warmup: int = 50
-    lrs: tuple[float, ...] = (3e-3, 1e-2)
+    # the suite's ladder rule (training/suite.py, widen_ladder): start at `start`, widen one rung
+    # past an end that wins; a model that never leaves chance has the whole ladder tried
+    lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+    start: tuple[float, ...] = (3e-3, 1e-2)
     seeds: tuple[int, ...] = (0, 1, 2)
     eval_sequences: int = 512
 
@@ -181,6 +185,25 @@ def head_roles(model: LanguageModel, task: RecallTask, n: int = 64) -> dict[str,
     return out
 
 
+def _score(result: dict[str, Any]) -> float:
+    """Lower is better: held-out accuracy first, held-out loss to break ties; a failed run last."""
+    if result["status"] != "completed":
+        return math.inf
+    return -result["select"]["accuracy"] + 1e-6 * result["select"]["loss"]
+
+
+def search(spec: Spec, run_at: Any) -> list[dict[str, Any]]:
+    """One model's learning-rate search on the ladder, first seed: the results of every rung
+    tried, in ladder order."""
+    lo, hi = spec.lrs.index(spec.start[0]), spec.lrs.index(spec.start[-1])
+    while True:
+        grid = [run_at(lr) for lr in spec.lrs[lo : hi + 1]]
+        wider = widen_ladder([_score(r) for r in grid], lo, hi, len(spec.lrs))
+        if wider is None:
+            return grid
+        lo, hi = wider
+
+
 def spread(values: list[float]) -> dict[str, float | int | None]:
     return {
         "mean": statistics.fmean(values) if values else None,
@@ -231,20 +254,13 @@ def run(out: Path, spec: Spec, work: Path | None = None) -> dict[str, Any]:
         f"test on seed {TEST_SEED}",
         "models": {},
     }
-    for name, cfg in configs.items():
-        grid = [get(name, lr, spec.seeds[0]) for lr in spec.lrs]
-        best = max(
-            grid,
-            key=lambda r: (
-                r["status"] == "completed",
-                r["select"]["accuracy"],
-                -r["select"]["loss"],
-            ),
-        )
+    for name in configs:
+        grid = search(spec, lambda lr, name=name: get(name, lr, spec.seeds[0]))
+        best = min(grid, key=_score)
         seeds = [get(name, best["lr"], s) for s in spec.seeds]
         by_bin = list(zip(*[r["test"]["accuracy_by_distance"] for r in seeds], strict=True))
         record["models"][name] = {
-            "config": cfg.to_dict(),
+            "config": configs[name].to_dict(),
             "n_params": seeds[0]["n_params"],
             "lr": best["lr"],
             "grid": [

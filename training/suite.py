@@ -148,17 +148,26 @@ class Suite:
             summaries = [summary_of(self, k) for k in keys]
             if any(s is None for s in summaries):
                 return keys
-            scores = [s.score() for s in summaries if s is not None]
-            low = min(scores)
-            # an end that ties the best widens too; if every rung failed, smaller rates are tried
-            up = scores[-1] == low and hi + 1 < len(ladder) and not math.isinf(low)
-            down = scores[0] == low and lo > 0
-            if not (up or down):
+            wider = widen_ladder(
+                [s.score() for s in summaries if s is not None], lo, hi, len(ladder)
+            )
+            if wider is None:
                 return keys
-            hi, lo = hi + up, lo - down
+            lo, hi = wider
 
     def seed_runs(self, variant: Variant, point: str) -> list[RunKey]:
         return [RunKey(variant.name, point, s) for s in self.seeds]
+
+
+def widen_ladder(scores: list[float], lo: int, hi: int, rungs: int) -> tuple[int, int] | None:
+    """The ladder rule, one step: `scores` (lower is better, inf for a failed run) of rungs lo..hi;
+    the range widened one rung past each end that holds the best score, or None when the best is
+    inside (or the ladder has no rung left there). An end that ties the best widens too; if every
+    rung failed, smaller rates are tried."""
+    low = min(scores)
+    up = scores[-1] == low and hi + 1 < rungs and not math.isinf(low)
+    down = scores[0] == low and lo > 0
+    return (lo - down, hi + up) if up or down else None
 
 
 def point_label(point: dict[str, Any]) -> str:
