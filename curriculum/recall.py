@@ -25,6 +25,12 @@ class RecallModel:
     accuracy: Spread  # test accuracy over seeds
     by_distance: list[Spread]  # one per distance bin
     counts: list[int]  # test queries per bin (the fewest over seeds): a bin of 1 query says little
+    tried: tuple[float, ...] = ()  # the learning rates its search tried
+
+
+# a model whose test accuracy stays under this multiple of chance has not learned the task: its
+# "difference" from one that has is learned against not learned, not a measured gap
+CHANCE_MULTIPLE = 1.5
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ def read_recall(ev: Evidence) -> Recall | None:
                 _spread(m["test_accuracy"]),
                 [_spread(s) for s in m["accuracy_by_distance"]],
                 _counts(m["seeds"], len(bins)),
+                tuple(float(g["lr"]) for g in m.get("grid", [])),
             )
             for name, m in r["models"].items()
         }
@@ -186,13 +193,36 @@ def _roles_finding(roles: HeadRoles, two_token_pairs: bool) -> Finding:
     )
 
 
+def chance(ev: Evidence) -> float | None:
+    """Test accuracy of guessing among the task's values."""
+    task = recall_task(ev)
+    return 1.0 / task.n_values if task is not None and task.n_values else None
+
+
+def untrained(ev: Evidence, m: RecallModel) -> str | None:
+    """A sentence saying that `m` never left chance at any rate it tried, or None if it did."""
+    c = chance(ev)
+    if c is None or m.accuracy.mean is None or m.accuracy.mean >= CHANCE_MULTIPLE * c:
+        return None
+    rates = ", ".join(f"{lr:g}" for lr in sorted(m.tried)) or f"{m.lr:g}"
+    return (
+        f"the {'LSTM' if m.name == LSTM else m.name} stayed at chance ({m.accuracy.mean:.0%}, "
+        f"guessing among {round(1 / c)} values: {c:.0%}) at every learning rate its search tried "
+        f"({rates}): at this size and training budget it did not learn the task, so its gap to a "
+        "model that did is learned against not learned, not a measured difference in recall"
+    )
+
+
 def recall_headline(ev: Evidence) -> str:
     """The recall experiment in plain words: the transformer and the LSTM at the nearest and the
-    farthest distances both have, through the verdict rule."""
+    farthest distances both have, through the verdict rule; or, when the LSTM never left chance,
+    that instead."""
     rec = read_recall(ev)
     tf, lstm = (rec.models.get(n) for n in (TRANSFORMER, LSTM)) if rec else (None, None)
     if rec is None or tf is None or lstm is None:
         return ""
+    if (failed := untrained(ev, lstm)) is not None:
+        return f"On recall, {failed}."
     both = comparable_bins(rec, tf, lstm)
     if not both:
         return ""

@@ -180,6 +180,19 @@ def test_recall_follows_its_record(tmp_path: Path) -> None:
         "at distances 4–7 the 2-layer transformer shows no clear difference from the LSTM" in head
     )
     assert "L1.H0 puts 80%" in words(build(root, "Q1"))
+    # an LSTM that never left chance (1/32 = 3%) at any rate it tried is said to be untrained,
+    # not compared distance by distance
+    at_chance = recall_record()
+    lstm = at_chance["models"]["lstm"]
+    lstm["test_accuracy"] = {"mean": 0.035, "std": 0.001, "n": 3}
+    lstm["grid"] = [
+        {"lr": lr, "status": "completed", "select_accuracy": 0.06} for lr in (1e-3, 3e-3)
+    ]
+    (root / RECALL / "record.json").write_text(json.dumps(at_chance))
+    head = build(root, "Q1").headline
+    assert "On recall, the LSTM stayed at chance (4%, guessing among 32 values: 3%)" in head
+    assert "(0.001, 0.003)" in head and "did not learn the task" in head
+    assert "recalls clearly more often" not in head
 
 
 def test_no_direction_is_stated_inside_the_seed_spread(tmp_path: Path) -> None:
