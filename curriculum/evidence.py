@@ -277,11 +277,14 @@ def equal_wall_clock(ev: Evidence) -> Finding | None:
             f"{mine:.3f} (shipped seeds; one seed each, so no verdict)."
         )
     else:
-        at = loss_at_step(base, step)
         ours = capped_points(lstm)
-        if at is None or not ours:
+        if not ours:
             return None
         last_step, mine = ours[-1]  # the LSTM on the same characters, at its last evaluation there
+        step = last_step * t_lstm / t_base  # the baseline's steps in the LSTM's time to that point
+        at = loss_at_step(base, step)
+        if at is None:
+            return None
         same = f"the LSTM's {mine:.3f} at its step {last_step:,}" + (
             f" (its last evaluation on those characters; its final loss on the whole split is "
             f"{lstm.final['val_loss']:.3f})"
@@ -289,7 +292,7 @@ def equal_wall_clock(ev: Evidence) -> Finding | None:
             else ""
         )
         sentence = (
-            f"{timed}, so in the time of the LSTM's {lstm.steps:,} steps the baseline gets "
+            f"{timed}, so in the time of the LSTM's {last_step:,} steps the baseline gets "
             f"through about {step:,.0f}, where it had reached {at:.3f} nats/char on {where}, "
             f"against {same}. One seed each (the shipped ones), so no verdict. That point is "
             f"read off the baseline's {base.steps:,}-step run, whose learning rate had not finished "

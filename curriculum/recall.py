@@ -26,6 +26,7 @@ class RecallModel:
     by_distance: list[Spread]  # one per distance bin
     counts: list[int]  # test queries per bin (the fewest over seeds): a bin of 1 query says little
     tried: tuple[float, ...] = ()  # the learning rates its search tried
+    tried_accuracy: tuple[float | None, ...] = ()  # held-out accuracy at each of them
 
 
 # a model whose test accuracy stays under this multiple of chance has not learned the task: its
@@ -77,7 +78,8 @@ def read_recall(ev: Evidence) -> Recall | None:
                 _spread(m["test_accuracy"]),
                 [_spread(s) for s in m["accuracy_by_distance"]],
                 _counts(m["seeds"], len(bins)),
-                tuple(float(g["lr"]) for g in m.get("grid", [])),
+                tuple(float(g["lr"]) for g in m.get("grid", []) if "lr" in g),
+                tuple(g.get("select_accuracy") for g in m.get("grid", []) if "lr" in g),
             )
             for name, m in r["models"].items()
         }
@@ -120,7 +122,22 @@ def recall_findings(ev: Evidence) -> list[Finding]:
         return []
     out: list[Finding] = []
     tf, lstm, shallow = (rec.models.get(n) for n in (TRANSFORMER, LSTM, SHALLOW))
-    if tf is not None and lstm is not None:
+    failed = untrained(ev, lstm) if lstm is not None else None
+    if tf is not None and lstm is not None and failed is not None:
+        # no distance-by-distance verdicts against a model that learned nothing
+        sentence = failed[0].upper() + failed[1:] + "."
+        out.append(
+            Finding(
+                "recall accuracy, lstm against chance",
+                lstm.accuracy,
+                None,
+                None,
+                sentence,
+                LSTM,
+                "neither",
+            )
+        )
+    elif tf is not None and lstm is not None:
         out.append(
             compare(
                 f"recall accuracy over all distances, {tf.n_params:,} vs {lstm.n_params:,} parameters",
@@ -204,6 +221,8 @@ def untrained(ev: Evidence, m: RecallModel) -> str | None:
     c = chance(ev)
     if c is None or m.accuracy.mean is None or m.accuracy.mean >= CHANCE_MULTIPLE * c:
         return None
+    if any(a is None or a >= CHANCE_MULTIPLE * c for a in m.tried_accuracy):
+        return None  # some rate did learn (or was not scored): the chosen one is not "every"
     rates = ", ".join(f"{lr:g}" for lr in sorted(m.tried)) or f"{m.lr:g}"
     return (
         f"the {'LSTM' if m.name == LSTM else m.name} stayed at chance ({m.accuracy.mean:.0%}, "

@@ -186,13 +186,18 @@ def test_recall_follows_its_record(tmp_path: Path) -> None:
     lstm = at_chance["models"]["lstm"]
     lstm["test_accuracy"] = {"mean": 0.035, "std": 0.001, "n": 3}
     lstm["grid"] = [
-        {"lr": lr, "status": "completed", "select_accuracy": 0.06} for lr in (1e-3, 3e-3)
+        {"lr": lr, "status": "completed", "select_accuracy": 0.03} for lr in (1e-3, 3e-3)
     ]
     (root / RECALL / "record.json").write_text(json.dumps(at_chance))
     head = build(root, "Q1").headline
     assert "On recall, the LSTM stayed at chance (4%, guessing among 32 values: 3%)" in head
     assert "(0.001, 0.003)" in head and "did not learn the task" in head
     assert "recalls clearly more often" not in head
+    findings = words(build(root, "Q1"))
+    assert "The LSTM stayed at chance" in findings and "recall accuracy at distance" not in findings
+    lstm["grid"][0]["select_accuracy"] = 0.5  # one rate did learn: not "at every rate"
+    (root / RECALL / "record.json").write_text(json.dumps(at_chance))
+    assert "stayed at chance" not in build(root, "Q1").headline
 
 
 def test_no_direction_is_stated_inside_the_seed_spread(tmp_path: Path) -> None:

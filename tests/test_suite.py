@@ -400,13 +400,21 @@ def test_loss_by_position_is_read_in_ranges_and_the_far_context_is_said_plainly(
     means = range_means(flat_then_up)
     assert means[:3] == [3.0, 2.5, 2.0] and means[6] == 1.5 and means[-1] == pytest.approx(1.6)
     base = record("baseline", [1.5, 1.5])
+    wiggle = [0.02 * (-1) ** (i // 8) for i in range(128)]  # the text's ups and downs, 8 wide
+    for seed in base.seeds:
+        seed.loss_by_position = [x + w for x, w in zip(flat_then_up, wiggle, strict=True)]
+    text = results_table.far_context(base)
+    assert text is not None and "past position 32 the baseline's loss no longer falls" in text
+    assert "(+0.100); 8-position blocks from 32 on vary by ±0.042" in text
+    for seed in base.seeds:  # a steady fall past 32, larger than the wiggle
+        seed.loss_by_position = [2.0 - 0.004 * i + w for i, w in enumerate(wiggle)]
+    assert "past position 32 the baseline's loss still falls" in (
+        results_table.far_context(base) or ""
+    )
+    base.seeds[0].loss_by_position = []  # a seed without a curve is left out, not a crash
+    assert results_table.far_context(base) is not None
     for seed in base.seeds:
         seed.loss_by_position = flat_then_up
-    text = results_table.far_context(base)
-    assert text is not None and "changes by 0.100" in text and "no longer falls" in text
-    for seed in base.seeds:
-        seed.loss_by_position = [3.0, 2.5, 2.0] + [1.5] * 93 + [1.4] * 32
-    assert "it still falls past position 32" in (results_table.far_context(base) or "")
     rows = results_table.position_table([base])
     assert rows[3] == "| variant | 0 | 1 | 2 | 3–7 | 8–15 | 16–31 | 32–63 | 64–95 | 96–127 |"
     assert rows[-1].startswith("| baseline | 3.000 | 2.500 | 2.000 | 1.500 |")

@@ -49,10 +49,15 @@ def finer_grid(
     """The parabola's minimum around the chosen rung; None unless the rung on each side of it
     trained (finished with a held-out loss below `trained_below`, e.g. the count bigram's)."""
     rungs = sorted(
-        (lr, g.holdout_loss if g.status == "completed" else None)
-        for g in grid
-        if (lr := lr_of(g.point)) is not None and lr > 0
+        (
+            (lr, g.holdout_loss if g.status == "completed" else None)
+            for g in grid
+            if (lr := lr_of(g.point)) is not None and lr > 0
+        ),
+        key=lambda rung: rung[0],
     )
+    if len({lr for lr, _ in rungs}) != len(rungs):
+        return None  # a rate tried twice: no single curve to fit
     best = lr_of(chosen)
     at = [i for i, (lr, _) in enumerate(rungs) if lr == best]
     if not at or at[0] == 0 or at[0] == len(rungs) - 1:

@@ -49,7 +49,8 @@ class Spec:
     batch: int = 32
     warmup: int = 50
     # the suite's ladder rule (training/suite.py, widen_ladder): start at `start`, widen one rung
-    # past an end that wins; a model that never leaves chance has the whole ladder tried
+    # past an end that wins (a model at chance everywhere widens only while noise puts its best
+    # at an end)
     lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
     start: tuple[float, ...] = (3e-3, 1e-2)
     seeds: tuple[int, ...] = (0, 1, 2)

@@ -95,7 +95,7 @@ def context_gain(loss_by_position: list[float]) -> float | None:
 
 def position_ranges(n_ctx: int) -> list[tuple[int, int]]:
     """[first, last] position ranges for reading a loss-by-position curve: 0, 1, 2 alone, then
-    doubling ranges up to a quarter of the window, then its second and last quarters (for 128:
+    doubling ranges up to a quarter of the window, then its second, third and last quarters (for 128:
     3-7, 8-15, 16-31, 32-63, 64-95, 96-127)."""
     edges = {0, 1, 2, 3, n_ctx // 2, 3 * n_ctx // 4, n_ctx}
     edges |= {1 << k for k in range(3, n_ctx.bit_length()) if (1 << k) <= n_ctx // 4}

@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"result: diverged at step {result.step} (recorded in {result.out_dir / METRICS})")
     else:
         print(
-            f"result: {result.step} steps in {result.seconds:.1f} s, val loss {result.val_loss}, "
+            f"result: {result.step} steps in {result.total_seconds:.1f} s, val loss {result.val_loss}, "
             f"{result.tokens_per_second:,.0f} tokens/s"
         )
     return 0
