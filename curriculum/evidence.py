@@ -57,20 +57,33 @@ class Answer:
 class Evidence:
     records: dict[str, VariantRecord]
     recall: dict[str, Any] | None  # the Q1 recall experiment's record.json
-    old: tuple[str, ...] = ()  # folders whose record is of an older schema (not used for answers)
+    # folders whose record is of an older schema or of another suite spec (not used for answers)
+    old: tuple[str, ...] = ()
 
     def get(self, name: str) -> VariantRecord | None:
         return self.records.get(name)
 
 
-def load_evidence(root: Path) -> Evidence:
-    """Schema-2 records under root (older or unreadable ones are skipped) and the recall record."""
+def load_evidence(root: Path, spec: Path = SUITE_SPEC) -> Evidence:
+    """Schema-2 records under root and the recall record. Older or unreadable records are
+    skipped, and so is a record whose run config differs from what `spec` asks of that variant
+    (an earlier budget, say: the README's table leaves it out too). A record that carries no
+    config cannot be checked and is kept."""
+    from training.suite_record import spec_changes
+
+    suite = read_suite(spec)
+    known = {v.name for v in suite.variants}
     records, old = {}, []
     for path in sorted(root.glob(f"*/{RECORD}")):
         try:
-            records[path.parent.name] = VariantRecord.read(path.parent)
+            r = VariantRecord.read(path.parent)
         except (ValueError, KeyError, TypeError, OSError):
             old.append(path.parent.name)
+            continue
+        if r.config and r.name in known and spec_changes(suite, r):
+            old.append(path.parent.name)
+            continue
+        records[path.parent.name] = r
     recall = None
     try:
         recall = json.loads((root / RECALL / RECORD).read_text())

@@ -99,6 +99,26 @@ def test_load_evidence_skips_old_records(tmp_path: Path) -> None:
     assert e.records["baseline"].spread["val_loss"].n == 2
 
 
+def test_load_evidence_skips_a_record_of_another_spec(tmp_path: Path) -> None:
+    """The page answers from the spec's runs only, as the README's table does: a record written at
+    another budget is set aside like an older schema (one without a config cannot be checked)."""
+    import dataclasses
+
+    from training.suite import RunKey, read_suite
+
+    suite = read_suite(evidence.SUITE_SPEC)
+    run = suite.run_config(RunKey("baseline", "lr=0.003", 0))
+    for budget, kept in ((run.train.max_steps, True), (run.train.max_steps + 1, False)):
+        r = record("baseline", [1.8, 1.9])
+        r.recipe = {"selection": "holdout_loss", "chosen": "lr=0.003", "grid": []}
+        train = dataclasses.replace(run.train, max_steps=budget)
+        r.config = dataclasses.replace(run, train=train).to_dict()
+        (tmp_path / "baseline").mkdir(exist_ok=True)
+        (tmp_path / "baseline" / "record.json").write_text(json.dumps(r.to_json()))
+        e = evidence.load_evidence(tmp_path)
+        assert ("baseline" in e.records) == kept and ("baseline" in e.old) == (not kept)
+
+
 def test_loss_at_equal_wall_clock_reads_the_curve_at_the_matching_step() -> None:
     base = record("baseline", [1.8, 1.8])
     base.steps = 40

@@ -99,7 +99,8 @@ def status(missing: Sequence[str], old: Sequence[str]) -> str:
     if stale:
         text += (
             f" {names(stale)} {'has' if len(stale) == 1 else 'have'} a record from an earlier "
-            "suite (an older schema, undertrained), which this page does not use."
+            "suite (an older schema, or another budget or recipe than configs/suite.toml's), "
+            "which this page does not use."
         )
     return text
 
