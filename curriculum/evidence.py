@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from training.suite import read_suite
-from training.suite_record import RECORD, Spread, VariantRecord
+from training.suite_record import RECORD, Spread, VariantRecord, spec_changes
 from training.verdict import Verdict, judge
 
 RECALL = Path("curriculum") / "q1_recall"  # under the checkpoints root
@@ -59,6 +59,7 @@ class Evidence:
     recall: dict[str, Any] | None  # the Q1 recall experiment's record.json
     # folders whose record is of an older schema or of another suite spec (not used for answers)
     old: tuple[str, ...] = ()
+    spec: Path = SUITE_SPEC  # the suite spec the records were checked against
 
     def get(self, name: str) -> VariantRecord | None:
         return self.records.get(name)
@@ -69,8 +70,6 @@ def load_evidence(root: Path, spec: Path = SUITE_SPEC) -> Evidence:
     skipped, and so is a record whose run config differs from what `spec` asks of that variant
     (an earlier budget, say: the README's table leaves it out too). A record that carries no
     config cannot be checked and is kept."""
-    from training.suite_record import spec_changes
-
     suite = read_suite(spec)
     known = {v.name for v in suite.variants}
     records, old = {}, []
@@ -89,7 +88,7 @@ def load_evidence(root: Path, spec: Path = SUITE_SPEC) -> Evidence:
         recall = json.loads((root / RECALL / RECORD).read_text())
     except (OSError, ValueError):
         recall = None
-    return Evidence(records, recall if isinstance(recall, dict) else None, tuple(old))
+    return Evidence(records, recall if isinstance(recall, dict) else None, tuple(old), spec)
 
 
 @lru_cache(maxsize=4)

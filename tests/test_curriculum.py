@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis import curriculum as cur
 from analysis.catalog import ENV_ROOT
-from curriculum.evidence import RECALL, load_evidence, suite_order
+from curriculum.evidence import RECALL, SUITE_SPEC, load_evidence, suite_order
 from model.checkpoint import load_checkpoint
 from model.config import ModelConfig
 from tests.app_checkpoints import TINY
@@ -72,17 +72,20 @@ def words(s: Section) -> str:
 # --------------------------------------------------------------------------- sections from records
 
 
-def test_the_setup_describes_the_records_shown_not_only_the_spec(root: Path) -> None:
-    """Records of another budget than configs/suite.toml's (a longer suite under evaluation) are
-    described with their own steps and seeds."""
-    ev = load_evidence(root)
-    spec = build(root, "Q3").experiment
-    base = ev.records["baseline"]
-    base.config = {"model": {"n_layers": 3}, "train": {"max_steps": 1234}}
-    base.seeds = base.seeds[:2]
-    text = SECTIONS["Q3"](ev).experiment
+def test_the_setup_describes_the_spec_the_records_were_checked_against(
+    root: Path, tmp_path: Path
+) -> None:
+    """Records read against another spec (a longer suite under evaluation) are described with
+    that spec's layers, steps and seeds, not configs/suite.toml's."""
+    longer = tmp_path / "longer.toml"
+    longer.write_text(
+        f'extends = "{SUITE_SPEC}"\n[suite]\nseeds = [0, 1]\n'
+        "[base.model]\nn_layers = 3\n[base.train]\nmax_steps = 1234\n"
+    )
+    shipped = build(root, "Q3").experiment
+    text = SECTIONS["Q3"](load_evidence(root, longer)).experiment
     assert "3-layer" in text and "trained for 1234 steps" in text and "then 2 seeds" in text
-    assert "1234" not in spec
+    assert "1234" not in shipped and "then 3 seeds" in shipped
 
 
 def test_the_d_head_sweep_names_the_parameter_counts_it_mixes_in(root: Path) -> None:

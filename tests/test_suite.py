@@ -423,16 +423,17 @@ def test_loss_by_position_is_read_in_ranges_and_the_far_context_is_said_plainly(
 def test_a_resumed_run_counts_its_time_before_the_resume(tmp_path: Path) -> None:
     """run.json written before the fix held only the time since the last resume (45 s for a run
     that trained 291 s); the record takes the metrics' last elapsed_s, which carries it over."""
+    from training.metrics import read_metrics
     from training.suite_record import run_seconds
 
     suite = read_suite(tiny_suite(tmp_path))
     key = RunKey("baseline", "lr=0.001", 0)
     fake_summary(suite, key, 1.5)  # says 1.0 s
     summary = summary_of(suite, key)
-    assert summary is not None and run_seconds(suite, key, summary) == 1.0  # no metrics: as said
+    assert summary is not None and run_seconds(summary, []) == 1.0  # no metrics: as said
     lines = [{"step": 4, "elapsed_s": 120.04}, {"step": 8, "elapsed_s": 291.46}]
     (suite.run_dir(key) / "metrics.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
-    assert run_seconds(suite, key, summary) == 291.5
+    assert run_seconds(summary, read_metrics(suite.run_dir(key) / "metrics.jsonl")) == 291.5
 
 
 def test_a_record_of_another_spec_is_listed_not_compared(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,7 +194,7 @@ def _score(result: dict[str, Any]) -> float:
     return -result["select"]["accuracy"] + 1e-6 * result["select"]["loss"]
 
 
-def search(spec: Spec, run_at: Any) -> list[dict[str, Any]]:
+def search(spec: Spec, run_at: Callable[[float], dict[str, Any]]) -> list[dict[str, Any]]:
     """One model's learning-rate search on the ladder, first seed: the results of every rung
     tried, in ladder order."""
     lo, hi = spec.lrs.index(spec.start[0]), spec.lrs.index(spec.start[-1])

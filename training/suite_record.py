@@ -229,15 +229,11 @@ def _speed_against_reference(
     }
 
 
-def run_seconds(suite: Suite, key: RunKey, summary: RunSummary) -> float:
+def run_seconds(summary: RunSummary, metrics: list[dict[str, Any]]) -> float:
     """Seconds of training the run took in all: its metrics' last elapsed_s, which a resumed run
     carries over from its checkpoint. (Before that was fixed, run.json held only the time since
     the last resume.) Work lost between the last checkpoint and an interruption is not counted."""
-    elapsed = [
-        r["elapsed_s"]
-        for r in read_metrics(suite.run_dir(key) / METRICS)
-        if isinstance(r.get("elapsed_s"), int | float)
-    ]
+    elapsed = [r["elapsed_s"] for r in metrics if isinstance(r.get("elapsed_s"), int | float)]
     return round(max([summary.seconds, *elapsed[-1:]]), 1)
 
 
@@ -252,7 +248,7 @@ def _seed_run(suite: Suite, key: RunKey) -> tuple[SeedRun, list[dict[str, Any]]]
         seed=key.seed,
         status=summary.status,
         steps=summary.steps,
-        train_seconds=run_seconds(suite, key, summary),
+        train_seconds=run_seconds(summary, curve),
         device=summary.device,
         precision=summary.precision,
         val_loss=last.get("val_loss") if summary.status == "completed" else None,
@@ -281,7 +277,7 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
         s = summary_of(suite, key)
         if s is None:
             raise ValueError(f"{key}: not finished at this spec ({suite.run_dir(key)})")
-        seconds = run_seconds(suite, key, s)
+        seconds = run_seconds(s, read_metrics(suite.run_dir(key) / METRICS))
         grid.append(GridRun(key.point, key.seed, s.status, s.holdout_loss, s.val_loss, seconds))
     keys = suite.seed_runs(variant, point)
     runs, curves = zip(*(_seed_run(suite, k) for k in keys), strict=True)

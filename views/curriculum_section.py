@@ -55,22 +55,9 @@ def spec_facts(spec=E.SUITE_SPEC) -> SuiteFacts:
 
 
 def suite_facts(ev: Evidence | None = None) -> SuiteFacts:
-    """The shared setup of the records shown: the baseline record's own config where it has one
-    (records from another budget than the spec's must not be described as the spec's), else the
-    spec's."""
-    facts = spec_facts()
-    base = ev.get("baseline") if ev is not None else None
-    config = base.config if base is not None else {}
-    model, train = config.get("model", {}), config.get("train", {})
-    return dataclasses.replace(
-        facts,
-        corpus=train.get("corpus", facts.corpus),
-        n_layers=model.get("n_layers", facts.n_layers),
-        d_model=model.get("d_model", facts.d_model),
-        n_ctx=model.get("n_ctx", facts.n_ctx),
-        steps=train.get("max_steps", facts.steps),
-        seeds=len(base.seeds) if base is not None and base.seeds else facts.seeds,
-    )
+    """The shared setup of the records shown: the spec they were checked against (records of
+    another budget are set aside by `load_evidence`, so the two cannot disagree)."""
+    return spec_facts(ev.spec if ev is not None else E.SUITE_SPEC)
 
 
 def bars(ev: Evidence, names: list[str], title: str) -> Chart | None:
