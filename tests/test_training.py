@@ -25,9 +25,10 @@ from model.checkpoint import load_checkpoint
 from model.config import ModelConfig
 from tests.variants import TINY, VARIANTS
 from training.config import RunConfig, TrainConfig
-from training.evaluate import evaluate
+from training.evaluate import evaluate, loss_by_position_over_offsets, window_offsets
 from training.metrics import read_metrics
 from training.optim import build_optimizer, lr_at
+from training.references import far_reading
 from training.train import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -390,6 +391,73 @@ def test_the_last_record_and_the_evaluate_cli_report_loss_per_position_and_token
     assert len(hardest) == 3 and hardest == sorted(hardest, reverse=True)
     assert f"loss {out['loss']:.4f}" in printed and "hardest tokens" in printed
     assert training.evaluate.main(["--checkpoint", str(tmp_path / "missing")]) == 2
+
+
+def test_loss_by_position_over_offsets_averages_windows_cut_at_each_phase():
+    torch.manual_seed(0)
+    model = build_model(TINY).eval()
+    tokens = np.random.default_rng(1).integers(0, TINY.vocab_size, 16 * 6 + 1).astype(np.uint16)
+    assert window_offsets(16, 4) == [0, 4, 8, 12] and window_offsets(16, 1) == [0]
+    assert window_offsets(16, 16) == list(range(16))
+    for bad in (0, 17):
+        with pytest.raises(ValueError, match="offsets must be between 1 and the context"):
+            window_offsets(16, bad)
+    curve = loss_by_position_over_offsets(model, tokens, 16, 4, batch_size=3)
+    # by hand: position i of phase o averages the windows cut at o, o + 16, ... over tokens[o:]
+    # (a phase's partial last window scores only its new targets, as evaluate does)
+    phases = []
+    for o in (0, 4, 8, 12):
+        t = tokens[o:]
+        n = len(t) - 1
+        starts = list(range(0, n - 15, 16)) + ([n - 16] if n % 16 else [])
+        by_hand = cross_entropy_by_hand(model, t, starts, 16)
+        per_pos: list[list[float]] = [[] for _ in range(16)]
+        scored: set[int] = set()
+        for start in starts:  # each target counts once, at the position of its first window
+            for i in range(16):
+                if start + i + 1 not in scored:
+                    scored.add(start + i + 1)
+                    per_pos[i].append(by_hand[start + i + 1])
+        phases.append([float(np.mean(p)) for p in per_pos])
+    assert curve == pytest.approx(np.mean(phases, axis=0).tolist(), rel=1e-5)
+    assert loss_by_position_over_offsets(model, tokens, 16, 1) == pytest.approx(
+        evaluate(model, tokens, 16, detail=True).per_position
+    )
+
+
+def test_far_reading_separates_a_trend_from_the_text_at_each_position():
+    assert far_reading([1.0] * 63) is None  # under 8 blocks of 8: no reading
+    wiggle = [0.02 * (-1) ** (i // 8) for i in range(128)]
+    flat = far_reading([1.5 + w for w in wiggle])
+    assert flat is not None and (flat.quarter, flat.half) == (32, 64)
+    assert flat.change == pytest.approx(0.0, abs=1e-12) and not flat.still_falls
+    assert 0.02 < flat.wobble < 0.04  # steps of ±0.04 between neighbouring blocks
+    falling = far_reading([2.0 - 0.004 * i + w for i, w in enumerate(wiggle)])
+    assert falling is not None and falling.change == pytest.approx(
+        -0.004 * 48
+    )  # centres 47.5 and 95.5
+    assert falling.still_falls
+    # the same fall, drowned in wider ups and downs, is not called a fall
+    noisy = far_reading([2.0 - 0.0005 * i + 5 * w for i, w in enumerate(wiggle)])
+    assert noisy is not None and not noisy.still_falls
+
+
+def test_the_evaluate_cli_reads_the_curve_over_window_offsets(tmp_path, capsys):
+    run = tiny_run(tmp_path, max_steps=2, eval_interval=2, checkpoint_interval=2)
+    train(run)
+    report = tmp_path / "report.json"
+    argv = ["--checkpoint", str(tmp_path / "run/checkpoint"), "--cache_dir", str(tmp_path / "c")]
+    assert (
+        training.evaluate.main([*argv, "--top", "0", "--offsets", "4", "--json", str(report)]) == 0
+    )
+    out = json.loads(report.read_text())
+    assert out["offsets"] == 4 and len(out["loss_per_position_over_offsets"]) == MODEL.n_ctx
+    curve = out["loss_per_position_over_offsets"]
+    half = curve[len(curve) // 2 :]
+    assert out["context_gain_over_offsets"] == pytest.approx(curve[2] - sum(half) / len(half))
+    assert "context gain over windows cut at 4 offsets" in capsys.readouterr().out
+    assert training.evaluate.main([*argv, "--offsets", str(MODEL.n_ctx + 1)]) == 2
+    assert "--offsets must be at most the context" in capsys.readouterr().err
 
 
 # --- the reversal task -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ context helps) and the hardest and easiest tokens: the seed's "loss per token".
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 
 from model.tokenizers import Tokenizer
 from training.batches import EVAL_IGNORE_INDEX, eval_windows
-from training.references import context_gain
+from training.references import BLOCK, context_gain, far_reading
 
 
 @dataclass
@@ -128,6 +129,35 @@ def _full_window_gains(
     return [g for g in map(context_gain, rows) if g is not None]
 
 
+def window_offsets(n_ctx: int, offsets: int) -> list[int]:
+    """`offsets` window phases spread evenly over one window: 0, n_ctx/offsets, ..."""
+    if not 1 <= offsets <= n_ctx:
+        raise ValueError(f"offsets must be between 1 and the context ({n_ctx}), got {offsets}")
+    return sorted({round(k * n_ctx / offsets) for k in range(offsets)})
+
+
+def loss_by_position_over_offsets(
+    model: nn.Module,
+    tokens: np.ndarray,
+    n_ctx: int,
+    offsets: int,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> list[float]:
+    """Loss at each window position, averaged over windows cut at `offsets` phases.
+
+    With one phase every position holds the same slice of text in every evaluation (windows start
+    at 0, n_ctx, ...), so a curve's ups and downs past the first dozens of positions are partly
+    that text's. Shifting the windows by n_ctx/offsets at a time puts each stretch of text at
+    `offsets` different positions, so what is left of a trend is the model's."""
+    curves = [
+        evaluate(model, tokens[o:], n_ctx, batch_size, device=device, detail=True).per_position
+        for o in window_offsets(n_ctx, offsets)
+    ]
+    n = min(len(c) for c in curves)
+    return [float(np.mean([c[i] for c in curves])) for i in range(n)]
+
+
 def report(
     result: EvalResult, tokenizer: Tokenizer, bits_per_char: float, top: int, min_count: int = 5
 ) -> dict[str, Any]:
@@ -154,11 +184,17 @@ def report(
         "context_gain": context_gain(result.per_position),
         "context_gain_se": result.context_gain_se(),
         "context_gain_windows": len(result.window_gains),
+        "far": _far_dict(result.per_position),
         "loss_per_token": {str(i): row(i) for i in result.per_token},
         "min_count": min_count,
         "hardest_tokens": [row(i) for i in ranked[::-1][:top]],
         "easiest_tokens": [row(i) for i in ranked[:top]],
     }
+
+
+def _far_dict(curve: list[float]) -> dict[str, Any] | None:
+    r = far_reading(curve)
+    return None if r is None else dataclasses.asdict(r) | {"still_falls": r.still_falls}
 
 
 def _print_report(out: dict[str, Any], header: str) -> None:
@@ -175,6 +211,21 @@ def _print_report(out: dict[str, Any], header: str) -> None:
             f"context gain {out['context_gain']:.3f} nats "
             "(loss at position index 2, after 3 tokens, minus the mean over the window's second half)"
         )
+    if out.get("context_gain_over_offsets") is not None:
+        print(
+            f"context gain over windows cut at {out['offsets']} offsets "
+            f"{out['context_gain_over_offsets']:.3f} nats"
+        )
+    for key, what in (("far", "these windows"), ("far_over_offsets", "windows at every offset")):
+        far = out.get(key)
+        if far:
+            print(
+                f"past position {far['quarter']} ({what}): mean over positions {far['half']}+ "
+                f"{far['second_half']:.3f} vs {far['second_quarter']:.3f} over {far['quarter']}–"
+                f"{far['half'] - 1} ({far['second_half'] - far['second_quarter']:+.3f}); "
+                f"{BLOCK}-position blocks vary by ±{far['wobble']:.3f}: the loss "
+                + ("still falls" if far["still_falls"] else "no longer falls")
+            )
     if out["context_gain_se"] is not None:
         print(
             f"  standard error {out['context_gain_se']:.3f} over {out['context_gain_windows']} "
@@ -218,6 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--min_count", type=_at_least(1), default=5, help="rank tokens seen this often"
     )
+    parser.add_argument(
+        "--offsets",
+        type=_positive,
+        default=1,
+        help="also read loss by position over windows cut at this many phases (8: every 16 "
+        "positions of a 128 window), which takes the text at each position out of the curve",
+    )
     parser.add_argument("--json", default=None, help="also write the full report here")
     args = parser.parse_args(argv)
     try:
@@ -234,10 +292,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     n_ctx = ckpt.model.n_ctx
+    if args.offsets > n_ctx:
+        print(f"error: --offsets must be at most the context ({n_ctx})", file=sys.stderr)
+        return 2
     result = evaluate(ckpt.model, tokens, n_ctx, args.batch_size, args.max_tokens, detail=True)
     bpc = result.bits_per_char_of_split(len(text), len(tokens) - 1)
     out = {"checkpoint": str(ckpt.path), "corpus": corpus.source, "split": args.split}
     out |= report(result, ckpt.tokenizer, bpc, args.top, args.min_count)
+    if args.offsets > 1:
+        scored = tokens if args.max_tokens is None else tokens[: args.max_tokens + 1]
+        curve = loss_by_position_over_offsets(
+            ckpt.model, scored, n_ctx, args.offsets, args.batch_size
+        )
+        out |= {
+            "offsets": args.offsets,
+            "loss_per_position_over_offsets": curve,
+            "context_gain_over_offsets": context_gain(curve),
+            "far_over_offsets": _far_dict(curve),
+        }
     _print_report(
         out,
         f"{out['checkpoint']} on {out['corpus']} ({args.split} split, {result.n_tokens:,} targets)",

@@ -8,12 +8,13 @@
   peeking could gain. Put back into an unmasked model, it shows how much that model relied on
   the future (often worse than uniform guessing);
 - loss by position (from the evaluation's per-position curve): where, within the window, more
-  context stops helping.
+  context stops helping (`far_reading`: does it still fall past a quarter of the window?).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,3 +110,45 @@ def range_means(loss_by_position: list[float]) -> list[float]:
         sum(loss_by_position[a : b + 1]) / (b + 1 - a)
         for a, b in position_ranges(len(loss_by_position))
     ]
+
+
+BLOCK = 8  # positions per block when reading the far part of a loss-by-position curve
+
+
+@dataclass(frozen=True)
+class FarReading:
+    """Whether a loss-by-position curve still falls past a quarter of the window: its mean over
+    the second half against its mean over the second quarter, beside how much BLOCK-position
+    blocks there vary (block-to-block steps: blind to a smooth trend, which is what is asked
+    about, not to the ups and downs of the text scored at each position)."""
+
+    quarter: int  # first position of the second quarter
+    half: int  # first position of the second half
+    second_quarter: float
+    second_half: float
+    wobble: float  # std of one block about its neighbours
+
+    @property
+    def change(self) -> float:
+        return self.second_half - self.second_quarter
+
+    @property
+    def still_falls(self) -> bool:
+        return self.change < -2 * self.wobble
+
+
+def far_reading(curve: list[float]) -> FarReading | None:
+    """FarReading of a curve of at least 8 blocks; None for a shorter one."""
+    n = len(curve)
+    if n < 8 * BLOCK:
+        return None
+    q, h = n // 4, n // 2
+    blocks = [statistics.fmean(curve[i : i + BLOCK]) for i in range(q, n - BLOCK + 1, BLOCK)]
+    steps = [b - a for a, b in zip(blocks, blocks[1:], strict=False)]
+    return FarReading(
+        quarter=q,
+        half=h,
+        second_quarter=statistics.fmean(curve[q:h]),
+        second_half=statistics.fmean(curve[h:]),
+        wobble=statistics.stdev(steps) / math.sqrt(2),
+    )

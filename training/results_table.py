@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 from pathlib import Path
 
 from training.grid_slack import FinerGrid, finer_grid
-from training.references import position_ranges, range_means
+from training.references import BLOCK, far_reading, position_ranges, range_means
 from training.suite import read_suite
 from training.suite_record import RECORD, Spread, VariantRecord, spec_changes
 from training.verdict import judge
@@ -67,37 +66,25 @@ def _full_curves(r: VariantRecord) -> list[list[float]]:
     return [c for c in curves if len(c) == n and n >= 8]
 
 
-BLOCK = 8  # positions per block when reading the far part of a loss-by-position curve
-
-
 def far_context(base: VariantRecord) -> str | None:
     """Whether the baseline's loss still falls past a quarter of the window, in the plain sense of
-    the words: its mean over the second half against its mean over the second quarter, beside how
-    much 8-position blocks there vary. Every seed (and every model) is scored on the same fixed
-    windows, so each position holds the same slice of text for all of them: the blocks' ups and
-    downs past the first dozens of positions are that text's (the LSTM's curve has them too), and
-    the seed spread cannot show them."""
+    the words (`references.far_reading` of its mean curve over seeds). Every seed (and every model)
+    is scored on the same fixed windows, so each position holds the same slice of text for all of
+    them: the blocks' ups and downs past the first dozens of positions are that text's (the LSTM's
+    curve has them too), and the seed spread cannot show them."""
     curves = _full_curves(base)
-    if not curves or len(curves[0]) < 8 * BLOCK:
+    if not curves:
+        return None
+    r = far_reading([sum(col) / len(col) for col in zip(*curves, strict=True)])
+    if r is None:
         return None
     n = len(curves[0])
-    mean = [sum(col) / len(col) for col in zip(*curves, strict=True)]
-    q, h = n // 4, n // 2
-    second_quarter, second_half = statistics.fmean(mean[q:h]), statistics.fmean(mean[h:])
-    blocks = [statistics.fmean(mean[i : i + BLOCK]) for i in range(q, n - BLOCK + 1, BLOCK)]
-    # block-to-block differences: blind to a smooth trend (which is what is being asked about),
-    # not to the text's ups and downs
-    steps = [b - a for a, b in zip(blocks, blocks[1:], strict=False)]
-    wobble = statistics.stdev(steps) / math.sqrt(2)
-    change = second_half - second_quarter
-    verdict = (
-        "still falls" if change < -2 * wobble else "no longer falls: the gain is made before it"
-    )
+    verdict = "still falls" if r.still_falls else "no longer falls: the gain is made before it"
     return (
-        f"past position {q} the baseline's loss {verdict}. Its mean over positions {h}–{n - 1} "
-        f"is {second_half:.3f} against {second_quarter:.3f} over {q}–{h - 1} ({change:+.3f}); "
-        f"{BLOCK}-position blocks from {q} on vary by ±{wobble:.3f} with the text the fixed "
-        "evaluation windows put at each position"
+        f"past position {r.quarter} the baseline's loss {verdict}. Its mean over positions "
+        f"{r.half}–{n - 1} is {r.second_half:.3f} against {r.second_quarter:.3f} over "
+        f"{r.quarter}–{r.half - 1} ({r.change:+.3f}); {BLOCK}-position blocks from {r.quarter} on "
+        f"vary by ±{r.wobble:.3f} with the text the fixed evaluation windows put at each position"
     )
 
 
