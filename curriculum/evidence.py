@@ -221,6 +221,34 @@ def beats_bigram(ev: Evidence, name: str = "baseline") -> Finding | None:
     return Finding(f"val loss, {name} vs count bigram", s, ref, v, sentence, name)
 
 
+def beats_ngram(ev: Evidence, name: str = "baseline") -> Finding | None:
+    """A model's loss against the strongest count model in its record (interpolated Kneser-Ney
+    at the order the held-out slice chose): does a network do better than counting the last few
+    tokens? None for a record written before the reference existed."""
+    r = ev.get(name)
+    if r is None or not r.references or "ngram_loss" not in r.references:
+        return None
+    s = _spread(r, "val_loss")
+    if s is None:
+        return None
+    ngram, order = r.references["ngram_loss"], r.references["ngram_order"]
+    ref = Spread(ngram, 0.0, 1)  # a count model: one exact value, no seeds
+    v = judge(s, ref)
+    last = f"the last {order - 1} tokens"
+    gap = ngram - s.mean
+    reading = {
+        "lower": f"{gap:.3f} nats below it: it does better than counting {last}",
+        "higher": f"{-gap:.3f} nats *above* it: counting {last} does better",
+        "no clear difference": f"no clear difference from counting {last}",
+        "no spread": f"{gap:+.3f} nats from it, too few seeds for a verdict",
+    }[v.label if v is not None else "no spread"]
+    sentence = (
+        f"**{name}** {fmt(s)} nats/token against an interpolated Kneser-Ney {order}-gram's "
+        f"{ngram:.3f} (the order chosen on the held-out slice): {reading}"
+    )
+    return Finding(f"val loss, {name} vs count {order}-gram", s, ref, v, sentence, name)
+
+
 def _answer(
     question: str, ev: Evidence, needed: list[str], findings: list[Finding | None]
 ) -> Answer:
@@ -371,6 +399,8 @@ def q1(ev: Evidence) -> Answer:
         needed("Q1"),
         [
             beats_bigram(ev),
+            beats_ngram(ev),
+            beats_ngram(ev, "lstm"),
             *recall_findings(ev),
             versus(ev, "lstm"),
             equal_wall_clock(ev),

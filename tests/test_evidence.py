@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from curriculum import evidence
 from training.suite_record import SCHEMA_VERSION, SeedRun, Spread, VariantRecord
 
@@ -85,6 +87,23 @@ def test_bigram_reference_and_missing_variants() -> None:
     assert f is not None and "0.70 nats below the bigram" in f.sentence
     answer = evidence.q3(e)
     assert answer.missing == ["shared_layers", "narrow_separate"] and answer.findings == []
+    assert evidence.beats_ngram(e) is None  # a record written before the n-gram reference
+
+
+@pytest.mark.parametrize(
+    ("ngram", "says"),
+    [
+        (1.85, "0.050 nats below it: it does better than counting the last 5 tokens"),
+        (1.70, "0.100 nats *above* it: counting the last 5 tokens does better"),
+        (1.81, "no clear difference from counting the last 5 tokens"),
+    ],
+)
+def test_the_count_ngram_reference_is_read_with_the_seed_spread(ngram: float, says: str) -> None:
+    base = record("baseline", [1.80, 1.82, 1.78])
+    base.references |= {"ngram_order": 6, "ngram_loss": ngram}
+    f = evidence.beats_ngram(ev(base))
+    assert f is not None and says in f.sentence and "Kneser-Ney 6-gram" in f.sentence
+    assert f.what == "val loss, baseline vs count 6-gram"
 
 
 def test_load_evidence_skips_old_records(tmp_path: Path) -> None:

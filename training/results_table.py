@@ -256,7 +256,14 @@ def table(
             f"References on the same validation split ({base.tokenizer} tokens; count models fitted on "
             "the tokens the models trained on): count-unigram "
             f"{ref['unigram_loss']:.3f} nats/token ({ref['unigram_bpc']:.3f} bits/char), count-bigram "
-            f"{ref['bigram_loss']:.3f} ({ref['bigram_bpc']:.3f} bits/char).",
+            f"{ref['bigram_loss']:.3f} ({ref['bigram_bpc']:.3f} bits/char)"
+            + (
+                f", interpolated Kneser-Ney {ref['ngram_order']}-gram (the order the held-out "
+                f"slice chose) {ref['ngram_loss']:.3f} ({ref['ngram_bpc']:.3f} bits/char)"
+                if "ngram_loss" in ref
+                else ""
+            )
+            + ".",
             "",
         ]
     lines += [compute(records), ""]

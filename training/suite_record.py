@@ -28,6 +28,7 @@ from training.corpora import CorpusNotFoundError, load_corpus
 from training.evaluate import evaluate
 from training.lambada import lambada_eval
 from training.metrics import read_metrics
+from training.ngram import fitting_orders, ngram_reference
 from training.prepare import model_config_for, prepare_data
 from training.probes import batch_loss, sample_statistics, samples
 from training.references import context_gain, count_references, with_causal_mask
@@ -321,6 +322,18 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
             "unigram_bpc": refs.bpc(refs.unigram_loss, data.val_chars),
             "bigram_bpc": refs.bpc(refs.bigram_loss, data.val_chars),
         }
+        if data.holdout is not None:  # how far counting alone gets with more context
+            orders = fitting_orders(data.tokenizer.n_vocab)
+            ngram = ngram_reference(
+                data.train, data.holdout, data.val, data.tokenizer.n_vocab, orders
+            )
+            references |= {
+                "ngram": "interpolated Kneser-Ney, order chosen on the held-out slice",
+                "ngram_order": ngram.order,
+                "ngram_loss": ngram.loss,
+                "ngram_bpc": refs.bpc(ngram.loss, data.val_chars),
+                "ngram_by_order": {str(n): list(v) for n, v in ngram.by_order.items()},
+            }
 
     metrics = ["val_loss", "val_bpc", "holdout_loss", "context_gain", "mask_flipped_val_loss"]
     if not lm:
