@@ -224,14 +224,25 @@ def beats_bigram(ev: Evidence, name: str = "baseline") -> Finding | None:
 def beats_ngram(ev: Evidence, name: str = "baseline") -> Finding | None:
     """A model's loss against the strongest count model in its record (interpolated Kneser-Ney
     at the order the held-out slice chose): does a network do better than counting the last few
-    tokens? None for a record written before the reference existed."""
+    tokens? Read on the window positions where the model has at least order-1 tokens of context
+    (a count model has them at every target; the model not at the start of its window). None for
+    a record written before the reference existed, or without loss-by-position curves."""
     r = ev.get(name)
-    if r is None or not r.references or "ngram_loss" not in r.references:
+    refs = r.references if r is not None else None
+    if r is None or not refs or not refs.get("ngram_loss_by_position"):
         return None
-    s = _spread(r, "val_loss")
-    if s is None:
+    order = refs["ngram_order"]
+    first = order - 1  # first window position with order-1 tokens before it
+    count_curve = refs["ngram_loss_by_position"]
+    curves = [
+        c.loss_by_position
+        for c in r.seeds
+        if c.loss_by_position and len(c.loss_by_position) == len(count_curve)
+    ]
+    if not curves or first >= len(count_curve):
         return None
-    ngram, order = r.references["ngram_loss"], r.references["ngram_order"]
+    s = Spread.of([sum(c[first:]) / len(c[first:]) for c in curves])
+    ngram = sum(count_curve[first:]) / len(count_curve[first:])
     ref = Spread(ngram, 0.0, 1)  # a count model: one exact value, no seeds
     v = judge(s, ref)
     last = f"the last {order - 1} tokens"
@@ -244,7 +255,8 @@ def beats_ngram(ev: Evidence, name: str = "baseline") -> Finding | None:
     }[v.label if v is not None else "no spread"]
     sentence = (
         f"**{name}** {fmt(s)} nats/token against an interpolated Kneser-Ney {order}-gram's "
-        f"{ngram:.3f} (the order chosen on the held-out slice): {reading}"
+        f"{ngram:.3f} (the order chosen on the held-out slice), on window positions {first}–"
+        f"{len(count_curve) - 1}, where both have at least {order - 1} tokens of context: {reading}"
     )
     return Finding(f"val loss, {name} vs count {order}-gram", s, ref, v, sentence, name)
 

@@ -100,9 +100,15 @@ def test_bigram_reference_and_missing_variants() -> None:
 )
 def test_the_count_ngram_reference_is_read_with_the_seed_spread(ngram: float, says: str) -> None:
     base = record("baseline", [1.80, 1.82, 1.78])
-    base.references |= {"ngram_order": 6, "ngram_loss": ngram}
+    base.references |= {"ngram_order": 6, "ngram_loss": 9.9}
+    assert evidence.beats_ngram(ev(base)) is None  # no curve to read it on the same positions
+    # the first five positions (under five tokens of context for the model) are left out of both
+    for seed in base.seeds:
+        seed.loss_by_position = [5.0] * 5 + [seed.val_loss] * 11
+    base.references["ngram_loss_by_position"] = [0.0] * 5 + [ngram] * 11
     f = evidence.beats_ngram(ev(base))
     assert f is not None and says in f.sentence and "Kneser-Ney 6-gram" in f.sentence
+    assert "on window positions 5–15, where both have at least 5 tokens of context" in f.sentence
     assert f.what == "val loss, baseline vs count 6-gram"
 
 

@@ -8,7 +8,8 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from training.ngram import KneserNey, ngram_reference
+from training.batches import EVAL_IGNORE_INDEX, eval_windows
+from training.ngram import KneserNey, loss_by_window_position, ngram_reference
 
 
 def textbook_kn(train: list[int], order: int, vocab: int):
@@ -57,6 +58,10 @@ def test_kneser_ney_matches_the_textbook_recursion_and_sums_to_one(order: int) -
             total = sum(textbook(w, context) for w in range(vocab))
             assert total == pytest.approx(1.0, rel=1e-9)
     assert model.loss(scored) == pytest.approx(-got.mean())
+    # the model's own distributions sum to one, after seen and unseen contexts alike
+    for context in ([0], [1, 2], s[:3], [4, 4, 4]):
+        probs = [np.exp(model.log_probs(np.array([*context, w]))[-1]) for w in range(vocab)]
+        assert sum(probs) == pytest.approx(1.0, rel=1e-9), context
 
 
 def test_more_context_helps_where_the_text_repeats_and_the_order_is_chosen_on_held_out() -> None:
@@ -78,3 +83,37 @@ def test_orders_that_do_not_fit_are_refused() -> None:
         KneserNey(np.arange(10), 8, 1024)
     with pytest.raises(ValueError, match="fewer than the order"):
         KneserNey(np.arange(3), 4, 10)
+
+
+@pytest.mark.parametrize("n_targets", [48, 50, 10])  # full windows; a flush tail; one short window
+def test_loss_by_window_position_follows_the_evaluation_windows(n_targets: int) -> None:
+    rng = np.random.default_rng(n_targets)
+    tokens = rng.integers(0, 7, n_targets + 1)
+    log_probs = -rng.random(n_targets)  # stands for log P(target i+1)
+    expected: dict[int, list[float]] = {}
+    for x, y in eval_windows(tokens, 16, batch_size=4):  # where the model scores each target
+        for row_x, row_y in zip(x.tolist(), y.tolist(), strict=True):
+            start = _window_start(tokens.tolist(), row_x)
+            for pos, target in enumerate(row_y):
+                if target != EVAL_IGNORE_INDEX:
+                    expected.setdefault(pos, []).append(-log_probs[start + pos])
+    got = loss_by_window_position(log_probs, 16)
+    assert len(got) == len(expected)
+    assert got == pytest.approx([np.mean(expected[p]) for p in range(len(got))])
+
+
+def _window_start(tokens: list[int], window: list[int]) -> int:
+    """Where a window of inputs starts in tokens (the random ids make it unique at this length)."""
+    starts = [i for i in range(len(tokens)) if tokens[i : i + len(window)] == window]
+    assert len(starts) == 1
+    return starts[0]
+
+
+def test_ids_outside_the_vocabulary_and_empty_scores_are_refused() -> None:
+    with pytest.raises(ValueError, match="token ids must lie in 0..4"):
+        KneserNey(np.array([0, 1, 5, 2]), 2, 5)
+    model = KneserNey(np.array([0, 1, 2, 3, 4]), 2, 5)
+    with pytest.raises(ValueError, match="token ids must lie"):
+        model.log_probs(np.array([0, 7]))
+    with pytest.raises(ValueError, match="at least two tokens"):
+        model.loss(np.array([3]))

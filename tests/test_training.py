@@ -398,11 +398,12 @@ def test_loss_by_position_over_offsets_averages_windows_cut_at_each_phase():
     model = build_model(TINY).eval()
     tokens = np.random.default_rng(1).integers(0, TINY.vocab_size, 16 * 6 + 1).astype(np.uint16)
     assert window_offsets(16, 4) == [0, 4, 8, 12] and window_offsets(16, 1) == [0]
-    assert window_offsets(16, 16) == list(range(16))
-    for bad in (0, 17):
-        with pytest.raises(ValueError, match="offsets must be between 1 and the context"):
+    assert window_offsets(128, 8) == list(range(0, 128, 16))
+    for bad in (0, 3, 16):  # only divisors of a quarter of the window
+        with pytest.raises(ValueError, match="offsets must divide a quarter of the context"):
             window_offsets(16, bad)
-    curve = loss_by_position_over_offsets(model, tokens, 16, 4, batch_size=3)
+    reading = loss_by_position_over_offsets(model, tokens, 16, 4, batch_size=3)
+    curve = reading.per_position
     # by hand: position i of phase o averages the windows cut at o, o + 16, ... over tokens[o:]
     # (a phase's partial last window scores only its new targets, as evaluate does)
     phases = []
@@ -420,9 +421,15 @@ def test_loss_by_position_over_offsets_averages_windows_cut_at_each_phase():
                     per_pos[i].append(by_hand[start + i + 1])
         phases.append([float(np.mean(p)) for p in per_pos])
     assert curve == pytest.approx(np.mean(phases, axis=0).tolist(), rel=1e-5)
-    assert loss_by_position_over_offsets(model, tokens, 16, 1) == pytest.approx(
-        evaluate(model, tokens, 16, detail=True).per_position
-    )
+    plain = evaluate(model, tokens, 16, detail=True)
+    one = loss_by_position_over_offsets(model, tokens, 16, 1)
+    assert one.per_position == pytest.approx(plain.per_position)
+    assert one.gain_se == pytest.approx(plain.context_gain_se())  # one phase: the plain error
+    # four phases: the j-th full window of each phase forms one group of shared text
+    phase_gains = [evaluate(model, tokens[o:], 16, detail=True).window_gains for o in (0, 4, 8, 12)]
+    groups = [np.mean([g[j] for g in phase_gains if j < len(g)]) for j in range(6)]
+    assert reading.n_groups == 6
+    assert reading.gain_se == pytest.approx(np.std(groups, ddof=1) / math.sqrt(6))
 
 
 def test_far_reading_separates_a_trend_from_the_text_at_each_position():
@@ -440,6 +447,12 @@ def test_far_reading_separates_a_trend_from_the_text_at_each_position():
     # the same fall, drowned in wider ups and downs, is not called a fall
     noisy = far_reading([2.0 - 0.0005 * i + 5 * w for i, w in enumerate(wiggle)])
     assert noisy is not None and not noisy.still_falls
+    # ...unless those ups and downs repeat every 16 positions (a curve over 8 offsets of a 128
+    # window) and are read in blocks of 16: then they cancel in the blocks as in the comparison
+    wide = far_reading([2.0 - 0.0005 * i + 5 * w for i, w in enumerate(wiggle)], block=16)
+    assert wide is not None and wide.block == 16 and wide.still_falls
+    assert wide.change == pytest.approx(noisy.change)
+    assert far_reading([1.0] * 128, block=32) is None  # three blocks past the quarter: too few
 
 
 def test_the_evaluate_cli_reads_the_curve_over_window_offsets(tmp_path, capsys):
@@ -456,8 +469,8 @@ def test_the_evaluate_cli_reads_the_curve_over_window_offsets(tmp_path, capsys):
     half = curve[len(curve) // 2 :]
     assert out["context_gain_over_offsets"] == pytest.approx(curve[2] - sum(half) / len(half))
     assert "context gain over windows cut at 4 offsets" in capsys.readouterr().out
-    assert training.evaluate.main([*argv, "--offsets", str(MODEL.n_ctx + 1)]) == 2
-    assert "--offsets must be at most the context" in capsys.readouterr().err
+    assert training.evaluate.main([*argv, "--offsets", "3"]) == 2
+    assert "--offsets must divide a quarter of the context" in capsys.readouterr().err
 
 
 # --- the reversal task -------------------------------------------------------------------------

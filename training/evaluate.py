@@ -130,10 +130,22 @@ def _full_window_gains(
 
 
 def window_offsets(n_ctx: int, offsets: int) -> list[int]:
-    """`offsets` window phases spread evenly over one window: 0, n_ctx/offsets, ..."""
-    if not 1 <= offsets <= n_ctx:
-        raise ValueError(f"offsets must be between 1 and the context ({n_ctx}), got {offsets}")
-    return sorted({round(k * n_ctx / offsets) for k in range(offsets)})
+    """`offsets` window phases n_ctx/offsets apart: 0, n_ctx/offsets, ... Only counts that divide
+    a quarter of the window: then every quarter of it sees each stretch of text equally often, and
+    the far-context comparison (second half against second quarter) holds no text difference."""
+    if offsets < 1 or (n_ctx // 4) % offsets or n_ctx % 4:
+        raise ValueError(
+            f"offsets must divide a quarter of the context ({n_ctx} / 4), got {offsets}"
+        )
+    step = n_ctx // offsets
+    return [k * step for k in range(offsets)]
+
+
+@dataclass
+class OffsetsReading:
+    per_position: list[float]  # mean loss at each window position over every phase
+    gain_se: float | None  # standard error of the context gain from the text scored
+    n_groups: int  # stretches of text (one window wide) the error is taken over
 
 
 def loss_by_position_over_offsets(
@@ -143,19 +155,30 @@ def loss_by_position_over_offsets(
     offsets: int,
     batch_size: int = 64,
     device: str | torch.device = "cpu",
-) -> list[float]:
+) -> OffsetsReading:
     """Loss at each window position, averaged over windows cut at `offsets` phases.
 
     With one phase every position holds the same slice of text in every evaluation (windows start
-    at 0, n_ctx, ...), so a curve's ups and downs past the first dozens of positions are partly
-    that text's. Shifting the windows by n_ctx/offsets at a time puts each stretch of text at
-    `offsets` different positions, so what is left of a trend is the model's."""
-    curves = [
-        evaluate(model, tokens[o:], n_ctx, batch_size, device=device, detail=True).per_position
-        for o in window_offsets(n_ctx, offsets)
-    ]
+    at 0, n_ctx, ...), so a curve's ups and downs are partly that text's. Shifting the windows by
+    n_ctx/offsets at a time spreads each stretch of text over `offsets` positions: what is left
+    repeats every n_ctx/offsets positions (read the far context in blocks that wide,
+    `references.far_reading`), and a single position still holds 1/offsets of the text. The
+    gain's standard error groups the j-th full window of every phase (they start within one
+    window of each other, so they share text) and treats the groups as independent."""
+    curves, gains = [], []
+    for o in window_offsets(n_ctx, offsets):
+        result = evaluate(model, tokens[o:], n_ctx, batch_size, device=device, detail=True)
+        curves.append(result.per_position)
+        gains.append(result.window_gains)
     n = min(len(c) for c in curves)
-    return [float(np.mean([c[i] for c in curves])) for i in range(n)]
+    groups = [
+        float(np.mean([g[j] for g in gains if j < len(g)]))
+        for j in range(max((len(g) for g in gains), default=0))
+    ]
+    se = float(np.std(groups, ddof=1) / math.sqrt(len(groups))) if len(groups) > 1 else None
+    return OffsetsReading(
+        [float(np.mean([c[i] for c in curves])) for i in range(n)], se, len(groups)
+    )
 
 
 def report(
@@ -192,8 +215,8 @@ def report(
     }
 
 
-def _far_dict(curve: list[float]) -> dict[str, Any] | None:
-    r = far_reading(curve)
+def _far_dict(curve: list[float], block: int = BLOCK) -> dict[str, Any] | None:
+    r = far_reading(curve, block)
     return None if r is None else dataclasses.asdict(r) | {"still_falls": r.still_falls}
 
 
@@ -212,9 +235,11 @@ def _print_report(out: dict[str, Any], header: str) -> None:
             "(loss at position index 2, after 3 tokens, minus the mean over the window's second half)"
         )
     if out.get("context_gain_over_offsets") is not None:
+        se = out.get("context_gain_over_offsets_se")
         print(
             f"context gain over windows cut at {out['offsets']} offsets "
             f"{out['context_gain_over_offsets']:.3f} nats"
+            + ("" if se is None else f" (standard error {se:.3f} from the text scored)")
         )
     for key, what in (("far", "these windows"), ("far_over_offsets", "windows at every offset")):
         far = out.get(key)
@@ -223,7 +248,7 @@ def _print_report(out: dict[str, Any], header: str) -> None:
                 f"past position {far['quarter']} ({what}): mean over positions {far['half']}+ "
                 f"{far['second_half']:.3f} vs {far['second_quarter']:.3f} over {far['quarter']}–"
                 f"{far['half'] - 1} ({far['second_half'] - far['second_quarter']:+.3f}); "
-                f"{BLOCK}-position blocks vary by ±{far['wobble']:.3f}: the loss "
+                f"{far['block']}-position blocks vary by ±{far['wobble']:.3f}: the loss "
                 + ("still falls" if far["still_falls"] else "no longer falls")
             )
     if out["context_gain_se"] is not None:
@@ -273,8 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         "--offsets",
         type=_positive,
         default=1,
-        help="also read loss by position over windows cut at this many phases (8: every 16 "
-        "positions of a 128 window), which takes the text at each position out of the curve",
+        help="also read loss by position over windows cut at this many phases, a divisor of a "
+        "quarter of the context (8: every 16 positions of a 128 window), which spreads the text "
+        "scored over the positions",
     )
     parser.add_argument("--json", default=None, help="also write the full report here")
     args = parser.parse_args(argv)
@@ -292,8 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     n_ctx = ckpt.model.n_ctx
-    if args.offsets > n_ctx:
-        print(f"error: --offsets must be at most the context ({n_ctx})", file=sys.stderr)
+    try:
+        window_offsets(n_ctx, args.offsets)
+    except ValueError as e:
+        print(f"error: --{e}", file=sys.stderr)
         return 2
     result = evaluate(ckpt.model, tokens, n_ctx, args.batch_size, args.max_tokens, detail=True)
     bpc = result.bits_per_char_of_split(len(text), len(tokens) - 1)
@@ -301,14 +329,16 @@ def main(argv: list[str] | None = None) -> int:
     out |= report(result, ckpt.tokenizer, bpc, args.top, args.min_count)
     if args.offsets > 1:
         scored = tokens if args.max_tokens is None else tokens[: args.max_tokens + 1]
-        curve = loss_by_position_over_offsets(
+        reading = loss_by_position_over_offsets(
             ckpt.model, scored, n_ctx, args.offsets, args.batch_size
         )
+        curve = reading.per_position
         out |= {
             "offsets": args.offsets,
             "loss_per_position_over_offsets": curve,
             "context_gain_over_offsets": context_gain(curve),
-            "far_over_offsets": _far_dict(curve),
+            "context_gain_over_offsets_se": reading.gain_se,
+            "far_over_offsets": _far_dict(curve, max(BLOCK, n_ctx // args.offsets)),
         }
     _print_report(
         out,

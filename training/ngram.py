@@ -56,6 +56,29 @@ def _lookup(table: np.ndarray, values: np.ndarray, keys: np.ndarray) -> np.ndarr
     return np.where(table[at] == keys, values[at], 0.0)
 
 
+def _check_ids(tokens: np.ndarray, vocab: int) -> None:
+    """Ids outside 0..vocab-1 would collide with other n-grams' codes: refuse them."""
+    if len(tokens) and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab):
+        raise ValueError(f"token ids must lie in 0..{vocab - 1}")
+
+
+def loss_by_window_position(log_probs: np.ndarray, n_ctx: int) -> list[float]:
+    """Mean loss of each target at the window position where the model's evaluation scores it
+    (`training.batches.eval_windows`: windows at 0, n_ctx, 2 n_ctx, ..., and a last one flush with
+    the end that scores only new targets), from log_probs of targets 1..n: [n_ctx] (fewer for a
+    split shorter than one window). A model sees fewer than N-1 tokens of context at the first
+    positions of its window and a count model never does: read them on the same positions."""
+    n = len(log_probs)
+    width = min(n_ctx, n)
+    position = np.arange(n) % width
+    n_full = n // width
+    tail = n - n_full * width
+    if tail:  # the last window starts at n - width; its new targets are the last `tail`
+        position[n_full * width :] = np.arange(width - tail, width)
+    sums = np.bincount(position, weights=-log_probs, minlength=width)
+    return (sums / np.bincount(position, minlength=width)).tolist()
+
+
 def _discount(counts: np.ndarray) -> float:
     n1, n2 = float((counts == 1).sum()), float((counts == 2).sum())
     return n1 / (n1 + 2 * n2) if n1 > 0 else 0.5
@@ -71,6 +94,7 @@ class KneserNey:
             raise ValueError(f"order {order} over {vocab} tokens does not fit an int64 code")
         if len(train) < order:
             raise ValueError(f"{len(train)} training tokens are fewer than the order {order}")
+        _check_ids(train, vocab)
         self.order, self.vocab = order, vocab
         self.orders: list[_Order] = []
         top_codes, top_counts = np.unique(_codes(train, order, vocab), return_counts=True)
@@ -91,6 +115,9 @@ class KneserNey:
 
     def log_probs(self, tokens: np.ndarray) -> np.ndarray:
         """log P(tokens[i] | the up to N-1 tokens before it) for i = 1..len-1: [len - 1]."""
+        if len(tokens) < 2:
+            raise ValueError("scoring needs at least two tokens (one target)")
+        _check_ids(tokens, self.vocab)
         t = tokens.astype(np.int64)
         n = len(t) - 1
         p = np.full(n, 1.0 / self.vocab)  # order 0: uniform, so nothing is ever impossible
@@ -128,6 +155,9 @@ def fitting_orders(vocab: int, orders: tuple[int, ...] = ORDERS) -> list[int]:
 class NgramReference:
     order: int  # chosen on the held-out slice
     by_order: dict[int, tuple[float, float]]  # order -> (held-out loss, validation loss)
+    # the chosen order's validation loss at each window position of a model's evaluation
+    # (`loss_by_window_position`), when a context was given
+    by_position: list[float] | None = None
 
     @property
     def loss(self) -> float:
@@ -136,15 +166,24 @@ class NgramReference:
 
 
 def ngram_reference(
-    train: np.ndarray, held_out: np.ndarray, scored: np.ndarray, vocab: int, orders: list[int]
+    train: np.ndarray,
+    held_out: np.ndarray,
+    scored: np.ndarray,
+    vocab: int,
+    orders: list[int],
+    n_ctx: int | None = None,
 ) -> NgramReference:
     """Every order fitted on `train`, scored on `held_out` and `scored`; the order is chosen on
-    held-out loss (validation is reported, never used for choosing)."""
-    by_order = {}
+    held-out loss (validation is reported, never used for choosing). With n_ctx, also the chosen
+    order's loss at each position of a model's evaluation windows over `scored`."""
+    by_order, scored_lp = {}, {}
     for n in orders:
         model = KneserNey(train, n, vocab)
-        by_order[n] = (model.loss(held_out), model.loss(scored))
-    return NgramReference(min(by_order, key=lambda n: by_order[n][0]), by_order)
+        scored_lp[n] = model.log_probs(scored)
+        by_order[n] = (model.loss(held_out), float(-scored_lp[n].mean()))
+    order = min(by_order, key=lambda n: by_order[n][0])
+    curve = None if n_ctx is None else loss_by_window_position(scored_lp[order], n_ctx)
+    return NgramReference(order, by_order, curve)
 
 
 def main(argv: list[str] | None = None) -> int:

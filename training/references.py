@@ -127,6 +127,7 @@ class FarReading:
     second_quarter: float
     second_half: float
     wobble: float  # std of one block about its neighbours
+    block: int = BLOCK  # positions per block
 
     @property
     def change(self) -> float:
@@ -137,13 +138,19 @@ class FarReading:
         return self.change < -2 * self.wobble
 
 
-def far_reading(curve: list[float]) -> FarReading | None:
-    """FarReading of a curve of at least 8 blocks; None for a shorter one."""
+def far_reading(curve: list[float], block: int = BLOCK) -> FarReading | None:
+    """FarReading of a curve of at least 8 BLOCKs, with the ups and downs read over `block`
+    positions (a curve averaged over window offsets n_ctx/K apart repeats what is left of the
+    text every n_ctx/K positions: read it in blocks of that width, or the wobble measures a
+    pattern that cancels in the comparison); None for a curve too short for 4 blocks past q.
+
+    `still_falls` asks for a fall of twice the wobble: with independent blocks about three
+    standard errors of the change, a conservative bar."""
     n = len(curve)
-    if n < 8 * BLOCK:
-        return None
     q, h = n // 4, n // 2
-    blocks = [statistics.fmean(curve[i : i + BLOCK]) for i in range(q, n - BLOCK + 1, BLOCK)]
+    if n < 8 * BLOCK or (n - q) // block < 4:
+        return None
+    blocks = [statistics.fmean(curve[i : i + block]) for i in range(q, n - block + 1, block)]
     steps = [b - a for a, b in zip(blocks, blocks[1:], strict=False)]
     return FarReading(
         quarter=q,
@@ -151,4 +158,5 @@ def far_reading(curve: list[float]) -> FarReading | None:
         second_quarter=statistics.fmean(curve[q:h]),
         second_half=statistics.fmean(curve[h:]),
         wobble=statistics.stdev(steps) / math.sqrt(2),
+        block=block,
     )

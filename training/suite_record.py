@@ -324,8 +324,9 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
         }
         if data.holdout is not None:  # how far counting alone gets with more context
             orders = fitting_orders(data.tokenizer.n_vocab)
+            n_ctx = sized.model.n_ctx
             ngram = ngram_reference(
-                data.train, data.holdout, data.val, data.tokenizer.n_vocab, orders
+                data.train, data.holdout, data.val, data.tokenizer.n_vocab, orders, n_ctx
             )
             references |= {
                 "ngram": "interpolated Kneser-Ney, order chosen on the held-out slice",
@@ -333,6 +334,9 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
                 "ngram_loss": ngram.loss,
                 "ngram_bpc": refs.bpc(ngram.loss, data.val_chars),
                 "ngram_by_order": {str(n): list(v) for n, v in ngram.by_order.items()},
+                # at each position of the models' evaluation windows: a model has fewer than
+                # order-1 tokens of context at its first positions, the count model never does
+                "ngram_loss_by_position": ngram.by_position,
             }
 
     metrics = ["val_loss", "val_bpc", "holdout_loss", "context_gain", "mask_flipped_val_loss"]
