@@ -67,8 +67,9 @@ QUESTIONS: dict[str, QuestionText] = {
         "Q3 · layers",
         "3 · A different dense layer in every block?",
         "Does each block need its own weights, or can one block be reused at every depth?",
-        "{n_layers} blocks and one data set: whether sharing costs more (or less) in deeper models, or "
-        "with more training, is not tested here.",
+        "{n_layers} blocks and one data set. The verdict moves with training: in the same suite at "
+        "half the steps (configs/suite_short.toml) sharing made no clear difference. Whether it "
+        "costs more (or less) in deeper models, or with still longer training, is not tested here.",
     ),
     "Q4": QuestionText(
         "Q4 · skips",
