@@ -228,9 +228,9 @@ def beats_ngram(ev: Evidence, name: str = "baseline") -> Finding | None:
     (a count model has them at every target; the model not at the start of its window). None for
     a record written before the reference existed, or without loss-by-position curves."""
     r = ev.get(name)
-    refs = r.references if r is not None else None
-    if r is None or not refs or not refs.get("ngram_loss_by_position"):
+    if r is None or not r.references or not r.references.get("ngram_loss_by_position"):
         return None
+    refs = r.references
     order = refs["ngram_order"]
     first = order - 1  # first window position with order-1 tokens before it
     count_curve = refs["ngram_loss_by_position"]

@@ -422,6 +422,8 @@ def test_loss_by_position_over_offsets_averages_windows_cut_at_each_phase():
         phases.append([float(np.mean(p)) for p in per_pos])
     assert curve == pytest.approx(np.mean(phases, axis=0).tolist(), rel=1e-5)
     plain = evaluate(model, tokens, 16, detail=True)
+    reused = loss_by_position_over_offsets(model, tokens, 16, 4, phase_zero=plain)
+    assert reused == reading  # the caller's own pass over the windows at 0 stands for phase 0
     one = loss_by_position_over_offsets(model, tokens, 16, 1)
     assert one.per_position == pytest.approx(plain.per_position)
     assert one.gain_se == pytest.approx(plain.context_gain_se())  # one phase: the plain error

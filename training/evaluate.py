@@ -1,10 +1,12 @@
 """Validation: one deterministic pass, mean loss, bits per character, loss per position and token.
 
     python -m training.evaluate --checkpoint runs/baby_gpt_char_tuned/checkpoint [--split val]
-        [--corpus shakespeare] [--max_tokens N] [--top 15] [--json report.json]
+        [--corpus shakespeare] [--max_tokens N] [--top 15] [--offsets 8] [--json report.json]
 
 prints the split's loss and bits per character, the loss at each position of the window (how much
-context helps) and the hardest and easiest tokens: the seed's "loss per token".
+context helps) and the hardest and easiest tokens: the seed's "loss per token". With --offsets K
+it also reads the loss by position over windows cut at K phases, which spreads the text scored
+over the positions (`loss_by_position_over_offsets`).
 """
 
 from __future__ import annotations
@@ -155,6 +157,7 @@ def loss_by_position_over_offsets(
     offsets: int,
     batch_size: int = 64,
     device: str | torch.device = "cpu",
+    phase_zero: EvalResult | None = None,
 ) -> OffsetsReading:
     """Loss at each window position, averaged over windows cut at `offsets` phases.
 
@@ -164,10 +167,15 @@ def loss_by_position_over_offsets(
     repeats every n_ctx/offsets positions (read the far context in blocks that wide,
     `references.far_reading`), and a single position still holds 1/offsets of the text. The
     gain's standard error groups the j-th full window of every phase (they start within one
-    window of each other, so they share text) and treats the groups as independent."""
+    window of each other, so they share text) and treats the groups as independent. phase_zero:
+    a detailed `evaluate` of the same tokens the caller already has (the windows at 0)."""
     curves, gains = [], []
     for o in window_offsets(n_ctx, offsets):
-        result = evaluate(model, tokens[o:], n_ctx, batch_size, device=device, detail=True)
+        result = (
+            phase_zero
+            if o == 0 and phase_zero is not None
+            else evaluate(model, tokens[o:], n_ctx, batch_size, device=device, detail=True)
+        )
         curves.append(result.per_position)
         gains.append(result.window_gains)
     n = min(len(c) for c in curves)
@@ -330,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.offsets > 1:
         scored = tokens if args.max_tokens is None else tokens[: args.max_tokens + 1]
         reading = loss_by_position_over_offsets(
-            ckpt.model, scored, n_ctx, args.offsets, args.batch_size
+            ckpt.model, scored, n_ctx, args.offsets, args.batch_size, phase_zero=result
         )
         curve = reading.per_position
         out |= {
