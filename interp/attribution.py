@@ -109,9 +109,10 @@ class _Stream:
 def _required_hooks(layout: StreamLayout) -> list[str]:
     hooks = [hook_name("embed")] + ([hook_name("pos_embed")] if layout.positions else [])
     for layer in range(layout.n_layers):
-        hooks += [hook_name("result", layer), hook_name("mlp_out", layer)]
+        hooks += [hook_name("result", layer)] + [hook_name("mlp_out", layer)] * layout.mlp
         if layout.norm == "post":
-            hooks += [layernorm_hook("ln1", "scale", layer), layernorm_hook("ln2", "scale", layer)]
+            hooks += [layernorm_hook("ln1", "scale", layer)]
+            hooks += [layernorm_hook("ln2", "scale", layer)] * layout.mlp
     if layout.final_ln:
         hooks.append(layernorm_hook("ln_final", "scale"))
     return hooks
@@ -145,6 +146,8 @@ def stream_parts(
             if layout.norm == "post":
                 scale = cache[layernorm_hook("ln1", "scale", layer)][0]
                 stream.freeze_ln(block.ln1, scale, f"blocks.{layer}.ln1")
+            if block.mlp is None:  # an attention-only block writes nothing more
+                continue
             stream.add(f"L{layer}MLP", cache[hook_name("mlp_out", layer)][0])
             if layout.norm == "post":
                 scale = cache[layernorm_hook("ln2", "scale", layer)][0]

@@ -34,6 +34,7 @@ class StreamLayout:
     norm: EffectiveNorm  # where LayerNorms act ("none" also when the layernorm switch is off)
     causal: bool  # queries see only keys at or before them
     positions: bool  # positional embeddings are added to the token embeddings
+    mlp: bool = True  # blocks have an MLP (False: an attention-only transformer)
 
     @property
     def final_ln(self) -> bool:
@@ -60,6 +61,7 @@ def stream_layout(model: Transformer, switches: Switches = NO_SWITCHES) -> Strea
         norm=cfg.norm if switches.layernorm else "none",
         causal=causal_mask_on(cfg, switches),
         positions=cfg.pos_encoding != "none" and switches.pos_encoding,
+        mlp=cfg.mlp,
     )
 
 

@@ -305,6 +305,8 @@ def patch_mlps(
     switches: Switches = NO_SWITCHES,
 ) -> PatchingResult:
     """Patch each MLP's output at one position: a layer x pos map (chunk: as `patch_resid`)."""
+    if not model.cfg.mlp:
+        raise ValueError("this model has no MLP (an attention-only transformer): nothing to patch")
     return _patch_positions(model, setup, direction, "mlp_out", chunk, progress, switches)
 
 
@@ -313,9 +315,8 @@ def every_component(model: Transformer) -> list[str]:
     every MLP's output. Patched all at once they reproduce the source run."""
     L = model.cfg.n_layers
     sites = [hook_name("embed")] + [hook_name("pos_embed")] * (model.pos_embed is not None)
-    return (
-        sites + [hook_name("z", i) for i in range(L)] + [hook_name("mlp_out", i) for i in range(L)]
-    )
+    mlps = [hook_name("mlp_out", i) for i in range(L)] if model.cfg.mlp else []
+    return sites + [hook_name("z", i) for i in range(L)] + mlps
 
 
 def patch_sites(

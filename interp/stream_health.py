@@ -66,8 +66,8 @@ def stream_health(
     writes = [hook_name("embed")] + ([hook_name("pos_embed")] if layout.positions else [])
     labels = ["embed"] + (["pos_embed"] if layout.positions else [])
     for i in range(L):
-        writes += [hook_name("attn_out", i), hook_name("mlp_out", i)]
-        labels += [f"attn {i}", f"mlp {i}"]
+        writes += [hook_name("attn_out", i)] + [hook_name("mlp_out", i)] * layout.mlp
+        labels += [f"attn {i}"] + [f"mlp {i}"] * layout.mlp
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens[None], names=points + writes, switches=switches)
     stream = torch.stack([cache[h][0].float().cpu() for h in points])  # [layer, pos, d_model]

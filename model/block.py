@@ -24,12 +24,13 @@ class Block(nn.Module):
         self.layer = layer
         self.ln1 = LayerNorm(cfg) if cfg.norm != "none" else None
         self.attn = Attention(cfg)
-        self.ln2 = LayerNorm(cfg) if cfg.norm != "none" else None
-        self.mlp = MLP(cfg)
+        self.ln2 = LayerNorm(cfg) if cfg.norm != "none" and cfg.mlp else None
+        self.mlp = MLP(cfg) if cfg.mlp else None  # None: an attention-only block
         self.hook_resid_pre = HookPoint()  # [batch, pos, d_model]  the stream entering the block
         self.hook_attn_out = HookPoint()  # [batch, pos, d_model]  what attention writes
         self.hook_resid_mid = HookPoint()  # [batch, pos, d_model]  between attention and MLP
-        self.hook_mlp_out = HookPoint()  # [batch, pos, d_model]  what the MLP writes
+        if cfg.mlp:  # an attention-only block has no MLP output to hook
+            self.hook_mlp_out = HookPoint()  # [batch, pos, d_model]  what the MLP writes
         self.hook_resid_post = HookPoint()  # [batch, pos, d_model]  the stream leaving the block
 
     def forward(
@@ -55,6 +56,8 @@ class Block(nn.Module):
         a = self.hook_attn_out(F.dropout(a, drop) if drop else a)
         mid = x + a if residual else a
         mid = self.hook_resid_mid(norm(self.ln1, mid) if post else mid)
+        if self.mlp is None:
+            return self.hook_resid_post(mid)
 
         mlp_in = norm(self.ln2, mid) if pre else mid
         m = self.mlp(mlp_in)

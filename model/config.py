@@ -19,7 +19,7 @@ Gelu = Literal["tanh", "exact"]
 
 _UNSET = object()
 # fields added after models were shipped, with the behaviour a config without them had
-_LEGACY_DEFAULTS: dict[str, Any] = {"gelu": "tanh", "pos_scale": 1.0}
+_LEGACY_DEFAULTS: dict[str, Any] = {"gelu": "tanh", "pos_scale": 1.0, "mlp": True}
 
 
 # Upper limits are sanity limits, generous for this lab (GPT-3 has 96 layers, Llama 3 a 128k
@@ -51,6 +51,9 @@ class ModelConfig:
     n_heads: int = 4  # attention heads per block
     d_head: int = 32  # query/key/value width per head; d_model // n_heads is the usual choice
     d_mlp: int = 512  # MLP hidden width; 4 * d_model as in GPT-2
+    # False: no MLP (and no ln2) in any block, Olsson et al.'s attention-only transformer, whose
+    # every path from embedding to logits is a composition of heads
+    mlp: bool = True
     # GELU in the MLP: GPT-2's tanh approximation, or the exact erf form (nn.GELU's default, as
     # nanoGPT uses), which makes a baby-GPT training step 4-6% cheaper on CPU (bench_train).
     # Configs saved before this field existed load as "tanh", what they were trained with.

@@ -86,7 +86,7 @@ class Patching:
     setup: PatchingSetup
     heads: PatchingResult  # layer x head
     resid: PatchingResult  # layer x pos
-    mlps: PatchingResult  # layer x pos
+    mlps: PatchingResult | None  # layer x pos; None for an attention-only model (no MLPs)
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,10 @@ class InterpLab:
             direction = request.direction
             heads = patch_heads(model, setup, direction, progress=after(0), switches=sw)
             resid = patch_resid(model, setup, direction, progress=after(L * H), switches=sw)
-            mlps = patch_mlps(model, setup, direction, progress=after(L * H + L * n), switches=sw)
+            mlps = None
+            if model.cfg.mlp:
+                at = after(L * H + L * n)
+                mlps = patch_mlps(model, setup, direction, progress=at, switches=sw)
             if progress is not None:
                 progress(total, total)
             return Patching(setup, heads, resid, mlps)

@@ -103,6 +103,13 @@ def build(cap: Capture, inp: ViewInput) -> list[Item]:
                 title=f"Residual stream entering each block, one position patched ({direction})",
             ),
         ),
+    ] + _mlp_items(cap, p, direction)
+
+
+def _mlp_items(cap: Capture, p: Patching, direction: str) -> list[Item]:
+    if p.mlps is None:
+        return [Note("This model has no MLP (an attention-only transformer): no MLP map.")]
+    return [
         Chart(
             "patch_mlps_fig",
             patching_map(
@@ -112,7 +119,7 @@ def build(cap: Capture, inp: ViewInput) -> list[Item]:
                 tokens=cap.tokens,
                 title=f"Each MLP's output, one position patched ({direction})",
             ),
-        ),
+        )
     ]
 
 
@@ -143,13 +150,18 @@ def matrices(cap: Capture, inp: ViewInput) -> list[Matrix] | Note:
             signed=True,
             value_name="recovered",
         ),
-        Matrix(
-            "mlps",
-            f"Patching MLP outputs ({d}): recovered",
-            p.mlps.recovered.numpy(),
-            layers,
-            positions,
-            signed=True,
-            value_name="recovered",
-        ),
-    ]
+    ] + (
+        []
+        if p.mlps is None
+        else [
+            Matrix(
+                "mlps",
+                f"Patching MLP outputs ({d}): recovered",
+                p.mlps.recovered.numpy(),
+                layers,
+                positions,
+                signed=True,
+                value_name="recovered",
+            )
+        ]
+    )
