@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from model.build import LanguageModel
 from model.hook_names import hook_name
+from training.lambada import held_out_passages, lambada_metrics
 from training.metrics import read_metrics
 from training.prepare import prepare_data
 from training.probes import probe_patterns
@@ -92,6 +93,10 @@ def _train_and_summarise(
             [torch.from_numpy(text[i * n : (i + 1) * n].astype("int64")) for i in range(4)]
         )
         probe_ids = torch.tensor([data.tokenizer.encode(suite.probe_prompt)[:n]])
+    # a run on LAMBADA's training passages scores the held-out passages at every evaluation
+    lambada = None
+    if t.task == "lm" and t.corpus == "lambada":
+        lambada = (prepare_data(run).tokenizer, held_out_passages(t.data_dir))
     snap_path = out / SNAPSHOTS
     snaps: dict[int, torch.Tensor] = {}
     if snapshots and snap_path.exists():
@@ -100,6 +105,8 @@ def _train_and_summarise(
 
     def on_eval(step: int, model: LanguageModel) -> dict[str, Any]:
         extra: dict[str, Any] = {}
+        if lambada is not None:
+            extra |= lambada_metrics(model, *lambada)
         if probe_batch is not None:
             extra |= attention_health(model, probe_batch.to(next(model.parameters()).device))
         if snapshots and probe_ids is not None:
