@@ -359,7 +359,13 @@ def load_checkpoint(
     Order matters: the JSON files are checked (types and ranges included) before any model is
     built, the weights' header is compared with a model built on the meta device before any
     tensor is allocated, and only then is memory spent, one tensor at a time.
+
+    `hf:<name>` and Hugging Face GPT-2 folders are loaded by `model.hf` (the one dispatch).
     """
+    from model.hf import maybe_load_hf  # imports this module: loaded on first use
+
+    if (hf := maybe_load_hf(path, device)) is not None:
+        return hf
     path = Path(path)
     recover_interrupted_save(path)
     _refuse_pickle(path)
