@@ -21,6 +21,7 @@ from training.verdict import Verdict, judge
 RECALL = Path("curriculum") / "q1_recall"  # under the checkpoints root
 SUITE_SPEC = Path(__file__).resolve().parents[1] / "configs" / "suite.toml"
 Better = Literal["lower", "higher", "neither"]  # which direction of a metric is an improvement
+MARGINAL_WORD = "marginal"  # a clear verdict under three times the noise, in details and headlines
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class Finding:
     sentence: str
     subject: str = ""  # the variant the finding is about ("no_residual")
     better: Better = "lower"
+
+    @property
+    def marginal(self) -> bool:
+        """A clear verdict under three times the noise (`Verdict.marginal`)."""
+        return self.verdict is not None and self.verdict.marginal
 
     @property
     def standing(self) -> Literal["better", "worse", "same", "unknown"]:
@@ -160,13 +166,13 @@ def compare(
             word += " (better)" if v.label == better else " (worse)"
         # a multiple of a 3-seed std (0.001 gives "1543x") overstates precision: the std leaves
         # out the text's own sampling noise, so say only whether the bar is cleared, and flag a
-        # difference that clears it narrowly
+        # difference that clears it narrowly (the headline groups it by the same property)
         tail = (
             f": {word} by {abs(v.delta):.{digits}f}, beyond twice the larger seed std "
             f"({2 * v.noise:.{digits}f})"
         )
-        if abs(v.delta) < 3 * v.noise:
-            tail += "; marginal: under three times it"
+        if v.marginal:
+            tail += f"; {MARGINAL_WORD}: under three times it"
     return Finding(f"{what}, {name} vs {other}", sa, sb, v, head + tail, name, better)
 
 
@@ -383,14 +389,19 @@ def headline(findings: list[Finding], reference: str = "baseline", metric: str =
     """The findings on `metric` against `reference` in plain words, grouped by what the verdict
     rule says (one line per variant; other metrics have their own sentences)."""
     groups: dict[str, list[str]] = {"worse": [], "better": [], "same": [], "unknown": []}
+    marginal: dict[str, list[str]] = {"worse": [], "better": []}
     for f in findings:
         if f.what == f"{metric}, {f.subject} vs {reference}" and f.better != "neither":
-            groups[f.standing].append(f"`{f.subject}`")
+            (marginal if f.marginal else groups)[f.standing].append(f"`{f.subject}`")
     parts = []
-    if groups["worse"]:
-        parts.append(f"clearly worse than `{reference}`: {', '.join(groups['worse'])}")
-    if groups["better"]:
-        parts.append(f"clearly better than `{reference}`: {', '.join(groups['better'])}")
+    for side in ("worse", "better"):
+        if groups[side]:
+            parts.append(f"clearly {side} than `{reference}`: {', '.join(groups[side])}")
+        if marginal[side]:
+            parts.append(
+                f"{side} than `{reference}`, {MARGINAL_WORD} (under three times the larger seed "
+                f"std): {', '.join(marginal[side])}"
+            )
     if groups["same"]:
         parts.append(f"no clear difference from `{reference}`: {', '.join(groups['same'])}")
     if groups["unknown"]:

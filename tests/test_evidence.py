@@ -295,3 +295,20 @@ def test_a_clear_verdict_says_the_bar_it_clears_and_flags_a_narrow_one() -> None
     assert "marginal" not in f.sentence and "×" not in f.sentence
     narrow = record("n", [1.525, 1.535, 1.515])  # Δ 0.025 against a std of 0.010
     assert "; marginal: under three times it" in evidence.versus(ev(narrow, b), "n").sentence
+
+
+def test_the_headline_and_the_detail_call_a_narrow_difference_the_same() -> None:
+    """One rule, one word: a difference under three times the seed std is "marginal" in the
+    finding's sentence and in the headline alike; widen it in the record and both drop the word."""
+    base = record("baseline", [1.50, 1.51, 1.49])
+    narrow = record("heads16_dhead8", [1.525, 1.535, 1.515])  # Δ 0.025 against a std of 0.010
+    f = evidence.versus(ev(narrow, base), "heads16_dhead8")
+    text = evidence.headline([f])
+    assert f.marginal and "marginal" in f.sentence
+    assert "clearly worse" not in text
+    assert "worse than `baseline`, marginal" in text and "`heads16_dhead8`" in text
+    narrow.seeds[0].val_loss = 1.555  # the record edited: Δ 0.035, std 0.010 -> 3.5 std
+    narrow.spread["val_loss"] = Spread.of([1.555, 1.545, 1.535])
+    f = evidence.versus(ev(narrow, base), "heads16_dhead8")
+    assert not f.marginal and "marginal" not in f.sentence
+    assert evidence.headline([f]).startswith("On val loss, clearly worse than `baseline`")

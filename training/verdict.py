@@ -1,6 +1,7 @@
 """One rule for reading a difference between two seed spreads, used by the results table and the
 Curriculum page alike: a difference smaller than twice the larger standard deviation is "no clear
-difference"; without a spread on both sides there is no verdict at all."""
+difference", one under three times it is clear but marginal; without a spread on both sides there
+is no verdict at all."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Label = Literal["lower", "higher", "no clear difference", "no spread"]
+CLEAR = 2.0  # a difference is clear beyond this many times the larger standard deviation
+MARGINAL = 3.0  # and marginal under this many
 
 
 class SpreadLike(Protocol):
@@ -26,6 +29,11 @@ class Verdict:
     def clear(self) -> bool:
         return self.label in ("lower", "higher")
 
+    @property
+    def marginal(self) -> bool:
+        """Clear, but under three times the noise: a headline and a detail both say so."""
+        return self.clear and abs(self.delta) < MARGINAL * self.noise
+
     def text(self, digits: int = 3) -> str:
         if self.label == "no clear difference":
             return f"no clear difference ({self.delta:+.{digits}f})"
@@ -42,6 +50,8 @@ def judge(a: SpreadLike | None, b: SpreadLike | None) -> Verdict | None:
     if a.std is None or b.std is None:
         return Verdict(delta, 0.0, "no spread")
     noise = max(a.std, b.std)
-    if abs(delta) < 2 * noise or delta == 0:  # an exact tie is no difference, even without spread
+    if (
+        abs(delta) < CLEAR * noise or delta == 0
+    ):  # an exact tie is no difference, even without spread
         return Verdict(delta, noise, "no clear difference")
     return Verdict(delta, noise, "lower" if delta < 0 else "higher")

@@ -124,6 +124,9 @@ def uncertainty(findings: Sequence[Finding]) -> str:
         f"{len(judged)} comparison{'' if len(judged) == 1 else 's'}, {len(clear)} "
         f"{'is' if len(clear) == 1 else 'are'} clear"
     )
+    marginal = [f for f in clear if f.marginal]
+    if marginal:
+        text += f" ({len(marginal)} of them marginal: under three times the larger std)"
     if inside:
         text += (
             f"; no clear difference in {len(inside)} (" + "; ".join(f.what for f in inside) + ")"
