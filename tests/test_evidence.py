@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from curriculum import evidence
+from curriculum import equal_time, evidence, recipe
 from training.suite_record import SCHEMA_VERSION, SeedRun, Spread, VariantRecord
 
 
@@ -148,15 +148,15 @@ def test_loss_at_equal_wall_clock_reads_the_curve_at_the_matching_step() -> None
     base = record("baseline", [1.8, 1.8])
     base.steps = 40
     base.curve[:] = [{"step": 10, "val_loss": 3.0}, {"step": 30, "val_loss": 2.0}]
-    assert evidence.loss_at_step(base, 20) == 2.5
-    assert evidence.loss_at_step(base, 5) is None and evidence.loss_at_step(base, 99) is None
+    assert equal_time.loss_at_step(base, 20) == 2.5
+    assert equal_time.loss_at_step(base, 5) is None and equal_time.loss_at_step(base, 99) is None
     lstm = record("lstm", [2.2, 2.3])
     lstm.final["val_loss"] = 2.2
     lstm.steps = 40
     lstm.curve[:] = [{"step": 20, "val_loss": 2.4}, {"step": 40, "val_loss": 2.2}]
-    assert evidence.equal_wall_clock(ev(base, lstm)) is None  # no side-by-side timing: no claim
+    assert equal_time.equal_wall_clock(ev(base, lstm)) is None  # no side-by-side timing: no claim
     lstm.speed = {"seconds_per_step": {"lstm": 0.05, "baseline": 0.1}, "device": "cpu:test"}
-    f = evidence.equal_wall_clock(ev(base, lstm))
+    f = equal_time.equal_wall_clock(ev(base, lstm))
     # 40 LSTM steps of 50 ms = 20 baseline steps of 100 ms, where the curve reads 2.5
     assert f is not None and "the baseline gets through about 20," in f.sentence
     assert "had reached 2.500" in f.sentence and "an LSTM step takes 50 ms" in f.sentence
@@ -166,7 +166,7 @@ def test_loss_at_equal_wall_clock_reads_the_curve_at_the_matching_step() -> None
     base.config["train"] = {"eval_max_tokens": 16384}
     assert (
         "the first 16,384 validation characters"
-        in evidence.equal_wall_clock(ev(base, lstm)).sentence
+        in equal_time.equal_wall_clock(ev(base, lstm)).sentence
     )
     # with a cap, the last evaluation covers the whole split: both sides are read on the capped
     # slice, the LSTM at its last evaluation there, never its whole-split final against a slice
@@ -175,7 +175,7 @@ def test_loss_at_equal_wall_clock_reads_the_curve_at_the_matching_step() -> None
         {"step": 20, "val_loss": 2.4, "val_tokens": 16384},
         {"step": 40, "val_loss": 2.2, "val_tokens": 111539},
     ]
-    f = evidence.equal_wall_clock(ev(base, lstm))
+    f = equal_time.equal_wall_clock(ev(base, lstm))
     assert (
         "against the LSTM's 2.400 at its step 20 (its last evaluation on those characters; "
         in f.sentence
@@ -184,11 +184,11 @@ def test_loss_at_equal_wall_clock_reads_the_curve_at_the_matching_step() -> None
     assert f.a.mean == 2.4
     base.curve.append({"step": 40, "val_loss": 1.5, "val_tokens": 111539})  # whole split
     base.curve[0]["val_tokens"] = base.curve[1]["val_tokens"] = 16384
-    assert evidence.loss_at_step(base, 35) is None  # never across the two slices
+    assert equal_time.loss_at_step(base, 35) is None  # never across the two slices
     # an LSTM slower per step than the baseline: the baseline's whole run fits in its time
     lstm.speed["seconds_per_step"] = {"lstm": 0.2, "baseline": 0.1}
     base.final["val_loss"] = 1.9
-    f = evidence.equal_wall_clock(ev(base, lstm))
+    f = equal_time.equal_wall_clock(ev(base, lstm))
     assert "whole 40-step run fits" in f.sentence and "ends at 1.900" in f.sentence
     assert "decaying" not in f.sentence
 
@@ -239,7 +239,7 @@ def test_recipe_note_names_failed_grid_points() -> None:
         GridRun("lr=0.001", 0, "completed", 2.0, 2.0, 1.0),
         GridRun("lr=0.01", 0, "diverged", None, None, 1.0),
     ]
-    note = evidence.recipe_note(ev(r), "post_ln")
+    note = recipe.recipe_note(ev(r), "post_ln")
     assert "recipe lr=0.001 chosen" in note and "lr=0.01 did not complete (diverged)" in note
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from analysis.curriculum import depth_ratio, grad_norm_series, median_over_steps
 from curriculum import evidence as E
 from curriculum.evidence import Evidence
+from curriculum.recipe import recipe_note
 from views.curriculum_section import Chart, Section, bars, make_section, suite_facts
 from views.curriculum_text import setup
 from viz.curriculum import grad_norm_chart, layer_lines
@@ -41,7 +42,7 @@ def build(ev: Evidence) -> Section:
         charts.append(
             Chart(fig, "Shipped seed, a fixed batch of validation text; near 1 = rank collapse.")
         )
-    notes = [t for n in names[1:] if (t := E.recipe_note(ev, n))]
+    notes = [t for n in names[1:] if (t := recipe_note(ev, n))]
     ratios = {n: depth_ratio(median_over_steps(g)) for n, (_, g) in series.items()}
     said = [f"**{n}** {r:.3g}" for n, r in ratios.items() if r is not None]
     if said:
