@@ -312,3 +312,33 @@ def test_the_headline_and_the_detail_call_a_narrow_difference_the_same() -> None
     f = evidence.versus(ev(narrow, base), "heads16_dhead8")
     assert not f.marginal and "marginal" not in f.sentence
     assert evidence.headline([f]).startswith("On val loss, clearly worse than `baseline`")
+
+
+def test_rates_that_tie_at_the_unigram_are_said_to_fail_alike(tmp_path: Path) -> None:
+    """A search whose rates all land within the seed spread of each other, at the unigram's loss,
+    chose nothing: the note says so; a record where one rate pulls ahead says it was chosen."""
+    from training.suite_record import GridRun
+
+    r = record("no_residual", [3.346, 3.348, 3.344])  # the unigram (references): 3.3
+    r.references["unigram_loss"] = 3.347
+    r.spread["holdout_loss"] = Spread.of([3.287, 3.290, 3.285])
+    r.recipe["chosen"] = "lr=0.003"
+    r.recipe["grid"] = [
+        GridRun(p, 0, "completed", h, 3.347, 1.0)
+        for p, h in (("lr=0.001", 3.28834), ("lr=0.003", 3.28831), ("lr=0.01", 3.28839))
+    ]
+    write = tmp_path / "record.json"
+    write.write_text(json.dumps(r.to_json()))
+    note = recipe.recipe_note(ev(VariantRecord.from_json(json.loads(write.read_text()))), r.name)
+    assert "every rate failed alike" in note and "won a tie" in note
+    assert "3.346 ± 0.002 nats, is the count unigram's 3.347" in note
+    assert "recipe lr=0.003 chosen" not in note
+    data = json.loads(write.read_text())  # the copy edited: one rate clearly ahead, loss lower
+    data["recipe"]["grid"][1]["holdout_loss"] = 1.6
+    data["seeds"] = [
+        dict(s, val_loss=v) for s, v in zip(data["seeds"], (1.6, 1.61, 1.59), strict=True)
+    ]
+    data["spread"]["val_loss"] = Spread.of([1.6, 1.61, 1.59]).__dict__
+    note = recipe.recipe_note(ev(VariantRecord.from_json(data)), r.name)
+    assert "recipe lr=0.003 chosen" in note
+    assert "failed alike" not in note and "tie" not in note and "unigram" not in note
