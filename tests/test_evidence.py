@@ -342,3 +342,27 @@ def test_rates_that_tie_at_the_unigram_are_said_to_fail_alike(tmp_path: Path) ->
     note = recipe.recipe_note(ev(VariantRecord.from_json(data)), r.name)
     assert "recipe lr=0.003 chosen" in note
     assert "failed alike" not in note and "tie" not in note and "unigram" not in note
+
+
+def test_the_equal_time_reading_names_the_hardware_it_holds_on(tmp_path: Path) -> None:
+    """Timed on a CPU, the finding says the ranking may reverse on parallel hardware; the same
+    record edited to a GPU timing drops the caveat."""
+    base, lstm = record("baseline", [1.8, 1.8]), record("lstm", [2.2, 2.3])
+    base.steps = lstm.steps = 40
+    base.curve[:] = [{"step": 10, "val_loss": 3.0}, {"step": 30, "val_loss": 2.0}]
+    lstm.curve[:] = [{"step": 20, "val_loss": 2.4}, {"step": 40, "val_loss": 2.2}]
+    lstm.final["val_loss"] = 2.2
+    lstm.speed = {"seconds_per_step": {"lstm": 0.05, "baseline": 0.1}, "device": "cpu:x86_64"}
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(lstm.to_json()))
+
+    def sentence() -> str:
+        copy = VariantRecord.from_json(json.loads(path.read_text()))
+        return equal_time.equal_wall_clock(ev(base, copy)).sentence
+
+    assert "That timing is a CPU's (cpu:x86_64)" in sentence()
+    assert "sequential depth of O(1)" in sentence() and "may reverse" in sentence()
+    data = json.loads(path.read_text())
+    data["speed"]["device"] = "cuda:NVIDIA H100"
+    path.write_text(json.dumps(data))
+    assert "may reverse" not in sentence() and "the baseline gets through about 20," in sentence()
