@@ -7,20 +7,25 @@
     <dir>/<name>.safetensors  optional extra tensor groups (e.g. optimizer state for resuming)
 
 safetensors holds only a JSON header and raw tensor bytes, so loading cannot run code. A folder that
-offers pickle-based weights (.pt, .bin, .pkl, .ckpt) is refused, not unpickled.
+offers pickle-based weights (.pt, .bin, .pkl, .ckpt) is refused, not unpickled. Every file is read
+through `model.safe_read` (bounded size and depth, regular files only) and every safetensors
+header's length is checked before it is read (`model.safetensors_header`).
 
 Saving is atomic: everything is written to a sibling temporary folder, which then replaces the old
-one by rename, so a crash mid-save leaves the previous checkpoint intact.
+one by rename, so a crash mid-save leaves the previous checkpoint intact. Only the writer repairs
+what an interrupted save left (`recover_interrupted_save`): loading never renames, creates or
+deletes anything, so a reader (the app's typed path) cannot move a user's folders.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import stat
-import tempfile
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,17 +33,33 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
-from torch import Tensor, nn
+from torch import Tensor
 
-from model.build import LanguageModel, build_meta_model, build_model
+from model.build import LanguageModel, build_model
 from model.config import ModelConfig
+from model.safe_read import (
+    FileMissing,
+    MiB,
+    ReadRefused,
+    os_problem,
+    path_status,
+    read_json,
+    shown,
+)
+from model.safetensors_header import check_header_length, unreadable
 from model.tokenizers import Tokenizer, tokenizer_from_json
+from model.weights_check import check_weights, distinct_state_dict
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
 META = "meta.json"
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt")
+# what each JSON file may weigh: a config is ~400 bytes, meta ~2 KB; a BPE of 2**20 ranks ~20 MB
+JSON_LIMITS = {CONFIG: MiB, META: 16 * MiB, TOKENIZER: 64 * MiB}
+# an extra group (optimizer state: two moments and a step per parameter, RNG state) holds at
+# most this many entries per tensor of the model
+_EXTRA_ENTRIES_PER_TENSOR = 4
 
 
 class CheckpointError(ValueError):
@@ -46,13 +67,14 @@ class CheckpointError(ValueError):
 
     The file is named as the caller gave the folder (a relative path stays relative). A caller
     that resolved the path itself (a server caching by absolute path) can reword the message for
-    its user with `file_name` (the file inside the folder) and `problem`.
+    its user with `file_name` (the file inside the folder; "" when the problem is the folder
+    itself) and `problem`.
     """
 
-    def __init__(self, file: Path, problem: str, file_name: str = "") -> None:
-        super().__init__(f"{file}: {problem}")
-        self.file = file
-        self.file_name = file_name or file.name
+    def __init__(self, file: Path, problem: str, file_name: str | None = None) -> None:
+        super().__init__(f"{shown(file)}: {problem}")
+        self.file = Path(file)
+        self.file_name = self.file.name if file_name is None else file_name
         self.problem = problem
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable across processes despite the signature
@@ -60,7 +82,27 @@ class CheckpointError(ValueError):
 
     def naming(self, folder: str) -> str:
         """The message with the folder written as `folder` (what the user typed)."""
-        return f"{folder.rstrip('/')}/{self.file_name}: {self.problem}"
+        where = shown(folder.rstrip("/") or folder)
+        return (
+            f"{where}/{self.file_name}: {self.problem}"
+            if self.file_name
+            else f"{where}: {self.problem}"
+        )
+
+
+def _folder_error(folder: Path, problem: str) -> CheckpointError:
+    """An error about the folder itself (named once, not as folder/folder)."""
+    return CheckpointError(folder, problem, file_name="")
+
+
+def _from_refusal(folder: Path, e: ReadRefused) -> CheckpointError:
+    if e.file == folder:
+        return _folder_error(folder, e.problem)
+    try:
+        inside = str(e.file.relative_to(folder))
+    except ValueError:
+        inside = e.file.name
+    return CheckpointError(e.file, e.problem, inside)
 
 
 @dataclass
@@ -77,29 +119,6 @@ class Checkpoint:
         return str(self.meta.get("name", self.path.name))
 
 
-def distinct_state_dict(model: nn.Module) -> dict[str, Tensor]:
-    """Parameters and persistent buffers, each tensor once under its first name."""
-    seen: set[Any] = set()
-    out: dict[str, Tensor] = {}
-    for name, tensor in model.state_dict(keep_vars=True).items():
-        # shared layers hand out the same storage under several names; on the meta device every
-        # storage is at address 0, but sharing there is the very same Parameter object
-        key: Any = (
-            id(tensor)
-            if tensor.is_meta
-            else (
-                tensor.untyped_storage().data_ptr(),
-                tensor.storage_offset(),
-                tuple(tensor.shape),
-            )
-        )
-        if key in seen:
-            continue
-        seen.add(key)
-        out[name] = tensor.detach().contiguous()
-    return out
-
-
 def save_checkpoint(
     path: str | Path,
     model: LanguageModel,
@@ -112,7 +131,7 @@ def save_checkpoint(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     recover_interrupted_save(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = _temporary_sibling(path)
     try:
         weights = distinct_state_dict(model)
         if dtype is not None:
@@ -145,9 +164,26 @@ def save_checkpoint(
     return path
 
 
+def _temporary_sibling(path: Path) -> Path:
+    """An empty folder .<name>.XXXXXXXX beside `path`. Made with os.mkdir, so its mode follows
+    the umask as any folder the user makes (mkdtemp's 0700 would become the checkpoint's mode and
+    hide it from everyone else); the name is random, so concurrent saves never share one."""
+    alphabet = string.ascii_lowercase + string.digits + "_"
+    chooser = random.SystemRandom()
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{''.join(chooser.choices(alphabet, k=8))}"
+        try:
+            os.mkdir(tmp)
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
+
+
 def recover_interrupted_save(path: str | Path) -> None:
     """A save killed between its two renames leaves only the previous checkpoint, moved aside to
-    .<name>.old: move it back. Does nothing when `path` exists."""
+    .<name>.old: move it back. Does nothing when `path` exists. For writers only (a save, a run's
+    start): loading never calls it."""
     path = Path(path)
     old = path.with_name(f".{path.name}.old")
     if not path.exists() and old.is_dir():
@@ -176,34 +212,29 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-def _require_regular_file(file: Path) -> None:
-    """Only regular files are opened: opening a named pipe blocks until a writer comes (forever,
-    in a server), and a device can be endless. stat() itself never blocks."""
-    try:
-        mode = os.stat(file).st_mode
-    except FileNotFoundError:
-        raise CheckpointError(
-            file, f"missing (a checkpoint folder needs {CONFIG}, {TOKENIZER}, {WEIGHTS})"
-        ) from None
-    except OSError as e:
-        raise CheckpointError(file, f"cannot be read ({e.strerror})") from None
-    if not stat.S_ISREG(mode):
-        raise CheckpointError(file, "not a regular file (a folder, pipe or device); refused")
-
-
 def _read_json(path: Path) -> Any:
-    _require_regular_file(path)
     try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(path, f"not valid JSON ({e})") from None
-    except OSError as e:
-        raise CheckpointError(path, f"cannot be read ({e.strerror})") from None
-
-
-def _refuse_pickle(path: Path) -> None:
-    if path.is_file():
+        return read_json(path, JSON_LIMITS.get(path.name, MiB))
+    except FileMissing:
         raise CheckpointError(
+            path, f"missing (a checkpoint folder needs {CONFIG}, {TOKENIZER}, {WEIGHTS})"
+        ) from None
+
+
+def _check_folder(path: Path) -> None:
+    """The folder exists, is a folder, and offers safetensors weights (never pickle)."""
+    status = path_status(path)
+    if status is None:
+        aside = path.with_name(f".{path.name}.old") if path.name else None
+        hint = (
+            f" ({aside.name} holds the checkpoint an interrupted save moved aside; the next save "
+            "to this folder, or resuming its run, moves it back)"
+            if aside is not None and path_status(aside) is not None
+            else ""
+        )
+        raise _folder_error(path, "no such checkpoint folder" + hint)
+    if stat.S_ISREG(status.st_mode):
+        raise _folder_error(
             path,
             f"a checkpoint is a folder with {WEIGHTS}; "
             + (
@@ -212,12 +243,12 @@ def _refuse_pickle(path: Path) -> None:
                 else "got a file"
             ),
         )
-    if not path.is_dir():
-        raise CheckpointError(path, "no such checkpoint folder")
-    if not os.path.lexists(path / WEIGHTS):
-        pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if not stat.S_ISDIR(status.st_mode):
+        raise _folder_error(path, "not a folder (a pipe or device); refused")
+    if path_status(path / WEIGHTS) is None:
+        pickles = sorted(e.name for e in os.scandir(path) if Path(e.name).suffix in PICKLE_SUFFIXES)
         if pickles:
-            raise CheckpointError(
+            raise _folder_error(
                 path,
                 f"only pickle-based weights here ({', '.join(pickles)}); refused because "
                 f"unpickling can run code. Convert them to {WEIGHTS} (safetensors) in a trusted "
@@ -226,129 +257,14 @@ def _refuse_pickle(path: Path) -> None:
         raise CheckpointError(path / WEIGHTS, "missing")
 
 
-def _unreadable(file: Path, e: Exception) -> CheckpointError:
-    """The error for a file safetensors cannot parse: a pickle is named as such."""
-    problem = f"not a readable safetensors file ({e}); truncated or corrupt?"
-    try:
-        with open(file, "rb") as fh:
-            head = fh.read(2)
-    except OSError:
-        head = b""
-    if head[:1] == b"\x80" or head == b"PK":  # pickle protocol 2+ / torch.save zip archive
-        problem = "is a pickle, not safetensors; refused because unpickling can run code"
-    return CheckpointError(file, problem)
-
-
-def _load_tensors(file: Path) -> dict[str, Tensor]:
-    # safetensors parsing cannot run code, so it goes first; sniffing for pickle beforehand would
-    # refuse valid files whose 8-byte header length happens to begin with 0x80 (e.g. 128)
-    _require_regular_file(file)
+def _load_tensors(file: Path, max_header_bytes: int) -> dict[str, Tensor]:
+    # the header's length is checked first; safetensors parsing cannot run code, so a pickle is
+    # recognised only once it fails (a valid header's length may begin with 0x80, e.g. 128)
+    check_header_length(file, max_header_bytes)
     try:
         return load_file(file)
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise _unreadable(file, e) from None
-
-
-# the widths a float32 parameter may be stored in (save_checkpoint's dtype= shrinks shipped
-# weights); an integer or bool tensor cast to float would load as a model of garbage
-_FLOAT_STORAGE = ("F16", "BF16", "F32", "F64")
-_SAFETENSORS_DTYPE = {
-    torch.float64: "F64",
-    torch.float32: "F32",
-    torch.float16: "F16",
-    torch.bfloat16: "BF16",
-    torch.int64: "I64",
-    torch.int32: "I32",
-    torch.int16: "I16",
-    torch.int8: "I8",
-    torch.uint8: "U8",
-    torch.bool: "BOOL",
-}
-# what a config may make us allocate beyond its weights (the sinusoidal table), relative to the
-# weights file: a small file must not be able to make a load allocate gigabytes
-_DERIVED_SLACK_BYTES = 64 * 2**20
-_DERIVED_PER_FILE_BYTE = 4
-
-
-@dataclass(frozen=True)
-class _Header:
-    """A safetensors file's table of contents, read without reading any tensor."""
-
-    shapes: dict[str, tuple[int, ...]]
-    dtypes: dict[str, str]
-    n_bytes: int  # size of the file
-
-
-def _read_header(file: Path) -> _Header:
-    _require_regular_file(file)
-    try:
-        with safe_open(file, framework="pt") as f:
-            shapes, dtypes = {}, {}
-            for name in f.keys():
-                view = f.get_slice(name)
-                shapes[name] = tuple(view.get_shape())
-                dtypes[name] = view.get_dtype()
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise _unreadable(file, e) from None
-    return _Header(shapes, dtypes, os.stat(file).st_size)
-
-
-def _param_count_by_depth(config: ModelConfig) -> int:
-    """Stored parameters the config implies, from meta-device models of one and two layers (no
-    memory, milliseconds): every layer has the same tensors, so depth is linear. Lets a config
-    that claims 100,000 layers be compared with its file before anything that deep is built."""
-    counts = []
-    for depth in (1, 2):
-        shallow = build_meta_model(config.replace(n_layers=depth))
-        counts.append(sum(t.numel() for t in distinct_state_dict(shallow).values()))
-    return counts[0] + (config.n_layers - 1) * (counts[1] - counts[0])
-
-
-def _check_against_header(config: ModelConfig, header: _Header, weights: Path) -> None:
-    """Everything the header can say about the model, checked before a byte is allocated."""
-    implied = _param_count_by_depth(config)
-    if implied * 2 > header.n_bytes:  # 16 bits is the narrowest width a weight may be stored in
-        raise CheckpointError(
-            weights,
-            f"{CONFIG} implies {implied:,} parameters (at least {implied * 2:,} bytes) but the "
-            f"file has {header.n_bytes:,} bytes: it does not match {CONFIG}",
-        )
-    meta_model = build_meta_model(config)
-    expected = distinct_state_dict(meta_model)
-    missing = sorted(set(expected) - set(header.shapes))
-    extra = sorted(set(header.shapes) - set(expected))
-    if missing or extra:
-        raise CheckpointError(
-            weights,
-            f"does not match {CONFIG}"
-            + (f"; missing tensors {missing[:6]}" if missing else "")
-            + (f"; unexpected tensors {extra[:6]}" if extra else ""),
-        )
-    for name, tensor in expected.items():
-        if header.shapes[name] != tuple(tensor.shape):
-            raise CheckpointError(
-                weights,
-                f"tensor {name} has shape {header.shapes[name]}, "
-                f"{CONFIG} implies {tuple(tensor.shape)}",
-            )
-        want = _SAFETENSORS_DTYPE.get(tensor.dtype, str(tensor.dtype))
-        allowed = _FLOAT_STORAGE if tensor.is_floating_point() else (want,)
-        if header.dtypes[name] not in allowed:
-            raise CheckpointError(
-                weights,
-                f"tensor {name} is stored as {header.dtypes[name]}; the model needs {want} "
-                f"(allowed: {', '.join(allowed)})",
-            )
-    stored = set(meta_model.state_dict())  # persistent: in the file, so bounded by its size
-    derived = sum(
-        b.numel() * b.element_size() for name, b in meta_model.named_buffers() if name not in stored
-    )
-    if derived > _DERIVED_SLACK_BYTES + _DERIVED_PER_FILE_BYTE * header.n_bytes:
-        raise CheckpointError(
-            weights.with_name(CONFIG),
-            f"derives {derived:,} bytes of tables (n_ctx x d_model) from {header.n_bytes:,} "
-            "bytes of weights; refused as implausible",
-        )
+        raise unreadable(file, e) from None
 
 
 def load_checkpoint(
@@ -367,17 +283,26 @@ def load_checkpoint(
     if (hf := maybe_load_hf(path, device)) is not None:
         return hf
     path = Path(path)
-    recover_interrupted_save(path)
-    _refuse_pickle(path)
+    try:
+        return _load(path, device, extras)
+    except ReadRefused as e:  # the bounded reads' refusals, named as this folder's files
+        raise _from_refusal(path, e) from None
+    except OSError as e:  # anything the OS says about a path on the way (EACCES on a listing)
+        file = Path(e.filename) if isinstance(e.filename, str) else path
+        raise _from_refusal(path, ReadRefused(file, os_problem(e))) from None
+
+
+def _load(path: Path, device: str | torch.device, extras: bool) -> Checkpoint:
+    _check_folder(path)
     try:
         config = ModelConfig.from_dict(_read_json(path / CONFIG))
-    except CheckpointError:
+    except (CheckpointError, ReadRefused):
         raise
     except (TypeError, ValueError) as e:
         raise CheckpointError(path / CONFIG, f"invalid model config ({e})") from None
     try:
         tokenizer = tokenizer_from_json(_read_json(path / TOKENIZER))
-    except CheckpointError:
+    except (CheckpointError, ReadRefused):
         raise
     except Exception as e:  # a tokenizer file can be wrong in many ways; all mean the same to us
         raise CheckpointError(
@@ -398,7 +323,7 @@ def load_checkpoint(
         )
 
     weights = path / WEIGHTS
-    _check_against_header(config, _read_header(weights), weights)
+    cap = check_weights(config, weights)
     model = build_model(config)
     targets = dict(model.named_parameters()) | dict(model.named_buffers())
     try:
@@ -410,11 +335,11 @@ def load_checkpoint(
                     raise CheckpointError(weights, f"tensor {name} holds NaN or inf")
                 targets[name].copy_(tensor.to(targets[name].dtype))
     except (SafetensorError, OSError, RuntimeError) as e:
-        raise _unreadable(weights, e) from None
+        raise unreadable(weights, e) from None
     model.to(device).eval()
     loaded_extras = {}
     if extras:
         for f in sorted(path.glob("*.safetensors")):
             if f.name != WEIGHTS:
-                loaded_extras[f.stem] = _load_tensors(f)
+                loaded_extras[f.stem] = _load_tensors(f, _EXTRA_ENTRIES_PER_TENSOR * cap)
     return Checkpoint(model, tokenizer, config, meta, path, loaded_extras)

@@ -14,7 +14,12 @@ from safetensors.torch import load_file, save_file
 
 import model.checkpoint as checkpoint
 from model.build import build_model
-from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    remove_save_leftovers,
+    save_checkpoint,
+)
 from model.config import ModelConfig
 from model.tokenizers import BPETokenizer, CharTokenizer, Tokenizer
 from tests.variants import TINY, VARIANTS
@@ -383,14 +388,19 @@ def test_crash_mid_save_keeps_the_previous_checkpoint(crash, tmp_path, monkeypat
     assert load_checkpoint(folder).meta == {"step": 7}
 
 
-def test_save_killed_between_renames_is_recovered(tmp_path):
-    """A kill (no `except` runs) after the old folder moved aside: load and save put it back."""
+def test_save_killed_between_renames_is_recovered_by_the_writer(tmp_path):
+    """A kill (no `except` runs) after the old folder moved aside: loading says so and moves
+    nothing (a reader never renames); the next save, or a run's start, puts it back."""
     folder = saved(tmp_path)
     before = snapshot(folder)
     aside = folder.with_name(".ckpt.old")
     folder.rename(aside)
-    assert load_checkpoint(folder).meta == {"step": 7}
+    with pytest.raises(CheckpointError, match=r"no such checkpoint folder \(\.ckpt\.old holds"):
+        load_checkpoint(folder)
+    assert aside.exists() and not folder.exists()
+    remove_save_leftovers(folder)  # what training does at a run's start
     assert snapshot(folder) == before and not aside.exists()
+    assert load_checkpoint(folder).meta == {"step": 7}
 
     folder.rename(aside)
     tok = CharTokenizer.train(TEXT)
