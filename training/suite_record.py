@@ -27,6 +27,7 @@ from training.config import RunConfig
 from training.corpora import CorpusNotFoundError, load_corpus
 from training.evaluate import evaluate
 from training.lambada import lambada_eval
+from training.lambada_record import lambada_record
 from training.metrics import read_metrics
 from training.ngram import fitting_orders, ngram_reference
 from training.prepare import model_config_for, prepare_data
@@ -379,6 +380,9 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
             lam = lambada_eval(model, data.tokenizer, passages)
             lambada = lam.__dict__
             final |= {"lambada_loss": lam.loss, "lambada_accuracy": lam.accuracy}
+            if run_config.train.corpus == "lambada":  # trained on the other passages: a benchmark
+                seeds = [r.seed for r in runs]
+                lambada["benchmark"] = lambada_record(run_config, data, curves, seeds)
         sample_list = samples(
             model, data.tokenizer, list(suite.sample_prompts), suite.sample_tokens, seed=0
         )
