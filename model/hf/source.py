@@ -51,6 +51,11 @@ def resolve_hf_name(source: str) -> Path:
     if not name or any(c.isspace() for c in name) or name.count("/") > 1 or ".." in name:
         raise SourceError("expected hf:<name>, e.g. hf:gpt2 or hf:distilgpt2")
     download = os.environ.get(DOWNLOAD_ENV) == "1"
+    missing = f"not in the local Hugging Face cache ({hub_cache_dir()}); " + download_hint(name)
+    # the hub's own layout: nothing under models--<org>--<name> means nothing cached, said at
+    # once, without importing huggingface_hub (a command line stays well under its 2 s)
+    if not download and not (hub_cache_dir() / f"models--{name.replace('/', '--')}").is_dir():
+        raise SourceError(missing)
     try:
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
@@ -67,10 +72,7 @@ def resolve_hf_name(source: str) -> Path:
             local_files_only=not download,
         )
     except (LocalEntryNotFoundError, FileNotFoundError):
-        raise SourceError(
-            f"not in the local Hugging Face cache ({hub_cache_dir()}); "
-            + download_hint(name)
-        ) from None
+        raise SourceError(missing) from None
     except HFValidationError as e:
         raise SourceError(f"not a valid model name ({e})") from None
     except Exception as e:  # a download the user asked for can fail in many ways (network, auth)
