@@ -448,16 +448,6 @@ def grad_norm_series(
     return steps, series
 
 
-def median_over_steps(series: Mapping[str, Sequence[float]]) -> dict[str, float]:
-    """group -> median of its finite values over training (one clipped spike does not dominate)."""
-    out = {}
-    for g, values in series.items():
-        finite = [v for v in values if math.isfinite(v)]
-        if finite:
-            out[g] = float(np.median(finite))
-    return out
-
-
 def depth_ratio(means: Mapping[str, float]) -> float | None:
     """Gradient norm of the first block over that of the last: near 1, the gradient reaches the
     first block undiminished; << 1, it fades on its way down (vanishing gradients)."""
@@ -549,17 +539,22 @@ def initialised(cfg: ModelConfig, seed: int = 0) -> LanguageModel:
     return build_model(cfg.replace(dropout=0.0))
 
 
-def grad_norm_at_init(cfg: ModelConfig, ids: Sequence[int], seed: int = 0) -> dict[str, float]:
+def grad_norm_at_init(
+    cfg: ModelConfig, ids: Sequence[int] | Sequence[Sequence[int]], seed: int = 0
+) -> dict[str, float]:
     """Gradient norm of each block's parameters (and the embedding's) after one backward pass of
-    the prompt's loss through a freshly initialised model: how much signal reaches each depth
-    before any training has shaped the weights."""
-    if len(ids) < 2:
-        raise ValueError("grad_norm_at_init needs at least two tokens")
+    the loss through a freshly initialised model: how much signal reaches each depth before any
+    training has shaped the weights. ids: one prompt's token ids, or rows of equal length (a
+    record's fixed batch); with the seed a run trained with, these are that run's initial weights."""
+    rows = [list(ids)] if ids and isinstance(ids[0], int | np.integer) else [list(r) for r in ids]
+    if not rows or len(rows[0]) < 2 or len({len(r) for r in rows}) != 1:
+        raise ValueError("grad_norm_at_init needs rows of at least two tokens, all one length")
+    x = torch.tensor(rows, dtype=torch.long)  # [batch, pos]
     model = initialised(cfg, seed)
     model.train()
     with torch.enable_grad():
-        logits = model(_tensor(ids[:-1]))[0].float()  # [pos, vocab]
-        F.cross_entropy(logits, torch.tensor(list(ids[1:]))).backward()
+        logits = model(x[:, :-1]).float()  # [batch, pos, vocab]
+        F.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten()).backward()
     sums: dict[str, float] = {}
     for name, p in model.named_parameters():
         if p.grad is None:

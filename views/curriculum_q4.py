@@ -3,8 +3,8 @@ and gradient norms per block over training."""
 
 from __future__ import annotations
 
-from analysis.curriculum import depth_ratio, grad_norm_series, median_over_steps
 from curriculum import evidence as E
+from curriculum.depth import depth_limits, grad_by_step, grad_note
 from curriculum.evidence import Evidence
 from curriculum.recipe import recipe_note
 from views.curriculum_section import Chart, Section, bars, make_section, suite_facts
@@ -20,15 +20,14 @@ def build(ev: Evidence) -> Section:
     charts: list[Chart | None] = [
         bars(ev, names, "Validation loss without skips or with other norms")
     ]
-    series = {}
-    for n in SKIP:
-        r = ev.get(n)
-        if r is not None:
-            steps, groups = grad_norm_series(r.curve)
-            if steps:
-                series[n] = (steps, groups)
+    series = {n: (g.steps, g.groups) for n in SKIP if (g := grad_by_step(ev, n)) is not None}
     if series:
-        charts.append(Chart(grad_norm_chart(series), "Shipped seed, at each evaluation."))
+        caption = "Shipped seed, at each evaluation" + (
+            "; step 0 is its own initial weights on the record's fixed batch of training text."
+            if any(s[0] == 0 for s, _ in series.values())
+            else "."
+        )
+        charts.append(Chart(grad_norm_chart(series), caption))
     # the skip connection only: a post-LN or norm-free run that failed for its recipe's sake must
     # not read as rank collapse by sitting on the same chart
     cosines = {
@@ -43,18 +42,12 @@ def build(ev: Evidence) -> Section:
             Chart(fig, "Shipped seed, a fixed batch of validation text; near 1 = rank collapse.")
         )
     notes = [t for n in names[1:] if (t := recipe_note(ev, n))]
-    ratios = {n: depth_ratio(median_over_steps(g)) for n, (_, g) in series.items()}
-    said = [f"**{n}** {r:.3g}" for n, r in ratios.items() if r is not None]
-    if said:
-        notes.append(
-            "Gradient norm of the first block over the last, median over training (shipped seed, "
-            "one seed each, so no verdict): " + ", ".join(said) + ". Near 1, the gradient reaches "
-            "the first block undiminished; far below 1, it fades on the way down; above 1, the "
-            "first block receives more than the last."
-        )
+    if grads := grad_note(ev, SKIP):
+        notes.append(grads)
     experiment = (
         "Without residuals each sublayer's output replaces the stream; post-LN normalises after "
         "the add (as in the original transformer); no_layernorm drops normalisation. "
         + setup(suite_facts(ev))
     )
-    return make_section("Q4", ev, E.q4(ev), experiment, charts, notes=notes)
+    limits = depth_limits(ev, suite_facts(ev).n_layers)
+    return make_section("Q4", ev, E.q4(ev), experiment, charts, notes=notes, limits=limits)

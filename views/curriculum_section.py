@@ -85,7 +85,9 @@ def make_section(
         kw.pop("headline", E.headline(answer.findings)),
         answer.findings,
         uncertainty=uncertainty(answer.findings),
-        limits=text.limits.format(**dataclasses.asdict(facts)),
+        limits=" ".join(
+            t for t in (kw.pop("limits", ""), text.limits.format(**dataclasses.asdict(facts))) if t
+        ),
         status=status(answer.missing, ev.old),
         **kw,
     )

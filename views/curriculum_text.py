@@ -76,9 +76,9 @@ QUESTIONS: dict[str, QuestionText] = {
         "4 · Skip connections",
         "Why does every sublayer add to a residual stream instead of replacing it, and what "
         "happens without it?",
-        "{n_layers} blocks are shallow: failures that grow with depth (vanishing gradients, rank collapse "
-        "over dozens of layers) can only be hinted at. Each variant is compared at its own best "
-        "learning rate from a short grid; a wider search or longer warm-up could change these results.",
+        # what depth cannot show comes first, from the records: `curriculum.depth.depth_limits`
+        "Each variant is compared at its own best learning rate from a short grid; a wider search "
+        "or longer warm-up could change these results.",
     ),
     "mask": QuestionText(
         "The mask",
