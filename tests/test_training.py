@@ -108,13 +108,16 @@ def test_resume_gives_the_uninterrupted_result(sampling, tmp_path):
         train(run, on_eval=crash_at_step_10)
     assert load_checkpoint(tmp_path / "resumed/checkpoint").meta["step"] == 6
     assert [r["step"] for r in read_metrics(tmp_path / "resumed/metrics.jsonl")] == [2, 4, 6, 8]
+    before = load_checkpoint(tmp_path / "resumed/checkpoint").meta["elapsed_s"]
     resumed = train(run, resume=True)
 
     assert (resumed.status, resumed.step) == ("completed", 12)
-    # its time in all counts what was trained before the resume, as the checkpoint recorded it
+    # its time in all counts what was trained before the resume, exactly as the checkpoint
+    # recorded it (wall times themselves vary with the machine's load, so they are not compared)
+    assert before > 0 and resumed.seconds_before == before
+    assert resumed.total_seconds == resumed.seconds_before + resumed.seconds
     saved = load_checkpoint(tmp_path / "resumed/checkpoint").meta["elapsed_s"]
-    assert resumed.seconds_before > 0 and resumed.total_seconds == pytest.approx(saved, rel=0.2)
-    assert resumed.total_seconds > resumed.seconds
+    assert saved > before
     assert (resumed.train_loss, resumed.val_loss) == (straight.train_loss, straight.val_loss)
     a = load_checkpoint(tmp_path / "straight/checkpoint", extras=True)
     b = load_checkpoint(tmp_path / "resumed/checkpoint", extras=True)
