@@ -14,6 +14,7 @@ pages = [
     st.Page("pages/explore.py", title="Explore", icon=":material/search:", default=True),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/curriculum.py", title="Curriculum", icon=":material/school:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 
 st.navigation(pages).run()

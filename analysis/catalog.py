@@ -30,6 +30,20 @@ def checkpoint_root() -> Path:
     return Path(env).expanduser() if env else REPO / "checkpoints"
 
 
+USER_ENV = "ATTENTION_LAB_USER_RUNS"
+USER_PREFIX = "app/"  # user-trained models' picker names: never mistaken for a shipped variant
+
+
+def user_runs_root() -> Path | None:
+    """Where the Train page saves models: $ATTENTION_LAB_USER_RUNS, else <repo>/runs/app; None
+    when only $ATTENTION_LAB_CHECKPOINTS is set (tests pointing the app at their own
+    checkpoints must not see models someone trained on this checkout)."""
+    env = os.environ.get(USER_ENV)
+    if env:
+        return Path(env).expanduser()
+    return None if os.environ.get(ENV_ROOT) else REPO / "runs" / "app"
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str  # folder name, shown in the model picker
@@ -50,8 +64,13 @@ def _folders_with(file: str, root: Path | None) -> list[Variant]:
 
 
 def list_variants(root: Path | None = None) -> list[Variant]:
-    """Checkpoint folders directly under root (those with a config.json), baseline first."""
-    return _folders_with("config.json", root)
+    """Checkpoint folders directly under root (those with a config.json), baseline first; with no
+    root, the shipped ones and then the models saved from the Train page (`user_runs_root`)."""
+    found = _folders_with("config.json", root)
+    user = user_runs_root() if root is None else None
+    if user is not None:
+        found += [Variant(USER_PREFIX + v.name, v.path) for v in _folders_with("config.json", user)]
+    return found
 
 
 def list_recorded(root: Path | None = None) -> list[Variant]:

@@ -56,9 +56,12 @@ from training.reversal import accuracy_per_position, half_accuracies
 
 CHECKPOINT = "checkpoint"
 METRICS = "metrics.jsonl"
-Status = Literal["completed", "diverged"]
+Status = Literal["completed", "diverged", "stopped"]
 # called at every evaluation with (step, model); what it returns is merged into the metrics record
 EvalCallback = Callable[[int, LanguageModel], dict[str, Any]]
+# asked before every step; True ends the run there with a checkpoint of the steps done (the app's
+# Stop button, an abandoned session); the run resumes from it as from any checkpoint
+StopCheck = Callable[[], bool]
 
 
 class RunRefused(ValueError):
@@ -123,6 +126,7 @@ def train(
     on_eval: EvalCallback | None = None,
     name: str | None = None,
     overwrite: bool = False,
+    should_stop: StopCheck | None = None,
 ) -> TrainResult:
     """Train as `run` says; with resume=True continue from <out_dir>/checkpoint if there is one.
 
@@ -131,7 +135,7 @@ def train(
     300-step checkpoint and its metrics without a word."""
     info = init_distributed(run.train.device)
     try:
-        return _train(run, info, resume, on_eval, name, overwrite)
+        return _train(run, info, resume, on_eval, name, overwrite, should_stop)
     finally:
         shutdown(info)
 
@@ -143,6 +147,7 @@ def _train(
     on_eval: EvalCallback | None,
     name: str | None,
     overwrite: bool,
+    should_stop: StopCheck | None = None,
 ) -> TrainResult:
     t = run.train
     if t.threads:
@@ -257,6 +262,18 @@ def _train(
 
     model.train()
     for step in bar:
+        if should_stop is not None and _stop_agreed(should_stop(), info):
+            status = "stopped"
+            if saved_step != step and info.is_main:  # the steps since the last save are kept
+                # the stopped weights' own validation loss, so the checkpoint can be checked by it
+                record = {"step": step, "event": "stopped", "train_loss": last_loss}
+                record |= _validate(model, run, data, info)
+                last_val = record.get("val_loss")
+                log.write(record | {"elapsed_s": elapsed_before + time.perf_counter() - t0})
+            if saved_step != step:
+                save(step, {"val_loss": last_val, "train_loss": last_loss, "stopped": True})
+                saved_step = step
+            break
         lr = lr_at(step, t)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -339,6 +356,13 @@ def _train(
     return TrainResult(
         status, done, last_val, last_loss, seconds, tps, out_dir, message, elapsed_before
     )
+
+
+def _stop_agreed(mine: bool, info: DistInfo) -> bool:
+    """Under DDP every rank must stop at the same step (a save gathers from all of them)."""
+    if not info.enabled:
+        return mine
+    return all_reduce_mean(torch.tensor(float(mine), device=info.device), info).item() > 0
 
 
 def _resume(
