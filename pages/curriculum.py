@@ -20,6 +20,7 @@ from analysis.catalog import checkpoint_root, checkpoint_stamp
 from analysis.prompts import EXAMPLES, prepare_prompt
 from curriculum.evidence import RECALL, RECORD, Evidence, load_evidence, suite_order
 from curriculum.recall import read_recall, recall_example, recall_task, retrieval_head
+from curriculum.saturation import unscaled_outcome
 from model.checkpoint import Checkpoint
 from model.config import ModelConfig
 from ui.state import guard, init_state, load_model, try_load
@@ -255,7 +256,8 @@ def live_q2() -> None:
     tops = {"q·k": s.max_weight_unscaled, "q·k / √d_head": s.max_weight_scaled}
     chart(dot_spread_chart(D_HEADS, stds, tops, s.n_keys))
     base = trained("baseline")
-    st.markdown(says.spread_text(s, base.ckpt.config.d_head if base else None))
+    d_head = base.ckpt.config.d_head if base else None
+    st.markdown(says.spread_text(s, d_head, unscaled_outcome(ev)))
     trained_scores = {n: scores(*m.key) for n in ("baseline", "dot_unscaled") if (m := trained(n))}
     if trained_scores:
         st.subheader("The same spread in the trained models, on your prompt")

@@ -546,3 +546,26 @@ def test_q4_reads_the_gradient_by_step_and_the_collapse_from_the_records(tmp_pat
     assert "vanished" not in line and "collapsed" not in line
     assert "never falls far below the last's" in line
     assert "can only be hinted at" in s.limits and "Rank collapse needs" not in s.limits
+
+
+def test_the_saturation_sentence_says_what_the_unscaled_record_shows(tmp_path: Path) -> None:
+    """A saturated softmax slows learning; whether the unscaled model learned anyway is read from
+    its record, and an edited record that stays at the bigram is said to have not."""
+    from curriculum.saturation import unscaled_outcome
+
+    root = make_root(tmp_path)
+    spread = cur.dot_product_spread((4, 64), n_queries=16)
+    text = says.spread_text(spread, 32, unscaled_outcome(load_evidence(root)))
+    assert "cannot be learned" not in text and "slows down" in text
+    # the fixture: max logits 40 and 55 at both evaluations, loss 1.71 against a bigram of 2.5
+    assert "peaks at 55 (layer 1, step 50) and ends at 55" in text
+    assert "0.210 above the baseline's 1.500 ± 0.010" in text
+    assert "0.79 below the count bigram's 2.500: slowed, not stopped" in text
+
+    def stuck(d: dict) -> None:
+        d["spread"]["val_loss"] = Spread.of([2.49, 2.51, 2.50]).__dict__
+
+    rewrite(root, "dot_unscaled", stuck)
+    text = says.spread_text(spread, 32, unscaled_outcome(load_evidence(root)))
+    assert "not clearly below the count bigram's 2.500" in text and "not stopped" not in text
+    assert "slows down" in says.spread_text(spread, 32, None)

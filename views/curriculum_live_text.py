@@ -16,6 +16,7 @@ from analysis.curriculum import (
     ScoreSpread,
     StreamCollapse,
 )
+from curriculum.saturation import UNSCALED, UnscaledOutcome
 from views.curriculum_text import ms, num, pct, sig, signed, times, token
 
 
@@ -54,7 +55,9 @@ def timing_text(
     return "\n".join(parts)
 
 
-def spread_text(spread: DotSpread, model_d_head: int | None) -> str:
+def spread_text(
+    spread: DotSpread, model_d_head: int | None, unscaled: UnscaledOutcome | None = None
+) -> str:
     i_lo, i_hi = 0, len(spread.d_heads) - 1
     d_lo, d_hi = spread.d_heads[i_lo], spread.d_heads[i_hi]
     parts = [
@@ -67,8 +70,10 @@ def spread_text(spread: DotSpread, model_d_head: int | None) -> str:
         f"{num(spread.entropy_unscaled[i_hi], 2)} bits of a possible {num(math.log2(spread.n_keys), 2)}); "
         f"scaled, {num(spread.max_weight_scaled[i_hi], 2)} ({num(spread.entropy_scaled[i_hi], 2)} bits). "
         "A saturated softmax is nearly one-hot: its gradient with respect to every other score is "
-        "close to zero, so those keys cannot be learned.",
+        "close to zero, so learning what those keys should score slows down.",
     ]
+    if unscaled is not None:
+        parts.append(outcome_text(unscaled))
     if model_d_head is not None and model_d_head in spread.d_heads:
         j = spread.d_heads.index(model_d_head)
         parts.append(
@@ -76,6 +81,28 @@ def spread_text(spread: DotSpread, model_d_head: int | None) -> str:
             f"max weight {num(spread.max_weight_unscaled[j], 2)} vs {num(spread.max_weight_scaled[j], 2)} scaled."
         )
     return "\n\n".join(parts)
+
+
+def outcome_text(u: UnscaledOutcome) -> str:
+    """What the records say the trained unscaled model made of its saturated softmax."""
+    gap = u.loss.mean - u.baseline.mean
+    scores = (
+        f"The trained **{UNSCALED}** model's largest score reaching the softmax peaks at "
+        f"{num(u.peak, 0)} (layer {u.peak_layer}, step {u.peak_step:,}) and ends at "
+        f"{num(u.final, 0)}; its validation loss, {u.loss.text(3)} nats, is {num(abs(gap))} "
+        f"{'above' if gap > 0 else 'below'} the baseline's {u.baseline.text(3)}"
+    )
+    if u.beats_bigram:
+        return (
+            f"{scores} and {num(u.bigram - u.loss.mean, 2)} below the count bigram's "
+            f"{num(u.bigram)}: slowed, not stopped, it still learned to use context through "
+            "saturated heads (shipped seed's scores, validation loss over seeds)."
+        )
+    return (
+        f"{scores}, and not clearly below the count bigram's {num(u.bigram)}: here saturation "
+        "went with a model that did not learn to use more than the previous token (shipped "
+        "seed's scores, validation loss over seeds)."
+    )
 
 
 def off_diagonal(matrix: np.ndarray) -> tuple[float, float, tuple[int, int]]:
