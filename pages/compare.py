@@ -21,6 +21,7 @@ from analysis.catalog import (
 from analysis.prompts import DEFAULT_EXAMPLE, EXAMPLES, prepare_prompt
 from model.checkpoint import Checkpoint
 from model.switches import Switches
+from ui import scrubber
 from ui.sidebar import describe, model_picker, switch_defaults, switch_keys, switch_panel
 from ui.state import capture_for, clamp_choice, guard, init_state
 from viz.attention import head_heatmap, pattern_difference
@@ -238,13 +239,18 @@ def body() -> None:
         st.caption(
             f"A: **{ckpt_a.name}** · {describe(ckpt_a)}  \nB: **{ckpt_b.name}** · {describe(ckpt_b)}"
         )
-        cap_a = run_side("A", ckpt_a, text, sw_a)
-        cap_b = run_side("B", ckpt_b, text, sw_b)
+        at_a, at_b = scrubber.compare_steps("cmp", ckpt_a, ckpt_b)  # None: the weights
+        cap_a = at_a.capture if at_a is not None else run_side("A", ckpt_a, text, sw_a)
+        cap_b = at_b.capture if at_b is not None else run_side("B", ckpt_b, text, sw_b)
         if cap_a is not None and cap_b is not None:
-            la, lb = label("A", ckpt_a, sw_a), label("B", ckpt_b, sw_b)
+            la = scrubber.step_label(label("A", ckpt_a, sw_a), at_a)
+            lb = scrubber.step_label(label("B", ckpt_b, sw_b), at_b)
             loss_row(cap_a, cap_b, la, lb, per_char=not same_tokenizer(ckpt_a, ckpt_b))
             patterns(cap_a, cap_b, ckpt_a, ckpt_b, la, lb)
-            residuals_and_loss(cap_a, cap_b, la, lb)
+            if why := scrubber.blocked_either("stream", at_a, at_b):
+                st.info(f"Residual norms and per-token loss: {why}")
+            else:
+                residuals_and_loss(cap_a, cap_b, la, lb)
     records_section()
 
 

@@ -14,7 +14,7 @@ from analysis.capture import Capture
 from analysis.prompts import DEFAULT_EXAMPLE, EXAMPLES, alphabet, examples_for, prepare_prompt
 from model.checkpoint import Checkpoint
 from model.switches import Switches
-from ui import controls
+from ui import controls, scrubber
 from ui.sidebar import describe, model_picker, switch_defaults, switch_panel
 from ui.state import capture_for, clamp_choice, guard, init_state, keep_state
 from views.explore import Focus
@@ -136,14 +136,20 @@ def body() -> None:
     if ckpt is None:
         st.info("Pick a model in the sidebar to begin.")
         st.stop()
-    prepared = prepare_prompt(text, ckpt.tokenizer, ckpt.config.n_ctx)
-    for m in prepared.messages:
-        getattr(st, m.level)(m.text)
-    if not prepared.ok:
-        st.stop()
-
-    cap = capture_for(ckpt, prepared.ids, switches)
-    base = cap if switches.is_default else capture_for(ckpt, prepared.ids, Switches())
+    at = scrubber.explore_step("explore", ckpt)  # a training snapshot, or None: the weights
+    if at is not None:
+        cap = base = at.capture
+        switches, text = Switches(), at.prompt
+        shown = text
+    else:
+        prepared = prepare_prompt(text, ckpt.tokenizer, ckpt.config.n_ctx)
+        for m in prepared.messages:
+            getattr(st, m.level)(m.text)
+        if not prepared.ok:
+            st.stop()
+        cap = capture_for(ckpt, prepared.ids, switches)
+        base = cap if switches.is_default else capture_for(ckpt, prepared.ids, Switches())
+        shown = ckpt.tokenizer.decode(list(prepared.ids))
     loss_metrics(cap, base, switches, ckpt)
     views = views_for(cap.has_attention)
     if not cap.has_attention:
@@ -155,12 +161,15 @@ def body() -> None:
     page = controls.Page(ckpt, cap, text, switches)
     knocked = tuple((a.layer, a.head) for a in switches.head_ablations)
     n = len(cap.tokens)
-    ctx = ExportContext(ckpt.name, ckpt.config, ckpt.tokenizer.decode(list(prepared.ids)), switches)
+    ctx = ExportContext(scrubber.export_name(ckpt.name, at), ckpt.config, shown, switches)
     for view, tab in zip(views, tabs, strict=True):
         if not tab.open:  # only the open tab is built: a toggle re-renders one view, not eight
             continue
         with tab:
             st.caption(view.help)
+            if at is not None and (why := scrubber.blocked(view.key, at)):
+                st.info(f"At step {at.step:,}: {why} Slide to 'final' to draw it.")
+                continue
             base_input = ViewInput(focus=Focus(0, 0, n - 1, n - 1), knocked=knocked)
             inp = controls.draw(view.controls, page, base_input)
             show(view.build(cap, inp))
