@@ -73,6 +73,14 @@ def list_variants(root: Path | None = None) -> list[Variant]:
     return found
 
 
+def list_hf_models() -> list[Variant]:
+    """GPT-2 family models in the local Hugging Face cache, named `hf:<name>` (a read-only scan
+    of the cache folders; nothing is downloaded)."""
+    from model.hf import cached_gpt2_models  # the model package, only when the picker asks
+
+    return [Variant(m.source, m.path) for m in cached_gpt2_models()]
+
+
 def list_recorded(root: Path | None = None) -> list[Variant]:
     """Folders directly under root with a record.json, baseline first: the suite may record a
     variant without shipping its weights, so this can list more than `list_variants`."""

@@ -6,7 +6,7 @@ from dataclasses import fields
 
 import streamlit as st
 
-from analysis.catalog import checkpoint_root, list_variants
+from analysis.catalog import checkpoint_root, list_hf_models, list_variants
 from model.checkpoint import Checkpoint
 from model.config import ModelConfig
 from model.switches import SWITCHES, HeadAblation, Switches, switch_applies
@@ -16,8 +16,9 @@ OTHER = "Other folder…"
 
 
 def model_picker(prefix: str, label: str = "Model", default_index: int = 0) -> Checkpoint | None:
-    """A shipped variant or a typed-in folder; shows a message and returns None when unusable."""
-    variants = list_variants()
+    """A shipped variant, a GPT-2 from the local Hugging Face cache, or a typed-in folder (or
+    `hf:<name>`); shows a message and returns None when unusable."""
+    variants = list_variants() + list_hf_models()
     options = [v.name for v in variants] + [OTHER]
     clamp_choice(f"{prefix}_model", options, options[min(default_index, len(options) - 1)])
     choice = st.selectbox(label, options, key=f"{prefix}_model")
@@ -30,8 +31,10 @@ def model_picker(prefix: str, label: str = "Model", default_index: int = 0) -> C
         path = st.text_input(
             "Checkpoint folder",
             key=f"{prefix}_path",
-            placeholder="runs/my_run/checkpoint",
-            help="A folder with model.safetensors, config.json and tokenizer.json.",
+            placeholder="runs/my_run/checkpoint, or hf:gpt2",
+            help="A folder with model.safetensors, config.json and tokenizer.json; a Hugging "
+            "Face GPT-2 folder (model.safetensors, config.json, vocab.json, merges.txt); or "
+            "hf:<name> (e.g. hf:gpt2) from the local Hugging Face cache.",
         ).strip()
         if not path:
             return None

@@ -47,9 +47,10 @@ def cached_capture(path: str, stamp: float, ids: tuple[int, ...], switches: Swit
 def try_load(path: str | Path) -> tuple[Checkpoint | None, str | None]:
     """(checkpoint, None) or (None, a message for the page); never raises for a bad folder."""
     from analysis.catalog import checkpoint_stamp
+    from model.hf import resolve_source
 
-    p = Path(path).expanduser()
     try:
+        p = resolve_source(path).expanduser()  # hf:<name>: its folder in the local hub cache
         return load_model(str(p.resolve()), checkpoint_stamp(p)), None
     except CheckpointError as e:
         # the folder as the user typed it: never the server's absolute paths
