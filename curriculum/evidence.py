@@ -66,6 +66,7 @@ class Evidence:
     # folders whose record is of an older schema or of another suite spec (not used for answers)
     old: tuple[str, ...] = ()
     spec: Path = SUITE_SPEC  # the suite spec the records were checked against
+    root: Path | None = None  # the checkpoint root they were read from (shipped weights beside)
 
     def get(self, name: str) -> VariantRecord | None:
         return self.records.get(name)
@@ -94,7 +95,7 @@ def load_evidence(root: Path, spec: Path = SUITE_SPEC) -> Evidence:
         recall = json.loads((root / RECALL / RECORD).read_text())
     except (OSError, ValueError):
         recall = None
-    return Evidence(records, recall if isinstance(recall, dict) else None, tuple(old), spec)
+    return Evidence(records, recall if isinstance(recall, dict) else None, tuple(old), spec, root)
 
 
 @lru_cache(maxsize=4)

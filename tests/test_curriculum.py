@@ -569,3 +569,41 @@ def test_the_saturation_sentence_says_what_the_unscaled_record_shows(tmp_path: P
     text = says.spread_text(spread, 32, unscaled_outcome(load_evidence(root)))
     assert "not clearly below the count bigram's 2.500" in text and "not stopped" not in text
     assert "slows down" in says.spread_text(spread, 32, None)
+
+
+def test_the_sinusoidal_verdict_names_the_position_scales_it_mixes_in(tmp_path: Path) -> None:
+    """Measured from the weights beside the records: positions far smaller than the learned ones
+    make the verdict possibly one of scale; the same config edited to the learned ratio does not;
+    an edited record changes the verdict the note repeats."""
+    from model.build import build_model
+    from model.checkpoint import save_checkpoint
+    from model.tokenizers import CharTokenizer
+    from tests.app_checkpoints import TEXT
+
+    root = make_root(tmp_path)
+    tok = CharTokenizer.train(TEXT)
+    cfg = ModelConfig(
+        vocab_size=tok.n_vocab, **{**TINY, "pos_encoding": "sinusoidal", "pos_scale": 1e-3}
+    )
+    torch.manual_seed(0)
+    learned = cfg.replace(pos_encoding="learned", pos_scale=1.0)
+    for name, c in (("sinusoidal", cfg), ("baseline", learned)):
+        save_checkpoint(root / name, build_model(c), tok, {"name": name})  # replaces the folder
+        edit(root, name, BASE)
+    note = next(n for n in build(root, "Q1").notes if "**sinusoidal**" in n)
+    assert "makes no clear difference from **baseline**, but its positions sit at 0.0" in note
+    assert "may be about the positions' scale" in note
+
+    from curriculum.positions import position_scale
+
+    e = load_evidence(root)
+    small, big = position_scale(e, "sinusoidal"), position_scale(e, "baseline")
+    path = root / "sinusoidal" / "config.json"
+    config = json.loads(path.read_text())
+    config["pos_scale"] = 1e-3 * big.ratio / small.ratio  # the copy edited to the same scale
+    path.write_text(json.dumps(config))
+    edit(root, "sinusoidal", [1.9, 1.91, 1.89])
+    note = next(n for n in build(root, "Q1").notes if "**sinusoidal**" in n)
+    assert "is worse than **baseline** at a like scale" in note
+    assert f"learned positions at {big.ratio:.2f} (shipped weights)" in note
+    assert "may be about" not in note
