@@ -8,12 +8,13 @@ one that does not parse, becomes a `RecordRead` with a note for the page instead
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from model.safe_read import MiB, read_json
 
 if TYPE_CHECKING:  # the suite's module pulls in training; the Explore page never needs it
     from training.suite_record import VariantRecord
@@ -22,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 ENV_ROOT = "ATTENTION_LAB_CHECKPOINTS"  # tests point this at a temp dir of tiny checkpoints
 DEFAULT_VARIANT = "baseline"
 RECORD = "record.json"
+RECORD_LIMIT = 16 * MiB  # a record with its curves is ~60 KB
 
 
 def checkpoint_root() -> Path:
@@ -112,7 +114,7 @@ def read_record_json(path: Path) -> dict[str, Any] | None:
     """record.json as a plain dict, any schema; None when missing or unreadable (never raises).
     Only the Curriculum page still reads records this way, until it moves to `read_record`."""
     try:
-        data = json.loads((path / RECORD).read_text())
+        data = read_json(path / RECORD, RECORD_LIMIT)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -128,7 +130,7 @@ def read_record(path: Path) -> RecordRead:
     except Exception as e:  # noqa: BLE001 - any failure to import is reported, not raised
         return RecordRead(None, f"the record schema could not be loaded ({type(e).__name__}: {e})")
     try:
-        data = json.loads(file.read_text())
+        data = read_json(file, RECORD_LIMIT)  # bounded: a hostile record cannot stall the page
     except (OSError, ValueError) as e:
         return RecordRead(None, f"its {RECORD} cannot be read ({type(e).__name__}: {e})")
     if not isinstance(data, dict):

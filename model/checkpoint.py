@@ -145,7 +145,9 @@ def save_checkpoint(
                 {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
                 tmp / f"{group}.safetensors",
             )
+        mode = 0o666 & ~_umask()  # safetensors writes 0600: the files get what any file would
         for f in tmp.iterdir():  # data on disk before the rename makes it visible
+            os.chmod(f, mode)
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
         old = None
@@ -178,6 +180,21 @@ def _temporary_sibling(path: Path) -> Path:
             continue
         return tmp
     raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it where Linux allows (os.umask sets as it
+    reads, which races with threads creating files meanwhile)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def recover_interrupted_save(path: str | Path) -> None:
@@ -219,6 +236,21 @@ def _read_json(path: Path) -> Any:
         raise CheckpointError(
             path, f"missing (a checkpoint folder needs {CONFIG}, {TOKENIZER}, {WEIGHTS})"
         ) from None
+
+
+def check_folder(path: str | Path) -> Path:
+    """`path` as a checkpoint folder that exists and offers safetensors weights, checked as
+    `load_checkpoint` checks it first (CheckpointError otherwise); returns it resolved (absolute,
+    links followed), a key for a cache of loaded models. Reads nothing but the folder's listing."""
+    path = Path(path)
+    try:
+        _check_folder(path)
+    except ReadRefused as e:
+        raise _from_refusal(path, e) from None
+    except OSError as e:
+        file = Path(e.filename) if isinstance(e.filename, str) else path
+        raise _from_refusal(path, ReadRefused(file, os_problem(e))) from None
+    return path.resolve()
 
 
 def _check_folder(path: Path) -> None:
@@ -280,11 +312,10 @@ def load_checkpoint(
     """
     from model.hf import maybe_load_hf  # imports this module: loaded on first use
 
-    if (hf := maybe_load_hf(path, device)) is not None:
-        return hf
-    path = Path(path)
+    given, path = path, Path(path)
     try:
-        return _load(path, device, extras)
+        hf = maybe_load_hf(given, device)
+        return hf if hf is not None else _load(path, device, extras)
     except ReadRefused as e:  # the bounded reads' refusals, named as this folder's files
         raise _from_refusal(path, e) from None
     except OSError as e:  # anything the OS says about a path on the way (EACCES on a listing)

@@ -207,3 +207,24 @@ def read_toml(
         raise ReadRefused(path, "nested too deep to read") from None
     except ValueError as e:  # TOMLDecodeError is a ValueError
         raise ReadRefused(path, f"not valid TOML ({e})") from None
+
+
+def folder_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why `path` cannot be, or be made, a folder to write into: a file in its place or on its way,
+    or a name the OS refuses. None when it is a folder or can be made one. Checked before a run
+    writes anything, so a bad out_dir is refused before a token cache is written."""
+    path = Path(path)
+    if "\0" in str(path):
+        return f"{shown(path)}: a path cannot hold a NUL byte"
+    for p in (path, *path.parents):
+        try:
+            status = path_status(p)
+        except ReadRefused as e:
+            return str(e)
+        if status is None:
+            continue
+        if stat.S_ISDIR(status.st_mode):
+            return None
+        what = "names an existing file" if p == path else f"is inside {shown(p)}, which is a file"
+        return f"{shown(path)}: {what}, not a folder"
+    return None

@@ -22,7 +22,14 @@ from analysis.prompts import DEFAULT_EXAMPLE, EXAMPLES, prepare_prompt
 from model.checkpoint import Checkpoint
 from model.switches import Switches
 from ui import scrubber
-from ui.sidebar import describe, model_picker, switch_defaults, switch_keys, switch_panel
+from ui.sidebar import (
+    describe,
+    load_error_key,
+    model_picker,
+    switch_defaults,
+    switch_keys,
+    switch_panel,
+)
 from ui.state import capture_for, clamp_choice, guard, init_state
 from viz.attention import head_heatmap, pattern_difference
 from viz.colors import run_colors
@@ -53,6 +60,7 @@ def sidebar() -> tuple[Checkpoint | None, Checkpoint | None, str, Switches, Swit
             ckpt_b = model_picker("cmp_b", "Model B", default_index=1)
         else:
             ckpt_b = ckpt_a
+            st.session_state.pop(load_error_key("cmp_b"), None)  # its picker is not drawn
         text = st.text_area("Prompt", key="cmp_prompt", height=120)
         sw_a = _switches("A", "a_", ckpt_a, mode)
         sw_b = _switches("B", "b_", ckpt_b, mode)
@@ -234,7 +242,8 @@ def body() -> None:
     ckpt_a, ckpt_b, text, sw_a, sw_b = sidebar()
     st.title("Compare")
     if ckpt_a is None or ckpt_b is None:
-        st.info("Pick two models (or one) in the sidebar.")
+        if not any(st.session_state.get(load_error_key(p)) for p in ("cmp_a", "cmp_b")):
+            st.info("Pick two models (or one) in the sidebar.")
     else:
         st.caption(
             f"A: **{ckpt_a.name}** · {describe(ckpt_a)}  \nB: **{ckpt_b.name}** · {describe(ckpt_b)}"

@@ -15,7 +15,7 @@ from analysis.prompts import DEFAULT_EXAMPLE, EXAMPLES, alphabet, examples_for, 
 from model.checkpoint import Checkpoint
 from model.switches import Switches
 from ui import controls, scrubber
-from ui.sidebar import describe, model_picker, switch_defaults, switch_panel
+from ui.sidebar import describe, load_error_key, model_picker, switch_defaults, switch_panel
 from ui.state import capture_for, clamp_choice, guard, init_state, keep_state
 from views.explore import Focus
 from views.exports import ExportContext
@@ -134,7 +134,8 @@ def body() -> None:
         st.markdown(INTRO)
     st.session_state["intro_seen"] = True
     if ckpt is None:
-        st.info("Pick a model in the sidebar to begin.")
+        if not st.session_state.get(load_error_key("explore")):  # else the sidebar says why
+            st.info("Pick a model in the sidebar to begin.")
         st.stop()
     at = scrubber.explore_step("explore", ckpt)  # a training snapshot, or None: the weights
     if at is not None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from model.config import ModelConfig
 from model.field_types import Bounds, check_bounds, check_types
+from model.safe_read import read_json, read_toml, shown
 
 TokenizerKind = Literal["char", "bpe", "gpt2"]
 Sampling = Literal["random", "sequential"]
@@ -124,15 +123,18 @@ class RunConfig:
         unknown = sorted(set(data) - {"model", "train"})
         if unknown:
             raise ValueError(f"unknown config sections {unknown}; expected 'model' and 'train'")
-        train = data.get("train", {})
-        if not isinstance(train, dict):
-            raise ValueError(f"[train] must be a table of fields, got {train!r}")
+        train, model = data.get("train", {}), data.get("model", {})
+        for name, table in (("model", model), ("train", train)):
+            if not isinstance(table, dict):
+                raise ValueError(
+                    f"[{name}] must be a table of fields, got a {type(table).__name__}"
+                )
         train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
         bad = sorted(set(train) - train_fields)
         if bad:
             raise ValueError(f"unknown train fields {bad}; known: {sorted(train_fields)}")
         check_types(TrainConfig, train)
-        return cls(ModelConfig.from_dict(data.get("model", {})), TrainConfig(**train))
+        return cls(ModelConfig.from_dict(model), TrainConfig(**train))
 
 
 def task_context(run: RunConfig) -> int:
@@ -144,11 +146,27 @@ def task_context(run: RunConfig) -> int:
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """A TOML or JSON file with [model] and [train] tables. Parsed as data: nothing is executed."""
+    """A TOML or JSON file of tables ([model], [train]), parsed as data: nothing is executed.
+
+    Read through the bounded reader (model.safe_read): a regular file (a named pipe would block
+    the run forever) of at most a MiB, nested at most 64 deep; every refusal is a ValueError
+    naming the file."""
     path = Path(path)
-    text = path.read_text()
     if path.suffix == ".toml":
-        return tomllib.loads(text)
-    if path.suffix == ".json":
-        return json.loads(text)
-    raise ValueError(f"{path}: config files are .toml or .json")
+        data = read_toml(path)
+    elif path.suffix == ".json":
+        data = read_json(path)
+    else:
+        raise ValueError(f"{shown(path)}: config files are .toml or .json")
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{shown(path)}: a run config is a table with [model] and [train], "
+            f"got a {type(data).__name__}"
+        )
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            raise ValueError(
+                f"{shown(path)}: [{section}] must be a table of fields, got a "
+                f"{type(table).__name__}"
+            )
+    return data

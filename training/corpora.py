@@ -31,7 +31,8 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -243,18 +244,33 @@ def _load_file(path: Path) -> CorpusSplits:
     raise ValueError(f"{path}: expected a .txt, .jsonl or .json file")
 
 
-def _read_text_file(path: Path) -> str:
+@contextmanager
+def _quiet_datasets() -> Iterator[Any]:
+    """The datasets module with its progress bars off: reading a local file takes a moment, and
+    a bar drawn on stderr would sit above the one line of any refusal that follows."""
     import datasets  # imported here: it takes a second or more, and most importers never load data
 
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield datasets
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
+def _read_text_file(path: Path) -> str:
     # One row for the whole file; line-by-line rows would lose the exact newlines.
-    ds = datasets.load_dataset("text", data_files=str(path), sample_by="document", split="train")
+    with _quiet_datasets() as datasets:
+        ds = datasets.load_dataset(
+            "text", data_files=str(path), sample_by="document", split="train"
+        )
     return "".join(ds["text"])  # no rows at all for an empty file
 
 
 def _read_passages_file(path: Path) -> list[str]:
-    import datasets
-
-    ds = datasets.load_dataset("json", data_files=str(path), split="train")
+    with _quiet_datasets() as datasets:
+        ds = datasets.load_dataset("json", data_files=str(path), split="train")
     if "text" not in ds.column_names:
         raise ValueError(f'{path}: expected records with a "text" field, got {ds.column_names}')
     passages = list(ds["text"])

@@ -40,7 +40,13 @@ class DistInfo:
 _process_group_used = False
 
 
+class DeviceUnavailable(ValueError):
+    """The device a config asks for is not on this machine; the message says what torch sees."""
+
+
 def pick_device(preference: Device, local_rank: int = 0) -> torch.device:
+    """The device to train on; a forced device this machine lacks is refused here, before any
+    data is prepared or written (DeviceUnavailable)."""
     if preference == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", local_rank)
@@ -49,8 +55,17 @@ def pick_device(preference: Device, local_rank: int = 0) -> torch.device:
         return torch.device("cpu")
     if preference == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
+            raise DeviceUnavailable(
+                'device = "cuda", but torch sees no CUDA device here; use "auto" or "cpu"'
+            )
+        if local_rank >= torch.cuda.device_count():
+            raise DeviceUnavailable(
+                f"rank {local_rank} needs CUDA device {local_rank}; torch sees "
+                f"{torch.cuda.device_count()}"
+            )
         return torch.device("cuda", local_rank)
+    if preference == "mps" and not torch.backends.mps.is_available():
+        raise DeviceUnavailable('device = "mps", but torch sees no MPS device here')
     return torch.device(preference)
 
 

@@ -286,9 +286,10 @@ _positive = _at_least(1)
 def main(argv: list[str] | None = None) -> int:
     from model.checkpoint import CheckpointError, load_checkpoint
     from training.batches import tokenize_cached
+    from training.cli import OneLineParser
     from training.corpora import load_corpus
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint folder")
     parser.add_argument("--corpus", default=None, help="default: the corpus it was trained on")
     parser.add_argument("--data_dir", default=None, help="folder of local corpus copies")
@@ -322,8 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         text = corpus.val if args.split == "val" else corpus.train
         key = f"{corpus.name}-{args.split}"
         tokens = tokenize_cached(text, ckpt.tokenizer, args.cache_dir, key)
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (CheckpointError, OSError, ValueError) as e:  # OSError: a cache_dir that is a file
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
     n_ctx = ckpt.model.n_ctx
     try:

@@ -19,7 +19,6 @@ could copy from the passage.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -184,8 +183,9 @@ def held_out_passages(data_dir: str | None = None) -> tuple[str, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     from model.checkpoint import CheckpointError, load_checkpoint
+    from training.cli import OneLineParser
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint folder")
     parser.add_argument(
         "--data_dir",
@@ -201,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ckpt = load_checkpoint(args.checkpoint)
         passages = held_out_passages(args.data_dir)[: args.limit]
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (CheckpointError, OSError, ValueError) as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
     result = lambada_eval(ckpt.model, ckpt.tokenizer, passages)
     out = {

@@ -42,21 +42,30 @@ def prepare_data(run: RunConfig) -> RunData:
     from training.batches import tokenize_cached
 
     corpus = load_corpus(t.corpus, t.data_dir)
+    # refusals come before anything is written (a BPE, a token cache): a character tokenizer
+    # makes a token of every character, the byte-level ones at most one per byte
+    most = len(corpus.train) if t.tokenizer == "char" else len(corpus.train.encode())
+    _check_holdout(t.holdout_tokens, most, "at most ")
     tokenizer = build_tokenizer(t.tokenizer, corpus.train, t.bpe_vocab_size, t.cache_dir)
-    train = tokenize_cached(corpus.train, tokenizer, t.cache_dir, f"{corpus.name}-train")
+    # validation first: a character the train split never had is refused before either is cached
     val = tokenize_cached(corpus.val, tokenizer, t.cache_dir, f"{corpus.name}-val")
+    train = tokenize_cached(corpus.train, tokenizer, t.cache_dir, f"{corpus.name}-train")
     holdout = None
     if t.holdout_tokens:
-        if t.holdout_tokens >= len(train) // 2:
-            raise ValueError(
-                f"holdout_tokens={t.holdout_tokens} leaves too little of the {len(train)}-token "
-                "train split to train on"
-            )
+        _check_holdout(t.holdout_tokens, len(train), "")
         if t.holdout_at == "start":
             holdout, train = train[: t.holdout_tokens], train[t.holdout_tokens :]
         else:
             train, holdout = train[: -t.holdout_tokens], train[-t.holdout_tokens :]
     return RunData(tokenizer, train, val, len(corpus.val), corpus.source, holdout)
+
+
+def _check_holdout(holdout_tokens: int, train_tokens: int, bound: str) -> None:
+    if holdout_tokens and holdout_tokens >= train_tokens // 2:
+        raise ValueError(
+            f"holdout_tokens={holdout_tokens} leaves too little of the train split to train on "
+            f"(it has {bound}{train_tokens:,} tokens; hold out less than half)"
+        )
 
 
 def model_config_for(run: RunConfig, data: RunData) -> RunConfig:

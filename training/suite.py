@@ -20,11 +20,11 @@ import dataclasses
 import itertools
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from model.safe_read import read_toml
 from training.config import RunConfig, task_context
 
 RUN_SUMMARY = "run.json"  # written by a finished run, beside its checkpoint/ and metrics.jsonl
@@ -333,7 +333,7 @@ def load_spec(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = Path(path).resolve()
     if path in _seen:
         raise ValueError(f"{path}: `extends` loops back to itself")
-    spec = tomllib.loads(path.read_text())
+    spec = read_toml(path)  # bounded: a regular file, at most a MiB, 64 levels deep
     for name, table in spec.items():
         if isinstance(table, dict) and "extends" in table:
             raise ValueError(f"{path}: `extends` belongs at the top of the file, not in [{name}]")

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.hook_names import hook_name
+from model.safe_read import MiB, read_json
 from training.config import RunConfig
 from training.corpora import CorpusNotFoundError, load_corpus
 from training.evaluate import evaluate
@@ -172,7 +173,7 @@ class VariantRecord:
 
     @classmethod
     def read(cls, folder: Path) -> VariantRecord:
-        return cls.from_json(json.loads((folder / RECORD).read_text()))
+        return cls.from_json(read_json(folder / RECORD, 16 * MiB))
 
     def summary_line(self) -> str:
         s = self.spread.get("val_loss") or self.spread.get("second_half_accuracy")

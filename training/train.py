@@ -36,10 +36,12 @@ from model.checkpoint import (
     remove_save_leftovers,
     save_checkpoint,
 )
+from model.safe_read import folder_problem
 from training.batches import rank_generator
 from training.cli import config_parser, run_config_from_args
 from training.config import RunConfig
 from training.distributed import (
+    DeviceUnavailable,
     DistInfo,
     all_gather_cpu,
     all_reduce_mean,
@@ -133,7 +135,14 @@ def train(
     An out_dir that already holds a run (a checkpoint or metrics) is refused (RunRefused) unless
     resume=True continues it or overwrite=True deletes it first: a fresh run used to replace a
     300-step checkpoint and its metrics without a word."""
-    info = init_distributed(run.train.device)
+    if resume and overwrite:
+        raise RunRefused(
+            "--resume continues the run in out_dir and --overwrite deletes it: give one"
+        )
+    try:
+        info = init_distributed(run.train.device)
+    except DeviceUnavailable as e:  # before anything is read or written
+        raise RunRefused(str(e)) from None
     try:
         return _train(run, info, resume, on_eval, name, overwrite, should_stop)
     finally:
@@ -153,6 +162,10 @@ def _train(
     if t.threads:
         torch.set_num_threads(t.threads)
     out_dir = Path(t.out_dir)
+    for field, folder in (("out_dir", out_dir), ("cache_dir", t.cache_dir)):
+        problem = folder_problem(folder)  # before a token cache or a checkpoint is written
+        if problem is not None:
+            raise RunRefused(f"{field}: {problem}")
     ckpt_dir = out_dir / CHECKPOINT
     log = MetricsLog(out_dir / METRICS, enabled=info.is_main)
     if info.is_main:
@@ -450,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
         help="start afresh in an out_dir holding an earlier run, deleting its checkpoint and metrics",
     )
     args = parser.parse_args(argv)
+    if args.resume and args.overwrite:
+        parser.error("--resume continues the run in out_dir and --overwrite deletes it: give one")
     try:
         run = run_config_from_args(args)
     except (ValueError, TypeError, OSError) as e:

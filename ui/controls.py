@@ -87,25 +87,50 @@ def positions(page: Page, inp: ViewInput) -> ViewInput:
     return replace(inp, focus=replace(inp.focus, q_pos=q, k_pos=k))
 
 
+# (label, widget key, default, step, lowest, highest: None for the vocabulary size, help)
+_SAMPLING = (
+    ("New tokens", "gen_tokens", 40, 1, 1, 400, None),
+    ("Temperature", "gen_temp", 0.8, 0.1, 0.0, 3.0, "0 = greedy"),
+    ("Top-k (0 = off)", "gen_topk", 0, 1, 0, None, None),
+    ("Top-p", "gen_topp", 1.0, 0.05, 0.05, 1.0, "1 = off"),
+    ("Seed", "gen_seed", 0, 1, 0, 2**31 - 1, None),
+)
+
+
+def _generation_settings(vocab_size: int) -> tuple[GenerationSettings | None, str]:
+    """The sampling widgets' settings, or None and what is wrong. Ranges are checked here, not by
+    the widgets: a number_input with bounds silently swaps a value outside them for its default."""
+    values, wrong, cols = [], [], st.columns(len(_SAMPLING))
+    for col, (label, key, default, step, low, high, tip) in zip(cols, _SAMPLING, strict=True):
+        high = vocab_size if high is None else high
+        value = col.number_input(label, value=default, step=step, key=key, help=tip)
+        if not low <= value <= high:  # False for NaN too
+            wrong.append(f"{label} must be from {low:g} to {high:g}, got {value:g}")
+        values.append(value)
+    if wrong:
+        return None, "; ".join(wrong)
+    n_new, temperature, top_k, top_p, seed = values
+    try:
+        settings = GenerationSettings(
+            max_new_tokens=int(n_new),
+            temperature=float(temperature),
+            top_k=int(top_k) or None,
+            top_p=float(top_p) if top_p < 1.0 else None,
+            seed=int(seed),
+        )
+    except ValueError as e:  # a temperature between 0 and the smallest that samples
+        return None, str(e).removeprefix("GenerationSettings.")
+    return settings, ""
+
+
 def generation(page: Page, inp: ViewInput) -> ViewInput:
     """Sampling settings and the button; after a run, the generated text and the step slider."""
-    ckpt, cfg = page.ckpt, page.ckpt.config
-    c1, c2, c3, c4, c5 = st.columns(5)
-    n_new = c1.number_input("New tokens", 1, 400, 40, key="gen_tokens")
-    temperature = c2.number_input(
-        "Temperature", 0.0, 3.0, 0.8, 0.1, key="gen_temp", help="0 = greedy"
-    )
-    top_k = c3.number_input("Top-k (0 = off)", 0, cfg.vocab_size, 0, key="gen_topk")
-    top_p = c4.number_input("Top-p", 0.05, 1.0, 1.0, 0.05, key="gen_topp", help="1 = off")
-    seed = c5.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
-    settings = GenerationSettings(
-        max_new_tokens=int(n_new),
-        temperature=float(temperature),
-        top_k=int(top_k) or None,
-        top_p=float(top_p) if top_p < 1.0 else None,
-        seed=int(seed),
-    )
-    if st.button("Generate", key="gen_go", type="primary"):
+    ckpt = page.ckpt
+    settings, problem = _generation_settings(ckpt.config.vocab_size)
+    if problem:
+        st.error(f"Cannot generate: {problem}.")
+    if st.button("Generate", key="gen_go", type="primary", disabled=settings is None):
+        assert settings is not None
         shown = st.empty()
         steps, new_ids = [], []
         ids = tuple(int(i) for i in page.cap.ids)

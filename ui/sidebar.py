@@ -41,9 +41,16 @@ def model_picker(prefix: str, label: str = "Model", default_index: int = 0) -> C
     else:
         path = str(next(v.path for v in variants if v.name == choice))
     ckpt, error = try_load(path)
+    # the page reads this to say nothing more (not "pick a model") beside the error
+    st.session_state[load_error_key(prefix)] = error
     if error:
         st.error(error)
     return ckpt
+
+
+def load_error_key(prefix: str) -> str:
+    """Session key of the message a model picker showed last run (None when it loaded)."""
+    return f"{prefix}_load_error"
 
 
 def describe(ckpt: Checkpoint) -> str:

@@ -18,7 +18,7 @@ import streamlit as st
 import torch
 
 from analysis.capture import Capture, capture
-from model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from model.checkpoint import Checkpoint, CheckpointError, check_folder, load_checkpoint
 from model.switches import Switches
 
 # Tests set this so an unexpected error fails the test (AppTest's `at.exception`) instead of
@@ -51,7 +51,9 @@ def try_load(path: str | Path) -> tuple[Checkpoint | None, str | None]:
 
     try:
         p = resolve_source(path).expanduser()  # hf:<name>: its folder in the local hub cache
-        return load_model(str(p.resolve()), checkpoint_stamp(p)), None
+        # the folder is checked before it is resolved: a NUL byte, a name too long or a link loop
+        # is a CheckpointError here, not an exception from Path.resolve
+        return load_model(str(check_folder(p)), checkpoint_stamp(p)), None
     except CheckpointError as e:
         # the folder as the user typed it: never the server's absolute paths
         return None, f"Cannot load this checkpoint: {e.naming(str(path))}"

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from model.hook_names import pattern_hooks
+from model.safe_read import folder_problem
+from training.cli import OneLineParser
 from viz.attention import head_heatmap, pattern_grid
 from viz.export import head_to_csv, to_html, to_npz, to_png, to_svg
 
@@ -25,7 +27,9 @@ FORMATS = ("png", "svg", "html", "npz", "csv")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # every refusal one line (a missing model is no usage mistake, and argparse's usage block
+    # above it hid it); --help still shows the usage
+    parser = OneLineParser(
         prog="python -m views.export_cli",
         description="Run a prompt through a checkpoint and export its attention patterns.",
     )
@@ -136,15 +140,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.layer is None) != (args.head is None):
         parser.error("--layer and --head go together")
+    problem = folder_problem(args.out)  # before the model is loaded and run
+    if problem is not None:
+        parser.error(f"--out {problem}")
     run = _capture(args, parser)
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, data in _exports(args, run):
-        path = args.out / name
-        if isinstance(data, str):
-            path.write_text(data, encoding="utf-8")
-        else:
-            path.write_bytes(data)
-        print(path)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, data in _exports(args, run):
+            path = args.out / name
+            if isinstance(data, str):
+                path.write_text(data, encoding="utf-8")
+            else:
+                path.write_bytes(data)
+            print(path)
+    except OSError as e:  # a full disk, a folder without write permission
+        parser.exit(1, f"{parser.prog}: error: writing {e.filename}: {e.strerror}\n")
     return 0
 
 

@@ -9,7 +9,6 @@ anything is allocated, then tensors are copied one at a time.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -28,6 +27,8 @@ from model.hf.convert import (
     split_qkv,
 )
 from model.hf.source import SourceError, is_hf_name, name_of_snapshot, resolve_hf_name
+from model.safe_read import ReadRefused, read_json
+from model.safetensors_header import check_header_length, header_cap
 from model.tokenizers import TokenizerError
 from model.tokenizers.gpt2 import gpt2_tokenizer_from_folder
 from model.transformer import Transformer
@@ -63,9 +64,7 @@ def _hf_config(folder: Path) -> dict | None:
     """The folder's config.json when it is a Hugging Face one; None otherwise (ours, or none)."""
     file = folder / CONFIG
     try:
-        if not file.is_file() or file.stat().st_size > _MAX_CONFIG_BYTES:
-            return None
-        data = json.loads(file.read_text(encoding="utf-8"))
+        data = read_json(file, _MAX_CONFIG_BYTES)  # bounded: size, depth, regular files only
     except (OSError, ValueError):
         return None  # load_checkpoint's own checks name the problem
     return data if is_hf_config(data) else None
@@ -167,6 +166,11 @@ def _load_weights(weights: Path, config: ModelConfig) -> Transformer:
     """Our model with the file's weights: shapes checked first, then one tensor at a time (the
     peak is the model plus its largest tensor), each in our layout."""
     fused: dict[str, dict[str, torch.Tensor]] = {}  # block -> c_attn weight/bias, split when both
+    try:
+        # a header longer than the model's tensors need is refused from its 8-byte length
+        check_header_length(weights, header_cap(_expected_shapes(config), groups=2))
+    except ReadRefused as e:
+        raise CheckpointError(weights, e.problem) from None
     try:
         with safe_open(weights, framework="pt") as f, torch.no_grad():
             targets = _check_header(weights, f, config)

@@ -5,10 +5,11 @@ sets ATTENTION_LAB_HF_DOWNLOAD=1; with nothing cached, one line says how to get 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from model.safe_read import read_json
 
 HF_PREFIX = "hf:"
 DOWNLOAD_ENV = "ATTENTION_LAB_HF_DOWNLOAD"  # "1": an `hf:` name missing from the cache is fetched
@@ -92,9 +93,7 @@ class CachedModel:
 
 def _read_small_json(file: Path) -> object:
     try:
-        if not file.is_file() or file.stat().st_size > _MAX_CONFIG_BYTES:
-            return None
-        return json.loads(file.read_text(encoding="utf-8"))
+        return read_json(file, _MAX_CONFIG_BYTES)  # bounded: size, depth, regular files only
     except (OSError, ValueError):
         return None
 

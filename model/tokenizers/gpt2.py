@@ -16,6 +16,7 @@ from typing import Any
 
 import tiktoken
 
+from model.safe_read import ReadRefused, read_json
 from model.tokenizers.base import TokenizerError, check_utf8_encodable
 from model.tokenizers.patterns import GPT2_PATTERN
 from model.tokenizers.tiktoken_backed import TiktokenTokenizer
@@ -158,11 +159,19 @@ def _read_text(file: Path) -> str:
         raise TokenizerError(f"{file}: cannot be read ({e})") from None
 
 
+def _read_json(file: Path) -> Any:
+    """Bounded in size and nesting depth (model.safe_read): a deep file is refused, not parsed."""
+    try:
+        return read_json(file, _MAX_TOKENIZER_BYTES)
+    except ReadRefused as e:
+        raise TokenizerError(str(e)) from None
+
+
 def _read_vocab_and_merges(folder: Path) -> tuple[object, object]:
     """(vocab, merges) as the files hold them; tokenizer.json when vocab.json is absent."""
     if (folder / VOCAB_FILE).is_file() and (folder / MERGES_FILE).is_file():
         try:
-            vocab = json.loads(_read_text(folder / VOCAB_FILE))
+            vocab = _read_json(folder / VOCAB_FILE)
         except json.JSONDecodeError as e:
             raise TokenizerError(f"{folder / VOCAB_FILE}: not valid JSON ({e})") from None
         lines = _read_text(folder / MERGES_FILE).split("\n")
@@ -170,7 +179,7 @@ def _read_vocab_and_merges(folder: Path) -> tuple[object, object]:
         return vocab, merges
     if (folder / HF_TOKENIZER_FILE).is_file():
         try:
-            data = json.loads(_read_text(folder / HF_TOKENIZER_FILE))
+            data = _read_json(folder / HF_TOKENIZER_FILE)
             model = data["model"]
             if model.get("type") != "BPE":
                 raise TokenizerError(f"{folder / HF_TOKENIZER_FILE}: not a BPE tokenizer")
