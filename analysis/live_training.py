@@ -189,8 +189,9 @@ class LiveRun:
         tmp.mkdir(parents=True)
         for file in SAVED_FILES:
             shutil.copy2(src / file, tmp / file)
-        if (self.run_dir / "metrics.jsonl").is_file():
-            shutil.copy2(self.run_dir / "metrics.jsonl", tmp / "metrics.jsonl")
+        for log in ("metrics.jsonl", "measurements.jsonl"):  # the curve, the phase-change rule's
+            if (self.run_dir / log).is_file():
+                shutil.copy2(self.run_dir / log, tmp / log)
         if (self.run_dir / "snapshots").is_dir():
             shutil.copytree(self.run_dir / "snapshots", tmp / "snapshots")
         os.replace(tmp, target)
