@@ -41,6 +41,10 @@ class TrainConfig:
     holdout_tokens: int = 0
     holdout_at: HoldoutAt = "end"
     sampling: Sampling = "random"  # random windows (nanoGPT) or non-overlapping sequential windows
+    # --- windows where copying pays (training/repeats.py) ---
+    repeat_share: float = 0.0  # share of training windows in which a stretch of their text recurs
+    repeat_min_len: int = 8  # shortest recurring stretch, tokens
+    repeat_max_len: int = 128  # longest recurring stretch, tokens (capped at half the window)
     # --- reversal task ---
     reversal_len: int = 8  # tokens to reverse; a sequence is [x_1..x_n, SEP, x_n..x_1]
     reversal_vocab: int = 16  # distinct symbols (plus one separator token)
@@ -65,6 +69,9 @@ class TrainConfig:
         None  # cap on validation tokens per evaluation; None = the whole split
     )
     checkpoint_interval: int = 500  # steps between checkpoints (and always at the end)
+    # log-spaced steps at which training/measurements.py records head scores, copy losses and the
+    # probe's attention (measurements.jsonl, measurements.safetensors); 0 records none
+    measure_steps: int = 0
     out_dir: str = "runs/default"  # checkpoint/ and metrics.jsonl go here
     progress: bool = True  # tqdm progress bar
     # --- execution ---
@@ -78,6 +85,11 @@ class TrainConfig:
         # trained an LM and lr = "1e-3" reached the optimizer as a string
         check_types(TrainConfig, vars(self))
         check_bounds(self, _BOUNDS)
+        if self.repeat_min_len > self.repeat_max_len:
+            raise ValueError(
+                f"TrainConfig.repeat_min_len ({self.repeat_min_len}) exceeds repeat_max_len "
+                f"({self.repeat_max_len})"
+            )
         for name in ("corpus", "out_dir", "cache_dir"):
             if not getattr(self, name).strip():
                 raise ValueError(f"TrainConfig.{name} is empty")
@@ -88,6 +100,10 @@ class TrainConfig:
 _BOUNDS: dict[str, Bounds] = {
     "bpe_vocab_size": Bounds(low=256, high=2**20),  # the 256 bytes come first
     "holdout_tokens": Bounds(low=0),
+    "repeat_share": Bounds(low=0.0, high=1.0),
+    "repeat_min_len": Bounds(low=1),
+    "repeat_max_len": Bounds(low=1),
+    "measure_steps": Bounds(low=0, high=10_000),
     "reversal_len": Bounds(low=1),
     "reversal_vocab": Bounds(low=1),
     "batch_size": Bounds(low=1),

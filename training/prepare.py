@@ -9,10 +9,11 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from model.tokenizers import CharTokenizer, Tokenizer
+from model.tokenizers import CharTokenizer, Tokenizer, UnencodableTextError
 from training.batches import random_windows, sequential_steps_per_epoch, sequential_windows
 from training.config import RunConfig, task_context
 from training.corpora import load_corpus
+from training.repeats import plant_repeats
 from training.reversal import reversal_batch
 from training.tokenizer_build import build_tokenizer
 
@@ -48,7 +49,10 @@ def prepare_data(run: RunConfig) -> RunData:
     _check_holdout(t.holdout_tokens, most, "at most ")
     tokenizer = build_tokenizer(t.tokenizer, corpus.train, t.bpe_vocab_size, t.cache_dir)
     # validation first: a character the train split never had is refused before either is cached
-    val = tokenize_cached(corpus.val, tokenizer, t.cache_dir, f"{corpus.name}-val")
+    try:
+        val = tokenize_cached(corpus.val, tokenizer, t.cache_dir, f"{corpus.name}-val")
+    except UnencodableTextError as e:
+        raise ValueError(f"its validation split has characters its train split lacks ({e})") from e
     train = tokenize_cached(corpus.train, tokenizer, t.cache_dir, f"{corpus.name}-train")
     holdout = None
     if t.holdout_tokens:
@@ -94,6 +98,11 @@ def check_data_fits(run: RunConfig, data: RunData, world_size: int = 1) -> None:
                 f"batch_size={t.batch_size} windows of n_ctx={n_ctx} for each of {world_size} "
                 "rank(s)"
             )
+    if t.repeat_share > 0 and t.repeat_min_len > (n_ctx + 1) // 2:
+        raise ValueError(
+            f"repeat_min_len={t.repeat_min_len}: a stretch that long cannot recur within a window "
+            f"of n_ctx={n_ctx} (+1) tokens"
+        )
     if len(data.val) < 2:
         raise ValueError(f"{where}: the validation split has {len(data.val)} tokens, needs 2")
 
@@ -130,6 +139,12 @@ class BatchSource:
             return reversal_batch(t.batch_size, t.reversal_len, t.reversal_vocab, self.generator)
         if self.sequential is not None:
             b = next(self.sequential)
-            return b.x, b.y
-        assert self.data.train is not None
-        return random_windows(self.data.train, t.batch_size, self.run.model.n_ctx, self.generator)
+            x, y = b.x, b.y
+        else:
+            assert self.data.train is not None
+            n_ctx = self.run.model.n_ctx
+            x, y = random_windows(self.data.train, t.batch_size, n_ctx, self.generator)
+        # drawn from the run's generator after the windows: a resumed run plants the same copies
+        return plant_repeats(
+            x, y, t.repeat_share, t.repeat_min_len, t.repeat_max_len, self.generator
+        )

@@ -27,8 +27,10 @@ from model.safe_read import MiB, read_json
 from training.config import RunConfig
 from training.corpora import CorpusNotFoundError, load_corpus
 from training.evaluate import evaluate
+from training.induction_record import measurement_record
 from training.lambada import lambada_eval
 from training.lambada_record import lambada_record
+from training.measurements import PROBE_PROMPT
 from training.metrics import read_metrics
 from training.ngram import fitting_orders, ngram_reference
 from training.prepare import model_config_for, prepare_data
@@ -150,6 +152,9 @@ class VariantRecord:
     # seconds per training step of this model and the reference's, timed side by side when the
     # architectures differ (recorded wall times are not comparable between runs)
     speed: dict[str, Any] | None = None
+    # every seed's rows at log-spaced steps, the phase change in each, and where the shipped seed's
+    # attention snapshots are (training/induction_record.py); None for runs that measured nothing
+    measurements: dict[str, Any] | None = None
     complete: bool = True
 
     def to_json(self) -> dict[str, Any]:
@@ -433,6 +438,10 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
     elif (dest / SNAPSHOTS).exists():
         (dest / SNAPSHOTS).unlink()
 
+    probe_ids = data.tokenizer.encode(PROBE_PROMPT)[: sized.model.n_ctx]
+    measurements = measurement_record(
+        suite, keys, shipped_key, dest, ckpt.tokenizer.token_strings(probe_ids)
+    )
     speed = _speed_against_reference(suite, variant, run_config, data)
     evals = [r for r in curve if "step" in r]
     tps = next((r["tokens_per_s"] for r in reversed(evals) if "tokens_per_s" in r), 0.0)
@@ -470,6 +479,7 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
         snapshots=snapshots,
         reversal=reversal,
         speed=speed,
+        measurements=measurements,
         complete=True,
     )
     tmp = dest / (RECORD + ".tmp")

@@ -51,9 +51,11 @@ from training.distributed import (
     shutdown,
 )
 from training.evaluate import evaluate
+from training.measurements import language_model_measurer
 from training.metrics import MetricsLog
 from training.optim import build_optimizer, load_optimizer_tensors, lr_at, optimizer_tensors
 from training.prepare import BatchSource, RunData, check_data_fits, model_config_for, prepare_data
+from training.repeats import holdout_loss
 from training.reversal import accuracy_per_position, half_accuracies
 
 CHECKPOINT = "checkpoint"
@@ -204,6 +206,10 @@ def _train(
         log.truncate_after(start_step)
         if info.is_main:
             print(f"resuming {ckpt_dir} at step {start_step}", file=sys.stderr)
+    measurer = None
+    if t.measure_steps and t.task == "lm" and info.is_main:
+        measurer = language_model_measurer(run, data)
+        measurer.truncate_after(start_step)  # a fresh run clears an earlier run's rows
 
     train_model: nn.Module = model
     if info.enabled:
@@ -317,6 +323,8 @@ def _train(
         optimizer.zero_grad(set_to_none=True)
         done = step + 1
         last_loss = loss_value
+        if measurer is not None and measurer.due(done):
+            measurer(done, model)
         dt = time.perf_counter() - step_t0
         bar.set_postfix(
             loss=f"{loss_value:.3f}",
@@ -446,8 +454,7 @@ def _validate(
         "val_tokens": result.n_tokens,
     }
     if data.holdout is not None:  # the recipe-selection metric: training text never trained on
-        held = evaluate(model, data.holdout, run.model.n_ctx, t.eval_batch_size, cap, info.device)
-        record["holdout_loss"] = held.loss
+        record["holdout_loss"] = holdout_loss(model, run, data.holdout, cap, info.device)
     if final:  # the seed's "loss per token": by position in the window and by target token id
         record["val_loss_per_position"] = result.per_position
         record["val_loss_per_token"] = {str(i): v for i, v in result.per_token.items()}
