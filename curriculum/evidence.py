@@ -141,24 +141,28 @@ def compare(
     unit: str,
     better: Better = "lower",
     digits: int = 3,
+    text_se: float | None = None,
 ) -> Finding:
-    """`name` against `other` through the verdict rule, as one sentence with the seed spread."""
-    v = judge(sa, sb)
-    if v is not None and v.clear and v.delta == 0:
-        # judge's strict `abs(delta) < 2 * noise` calls an exact tie with zero spread "higher"
-        # (both reversal models at 100% on every seed); a tie is no difference at all
-        v = Verdict(0.0, v.noise, "no clear difference")
+    """`name` against `other` through the verdict rule, as one sentence with the seed spread.
+    text_se: the standard error from the text both were scored on, where it was measured."""
+    v = judge(sa, sb, text_se or 0.0)
     n_b = sb.n if sb else 0
     head = (
         f"**{name}** {fmt(sa, digits)} vs **{other}** {fmt(sb, digits)}{' ' + unit if unit else ''} "
         f"({what}, mean ± std over {sa.n} and {n_b} seeds)"
+    )
+    bar = (
+        "the larger of the seed std and the text's standard error"
+        if text_se
+        else "the larger seed std"
     )
     if v is None:
         tail = ""
     elif v.label == "no clear difference" and v.delta == 0:
         tail = ": no difference (equal means)"
     elif v.label == "no clear difference":
-        tail = f": no clear difference (Δ {v.delta:+.{digits}f} is within twice the seed spread, {2 * v.noise:.{digits}f})"
+        spread = f"twice {bar}" if text_se else "twice the seed spread"
+        tail = f": no clear difference (Δ {v.delta:+.{digits}f} is within {spread}, {2 * v.noise:.{digits}f})"
     elif v.label == "no spread":
         tail = f": Δ {v.delta:+.{digits}f}, too few seeds for a verdict"
     else:
@@ -169,8 +173,7 @@ def compare(
         # out the text's own sampling noise, so say only whether the bar is cleared, and flag a
         # difference that clears it narrowly (the headline groups it by the same property)
         tail = (
-            f": {word} by {abs(v.delta):.{digits}f}, beyond twice the larger seed std "
-            f"({2 * v.noise:.{digits}f})"
+            f": {word} by {abs(v.delta):.{digits}f}, beyond twice {bar} ({2 * v.noise:.{digits}f})"
         )
         if v.marginal:
             tail += f"; {MARGINAL_WORD}: under three times it"
@@ -303,6 +306,7 @@ def headline(findings: list[Finding], reference: str = "baseline", metric: str =
 
 
 def q1(ev: Evidence) -> Answer:
+    from curriculum.context_gain import gain_finding
     from curriculum.equal_time import equal_wall_clock
     from curriculum.recall import recall_findings
 
@@ -318,7 +322,7 @@ def q1(ev: Evidence) -> Answer:
             *recall_findings(ev),
             versus(ev, "lstm"),
             equal_wall_clock(ev),
-            versus(ev, "lstm", metric="context_gain", unit="nats gained", better="higher"),
+            gain_finding(ev),
             *[versus(ev, n) for n in names],
         ],
     )

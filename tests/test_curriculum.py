@@ -607,3 +607,55 @@ def test_the_sinusoidal_verdict_names_the_position_scales_it_mixes_in(tmp_path: 
     assert "is worse than **baseline** at a like scale" in note
     assert f"learned positions at {big.ratio:.2f} (shipped weights)" in note
     assert "may be about" not in note
+
+
+def test_the_context_gain_is_judged_against_the_text_it_was_scored_on(tmp_path: Path) -> None:
+    """The seeds share their validation windows, so the gain's verdict takes the text's standard
+    error (measured beside the record) into the rule; where the lead is made comes from the
+    records' loss by position."""
+    from curriculum.context_gain import TEXT_ERROR
+
+    root = make_root(tmp_path)
+
+    def gain(values: list[float]):
+        return lambda d: d["spread"].update(context_gain=Spread.of(values).__dict__)
+
+    def finding() -> str:
+        return next(f.sentence for f in build(root, "Q1").findings if "context gain" in f.what)
+
+    rewrite(root, "lstm", gain([1.40, 1.41, 1.39]))  # +0.1 against seed stds of 0.01
+    text = finding()
+    assert "higher (better) by 0.100, beyond twice the larger seed std (0.020)" in text
+    assert "not measured here (seeds only)" in text
+    for name in ("baseline", "lstm"):
+        (root / name / TEXT_ERROR).write_text(json.dumps({"context_gain_se": 0.06}))
+    text = finding()
+    assert (
+        "no clear difference (Δ +0.100 is within twice the larger of the seed std and the " in text
+    )
+    assert "text's standard error, 0.120)" in text and "standard error of the gain, 0.060" in text
+    rewrite(root, "lstm", gain([1.50, 1.51, 1.49]))
+    assert "higher (better) by 0.200, beyond twice the larger of the seed std and the" in finding()
+    # the fixture's curves are one shape for every model: no lead anywhere, fixed from the start
+    assert "It is fixed by position 2" in finding() and "not a far-context result" in finding()
+
+    def far_lead(d: dict) -> None:  # the LSTM pulls ahead only in the window's second half
+        for s in d["seeds"]:
+            s["loss_by_position"] = [
+                v - (0.3 if p >= 8 else 0.0) for p, v in enumerate(s["loss_by_position"])
+            ]
+
+    rewrite(root, "lstm", far_lead)
+    text = finding()
+    assert "0.300 over 8–15" in text and "keeps growing until position 8" in text
+    assert "not a far-context result" not in text
+
+
+@pytest.mark.parametrize(
+    "content", ["not json", "[]", '{"context_gain_se": "0.05"}', '{"context_gain_se": -1}', "{}"]
+)
+def test_a_malformed_text_error_is_no_measurement(tmp_path: Path, content: str) -> None:
+    from curriculum.context_gain import TEXT_ERROR, read_text_error
+
+    (tmp_path / TEXT_ERROR).write_text(content)
+    assert read_text_error(tmp_path) is None

@@ -42,14 +42,16 @@ class Verdict:
         return f"{self.delta:+.{digits}f}"
 
 
-def judge(a: SpreadLike | None, b: SpreadLike | None) -> Verdict | None:
-    """a compared with b; None when either has no mean."""
+def judge(a: SpreadLike | None, b: SpreadLike | None, text_se: float = 0.0) -> Verdict | None:
+    """a compared with b; None when either has no mean. text_se: a standard error from the text
+    both were scored on (which the seeds share, so their spread leaves it out); the noise is the
+    larger of it and the seed stds."""
     if a is None or b is None or a.mean is None or b.mean is None:
         return None
     delta = a.mean - b.mean
     if a.std is None or b.std is None:
         return Verdict(delta, 0.0, "no spread")
-    noise = max(a.std, b.std)
+    noise = max(a.std, b.std, text_se)
     if (
         abs(delta) < CLEAR * noise or delta == 0
     ):  # an exact tie is no difference, even without spread
