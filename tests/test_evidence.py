@@ -366,3 +366,31 @@ def test_the_equal_time_reading_names_the_hardware_it_holds_on(tmp_path: Path) -
     data["speed"]["device"] = "cuda:NVIDIA H100"
     path.write_text(json.dumps(data))
     assert "may reverse" not in sentence() and "the baseline gets through about 20," in sentence()
+
+
+def test_the_readme_warmup_reading_follows_the_verdict_rule(tmp_path: Path) -> None:
+    """The README's sentence on the baseline's warmup probes is what the verdict rule says of its
+    table row against the shipped record's seeds; a record copy with a tighter spread changes it."""
+    import re
+
+    from curriculum.warmup import warmup_reading
+
+    root = Path(__file__).resolve().parents[1]
+    readme = " ".join((root / "README.md").read_text().split())
+    row = re.search(
+        r"\| baseline, 3e-3 \(its chosen lr\) \| ([\d.]+) \| ([\d.]+) .*?\| ([\d.]+) \|", readme
+    )
+    if row is None or not (root / "checkpoints" / "baseline" / "record.json").is_file():
+        pytest.skip("the README's warmup table or the shipped baseline record is not here")
+    probes = dict(zip((50, 200, 800), map(float, row.groups()), strict=True))
+    copy = tmp_path / "record.json"
+    copy.write_text((root / "checkpoints" / "baseline" / "record.json").read_text())
+    seeds = VariantRecord.from_json(json.loads(copy.read_text())).spread["holdout_loss"]
+    said = warmup_reading("baseline", probes, 200, seeds)
+    assert said in readme and "cannot be told apart" in said
+    data = json.loads(copy.read_text())
+    data["spread"]["holdout_loss"]["std"] = 0.001  # the copy edited: seeds that agree closely
+    seeds = VariantRecord.from_json(data).spread["holdout_loss"]
+    said = warmup_reading("baseline", probes, 200, seeds)
+    assert said.startswith("For the baseline, 50 steps is worse and 800 steps is worse than")
+    assert said not in readme
