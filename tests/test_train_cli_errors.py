@@ -5,6 +5,8 @@ never replaced by accident; a killed save or metrics rewrite leaves nothing brok
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ import training.metrics
 import training.train
 from model.checkpoint import load_checkpoint
 from tests.test_training import MODEL, tiny_run
+from training.config import RunConfig
 from training.metrics import MetricsLog, read_metrics
 
 
@@ -34,8 +37,8 @@ def config_file(tmp_path: Path, **train_fields) -> Path:
 
 
 def refused(argv: list[str], capsys) -> tuple[int, str]:
-    """Run the CLI; return (exit status, the error line), which must be the one line about it.
-    (A first read of a corpus may draw the datasets library's progress bar above it.)"""
+    """Run the CLI; return (exit status, the error line), which must be the last line and the
+    only other lines our own status ("resuming ..."): no progress bar of a corpus read above it."""
     try:
         code = training.train.main(argv)
     except SystemExit as e:  # argparse's own exit
@@ -43,9 +46,9 @@ def refused(argv: list[str], capsys) -> tuple[int, str]:
     err = capsys.readouterr().err
     assert "Traceback" not in err
     lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
-    assert len(errors) == 1 and lines[-1] == errors[0], err
-    return code, errors[0]
+    assert "error:" in lines[-1], err
+    assert all(line.startswith("resuming ") for line in lines[:-1]), err
+    return code, lines[-1]
 
 
 def edit_run(path: Path, section: str, **changes) -> None:
@@ -210,3 +213,96 @@ def test_truncating_the_metrics_log_replaces_the_file_whole(tmp_path, monkeypatc
 def test_the_model_in_these_tests_has_two_layers():
     """`changed config` above edits n_layers from this value."""
     assert MODEL.n_layers == 2
+
+
+# --- refused before anything is written --------------------------------------------------------
+
+
+def nothing_written(tmp_path: Path) -> bool:
+    return not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("deep.json", "[" * 200_000 + "]" * 200_000, "nested 200,000 levels deep"),
+        ("deep.toml", "a = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested 100,000 levels"),
+        ("list.json", '{"model": [1, 2]}', "[model] must be a table of fields, got a list"),
+        ("list.toml", "model = [1, 2]\n", "[model] must be a table of fields, got a list"),
+        ("top.json", "[1, 2]", "a run config is a table"),
+        ("big.json", " " * (2**20 + 1), "over the 1,048,576 this file may have"),
+    ],
+)
+def test_a_hostile_config_file_is_one_line(name, content, words, tmp_path, capsys):
+    path = tmp_path / name
+    path.write_text(content)
+    code, err = refused(["--config", str(path)], capsys)
+    assert code == 2 and words in err and name in err
+
+
+def test_a_config_path_too_long_is_one_line(tmp_path, capsys):
+    code, err = refused(["--config", str(tmp_path / ("X" * 300 + ".toml"))], capsys)
+    assert code == 2 and "path too long" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_config_is_refused_not_waited_on(tmp_path, capsys):
+    fifo = tmp_path / "f.toml"
+    os.mkfifo(fifo)
+    result: list[object] = []
+    worker = threading.Thread(
+        target=lambda: result.append(refused(["--config", str(fifo)], capsys)), daemon=True
+    )
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # unblock the reader so the test process can end
+        with open(fifo, "w"):
+            pass
+        pytest.fail("reading a named pipe as a config blocked")
+    code, err = result[0]
+    assert code == 2 and "not a regular file" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_refused_before_anything_is_written(tmp_path, capsys):
+    path = config_file(tmp_path)
+    code, err = refused(["--config", str(path), "--device", "cuda"], capsys)
+    assert code == 2 and "no CUDA device" in err
+    assert nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("field", ["out_dir", "cache_dir"])
+def test_a_folder_that_is_a_file_is_refused_before_anything_is_written(field, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    path = config_file(tmp_path)
+    code, err = refused(["--config", str(path), f"--{field}", str(taken)], capsys)
+    assert code == 2 and field in err and "names an existing file" in err
+    assert nothing_written(tmp_path) and taken.read_text() == "a file"
+
+
+def test_a_holdout_larger_than_the_split_is_refused_before_the_cache(tmp_path, capsys):
+    path = config_file(tmp_path)
+    code, err = refused(["--config", str(path), "--holdout_tokens", "100000000"], capsys)
+    assert code == 2 and "holdout_tokens=100000000 leaves too little" in err
+    assert nothing_written(tmp_path)
+
+
+def test_a_validation_character_missing_from_training_is_refused_before_the_cache(tmp_path, capsys):
+    corpus = tmp_path / "odd.txt"
+    corpus.write_text("the cat sat on the mat.\n" * 60 + "ZZZZZ\n")  # Z only in the last 10%
+    path = config_file(tmp_path, corpus=str(corpus))
+    code, err = refused(["--config", str(path)], capsys)
+    assert code == 2 and "'Z'" in err
+    assert nothing_written(tmp_path)
+
+
+def test_resume_and_overwrite_together_are_refused(tmp_path, capsys):
+    path = config_file(tmp_path)
+    code, err = refused(["--config", str(path), "--resume", "--overwrite"], capsys)
+    assert code == 2 and "--resume" in err and "--overwrite" in err
+    assert nothing_written(tmp_path)
+    with pytest.raises(training.train.RunRefused, match="give one"):
+        training.train.train(
+            RunConfig.from_dict(json.loads(path.read_text())), True, overwrite=True
+        )
