@@ -154,7 +154,7 @@ def _status(r: VariantRecord) -> str:
 
 
 def bars(records: list[VariantRecord]) -> list[str]:
-    """The suite's acceptance bars, checked against the records (issue 10), one line each."""
+    """The suite's acceptance bars, checked against the records, one line each."""
     by = {r.name: r for r in records}
     out = []
 
@@ -249,7 +249,12 @@ def table(
     lm = [r for r in records if r.reversal is None]
     rev = [r for r in records if r.reversal is not None]
     base = next((r for r in lm if r.name == "baseline"), None)
-    lines: list[str] = ["Bars (issue 10), checked against these records:", "", *bars(records), ""]
+    lines: list[str] = [
+        "The suite's acceptance bars, checked against these records:",
+        "",
+        *bars(records),
+        "",
+    ]
     if base is not None and base.references:
         ref = base.references
         lines += [
