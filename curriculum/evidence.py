@@ -236,7 +236,7 @@ def beats_ngram(ev: Evidence, name: str = "baseline") -> Finding | None:
     at the order the held-out slice chose): does a network do better than counting the last few
     tokens? Read on the window positions where the model has at least order-1 tokens of context
     (a count model has them at every target; the model not at the start of its window). None for
-    a record written before the reference existed, or without loss-by-position curves."""
+    a record without the reference, or without loss-by-position curves."""
     r = ev.get(name)
     if r is None or not r.references or not r.references.get("ngram_loss_by_position"):
         return None

@@ -87,7 +87,7 @@ def test_bigram_reference_and_missing_variants() -> None:
     assert f is not None and "0.70 nats below the bigram" in f.sentence
     answer = evidence.q3(e)
     assert answer.missing == ["shared_layers", "narrow_separate"] and answer.findings == []
-    assert evidence.beats_ngram(e) is None  # a record written before the n-gram reference
+    assert evidence.beats_ngram(e) is None  # a record without the n-gram reference
 
 
 @pytest.mark.parametrize(
