@@ -16,6 +16,7 @@ from interp import HeadScores
 from model.checkpoint import Checkpoint
 from model.generate import GenerationSettings
 from model.switches import Switches
+from ui.head_finder import GRID_PANELS, grid_layers, head_finder
 from ui.state import clamp_choice, load_model, stamp_of
 from views import interp_heads
 from views.interp_lab import InterpLab, Request, run_or_note, suggest_corruption
@@ -56,6 +57,8 @@ def layer_head(page: Page, inp: ViewInput) -> ViewInput:
     cfg = page.ckpt.config
     clamp_choice("layer", list(range(cfg.n_layers)), 0)
     clamp_choice("head", list(range(cfg.n_heads)), 0)
+    if cfg.n_layers * cfg.n_heads > GRID_PANELS // 3:  # many heads: find one by name
+        head_finder(cfg.n_layers, cfg.n_heads)
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", range(cfg.n_layers), key="layer")
     head = c2.selectbox("Head", range(cfg.n_heads), key="head")
@@ -378,6 +381,7 @@ DRAW = {
     "lens": lens,
     "logit_target": logit_target,
     "patching": patching,
+    "grid_layers": grid_layers,
 }
 
 

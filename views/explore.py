@@ -45,17 +45,24 @@ def clamp_focus(focus: Focus, n_layers: int, n_heads: int, n_pos: int) -> Focus:
 
 
 def grid_figure(
-    cap: Capture, gamma: float = 1.0, knocked: Sequence[tuple[int, int]] = ()
+    cap: Capture,
+    gamma: float = 1.0,
+    knocked: Sequence[tuple[int, int]] = (),
+    layers: tuple[int, int] | None = None,
 ) -> go.Figure:
-    """knocked: (layer, head) of knocked-out heads, marked on their panels."""
+    """knocked: (layer, head) of knocked-out heads, marked on their panels. layers: the first and
+    last layer shown (a window of a deep model's grid); None shows every layer."""
     assert cap.patterns is not None
+    lo, hi = layers if layers is not None else (0, cap.patterns.shape[0] - 1)
     return pattern_grid(
-        cap.patterns,
+        cap.patterns[lo : hi + 1],
         cap.tokens,
+        title="Attention patterns" if layers is None else f"Attention patterns, layers {lo}-{hi}",
         gamma=gamma,
         max_positions=GRID_POSITIONS,
         cell_px=150,
         marked=knocked,
+        first_layer=lo,
     )
 
 

@@ -59,6 +59,7 @@ from views.items import Chart, Html, Item, Note, SideBySide, Table
 #   lens        logit lens: colour by probability or rank, the table's position (-> interp)
 #   logit_target  attribution: which token's logit, minus which, bars at which position (-> interp)
 #   patching    the corrupted prompt, denoising or noising, the progress bar (-> interp)
+#   grid_layers which layers the Grid shows when all heads would not fit in one figure (-> grid_layers)
 Control = Literal[
     "layer_head",
     "gamma",
@@ -69,6 +70,7 @@ Control = Literal[
     "lens",
     "logit_target",
     "patching",
+    "grid_layers",
 ]
 
 
@@ -83,6 +85,7 @@ class ViewInput:
     step: int = 0  # the generation step shown
     lab: InterpLab | None = None  # the model, prompt and switches behind the capture
     interp: InterpChoice = InterpChoice()  # the interpretability views' choices
+    grid_layers: tuple[int, int] | None = None  # first and last layer the Grid shows; None: all
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ class View:
 
 
 def _grid(cap: Capture, inp: ViewInput) -> list[Item]:
-    return [Chart("grid_fig", grid_figure(cap, inp.gamma, inp.knocked))]
+    return [Chart("grid_fig", grid_figure(cap, inp.gamma, inp.knocked, inp.grid_layers))]
 
 
 def _head(cap: Capture, inp: ViewInput) -> list[Item]:
@@ -212,7 +215,7 @@ VIEWS: tuple[View, ...] = (
         "grid",
         needs_attention=True,
         build=_grid,
-        controls=("gamma",),
+        controls=("grid_layers", "gamma"),
         exports=(*GRID_EXPORTS, NPZ),
         help="Every head at once: rows are layers, columns heads; in each panel a query (row) "
         "spreads its weight over the keys (columns) it may see.",

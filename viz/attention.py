@@ -134,11 +134,13 @@ def pattern_grid(
     colorscale: str = PATTERN_SCALE,
     cell_px: int = 190,
     marked: Sequence[tuple[int, int]] = (),
+    first_layer: int = 0,
 ) -> go.Figure:
     """Every layer (rows) x head (columns) in one figure with one shared colour scale.
 
     Queries run down each panel and keys across (the axis titles say so). marked: (layer, head)
     panels to flag as knocked out, so a grid under head ablations shows which heads were removed.
+    first_layer: the layer of `patterns`' first row, when it holds a window of a deeper model.
 
     Axes are linked, so zooming one head zooms all of them to the same positions. Prompts longer
     than `max_positions` are pooled (block maximum) to keep the figure light: at 4 x 4 heads and
@@ -151,7 +153,9 @@ def pattern_grid(
     n_layers, n_heads = p.shape[:2]
     z, labels, factor = _pooled(p, toks, max_positions, "max")
     value_name = "max weight" if factor > 1 else "weight"
-    names = [f"L{layer} H{head}" for layer in range(n_layers) for head in range(n_heads)]
+    names = [
+        f"L{layer + first_layer} H{head}" for layer in range(n_layers) for head in range(n_heads)
+    ]
     panels = [
         (z[i // n_heads, i % n_heads], name, "coloraxis", _hover(value_name, ".4f", name))
         for i, name in enumerate(names)
@@ -161,7 +165,7 @@ def pattern_grid(
         labels,
         n_cols=n_heads,
         gap=0.015,
-        row_titles=[f"L{layer} · query ↓" for layer in range(n_layers)],
+        row_titles=[f"L{layer + first_layer} · query ↓" for layer in range(n_layers)],
         bottom_x_title="key →",
     )
     rows = row_spans([1] * n_layers, 0.015)
@@ -173,7 +177,7 @@ def pattern_grid(
             "font": {"size": 11, "color": "white"},
             "bgcolor": "#b00020",
         }
-        for layer, head in marked
+        for layer, head in ((layer - first_layer, head) for layer, head in marked)
         if 0 <= layer < n_layers and 0 <= head < n_heads
     ]
     layout.update(

@@ -31,7 +31,8 @@ def column_spans(sizes: Sequence[float], gap: float) -> list[list[float]]:
     out, start = [], 0.0
     for size in sizes:
         width = free * size / total
-        out.append([start, start + width])
+        # float rounding can put the last end at 1.0000000000000002, which plotly rejects
+        out.append([start, min(start + width, 1.0)])
         start += width + gap
     return out
 

@@ -1,0 +1,38 @@
+"""Heads by name and the Grid's layer windows: what keeps the views usable at GPT-2's 12 layers x
+12 heads and beyond, without Streamlit (the page's widgets are `ui.head_finder`).
+
+The layer window keeps the Grid's figure as light as a small model's: 144 panels at 64 positions
+would be ~590k cells (several MB of JSON, seconds to draw), 48 panels a third of that.
+"""
+
+from __future__ import annotations
+
+import re
+
+GRID_PANELS = 48  # most head panels the Grid draws at once (four layers of GPT-2's 12 heads)
+# "L5H1", "l5 h1", "L5.1", "5/1": a layer and a head, in that order
+_HEAD_NAME = re.compile(r"\s*[Ll]?\s*(\d+)\s*(?:[Hh.:/,\s]\s*)(\d+)\s*")
+
+
+def parse_head(text: str, n_layers: int, n_heads: int) -> tuple[int, int] | str:
+    """(layer, head) for a typed head name such as "L5H1", or a message saying what is wrong."""
+    found = _HEAD_NAME.fullmatch(text)
+    if found is None:
+        return f"“{text.strip()}” is not a head name: type it as L5H1 (layer 5, head 1)"
+    layer, head = int(found[1]), int(found[2])
+    if layer >= n_layers or head >= n_heads:
+        return (
+            f"L{layer}H{head} is outside this model: layers 0-{n_layers - 1}, heads 0-{n_heads - 1}"
+        )
+    return layer, head
+
+
+def layer_windows(n_layers: int, n_heads: int) -> list[tuple[int, int]]:
+    """Consecutive (first, last) layer ranges of at most GRID_PANELS panels; one when all fit."""
+    per = max(1, GRID_PANELS // max(1, n_heads))
+    return [(lo, min(lo + per, n_layers) - 1) for lo in range(0, n_layers, per)]
+
+
+def window_label(window: tuple[int, int]) -> str:
+    lo, hi = window
+    return f"layer {lo}" if lo == hi else f"layers {lo}-{hi}"
