@@ -32,6 +32,7 @@ def _record(name: str, accs: list[float], baseline_acc: float = 0.02) -> dict:
                 {"step": 400, "accuracy": a, "accuracy_low": a - 0.05, "accuracy_high": a + 0.05, "loss": 8.0},
             ],
             "final": _final(a),
+            "copying": {"copy_gain": 1.5, "best_induction": 0.5},
         }
         for i, a in enumerate(accs)
     ]  # fmt: skip
@@ -84,6 +85,11 @@ def test_findings_read_every_seed_and_compare_with_the_baselines(root: Path) -> 
     assert by[("LSTM", "ngram")].margin == pytest.approx(0.08)
     assert ("transformer", "context_ceiling") not in by  # a ceiling, not a predictor
     assert any("transformer vs ngram: +20.0% (above" in s for s in f.sentences)
+    assert tr.copy_gain == [1.5] * 3 and tr.best_induction == [0.5] * 3
+    assert (
+        "transformer copies: copy gain +1.50, +1.50, +1.50 nats/token by seed, "
+        "best induction score 0.500, 0.500, 0.500." in f.sentences
+    )
 
 
 def test_an_edited_record_changes_the_verdict(root: Path) -> None:
@@ -108,8 +114,8 @@ def test_figure_and_table_from_records(root: Path) -> None:
     assert f is not None
     table = lambada_table.render(f)
     assert (
-        "| transformer (1,000 params) | lr=0.001 | 22.0 ± 2.0 | 15.0–29.0 | 8.00 ± 0.00 | 3 |"
-        in table
+        "| transformer (1,000 params) | lr=0.001 | 22.0 ± 2.0 | 15.0–29.0 | 8.00 ± 0.00 "
+        "| 1.50 ± 0.00 | 0.500 ± 0.000 | 3 |" in table
     )
     assert "- transformer: lr=0.001 4.1000, lr=0.003 failed; chosen lr=0.001." in table
     assert table == lambada_table.render(lambada_findings(root))  # type: ignore[arg-type]

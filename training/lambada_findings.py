@@ -44,6 +44,10 @@ class ModelResult:
     curve_accuracy: list[list[float]]  # [seed][evaluation]
     curve_loss: list[list[float]]
     n_params: int
+    # per seed, where the record has them: copy gain (nats/token, first minus second copy of
+    # repeated held-out text) and the best head's induction score (transformers)
+    copy_gain: list[float]
+    best_induction: list[float]
     train_seconds: list[float]  # per seed (the ladder's search runs are in `ladder_seconds`)
     ladder_seconds: float  # all search runs together
     device: str
@@ -110,6 +114,12 @@ def _model(name: str, record: Any) -> ModelResult:
         curve_accuracy=[[p["accuracy"] for p in c] for c in curves],
         curve_loss=[[p["loss"] for p in c] for c in curves],
         n_params=record.n_params,
+        copy_gain=[s["copying"]["copy_gain"] for s in per_seed if "copying" in s],
+        best_induction=[
+            s["copying"]["best_induction"]
+            for s in per_seed
+            if "best_induction" in s.get("copying", {})
+        ],
         train_seconds=[s.train_seconds for s in record.seeds],
         ladder_seconds=sum(g.seconds for g in record.recipe["grid"]),
         device=record.device,
@@ -164,6 +174,16 @@ def sentences(f: LambadaFindings) -> list[str]:
             f"spread {_pct(spread)}, 95% interval half-width up to {_pct(m.half_width)}), "
             f"word loss {sum(m.loss) / len(m.loss):.2f} nats, recipe {m.recipe}."
         )
+        if m.copy_gain:
+            induction = (
+                f", best induction score {', '.join(f'{x:.3f}' for x in m.best_induction)}"
+                if m.best_induction
+                else ""
+            )
+            out.append(
+                f"{m.label} copies: copy gain {', '.join(f'{x:+.2f}' for x in m.copy_gain)} "
+                f"nats/token by seed{induction}."
+            )
         mine = [c for c in f.comparisons if c.model == m.label]
         for c in mine:
             out.append(

@@ -12,7 +12,10 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from training.corpora import load_corpus
 from training.lambada_baselines import fit_ngram, lambada_baselines
@@ -62,10 +65,31 @@ def seed_final(metrics: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
+def copying(checkpoint: Path, val: np.ndarray) -> dict[str, Any]:
+    """Whether a trained model copies from context, by the induction experiment's definitions
+    (`training.measurements`): loss on the first and second copy of repeated held-out text and
+    their difference (copy gain), and for a transformer the best head's induction score on
+    repeated random tokens."""
+    from model.checkpoint import load_checkpoint
+    from training.measurements import copy_losses, copy_probe, head_scores
+
+    model = load_checkpoint(checkpoint).model.eval()
+    seqs, repeats, bins = copy_probe(val, model.cfg.n_ctx)
+    out = copy_losses(model, seqs, repeats, bins)
+    if model.cfg.architecture == "transformer":
+        out["best_induction"] = head_scores(model)["best_induction"]
+    return out
+
+
 def lambada_record(
-    run: Any, data: Any, curves: Sequence[Sequence[dict[str, Any]]], seeds: Sequence[int]
+    run: Any,
+    data: Any,
+    curves: Sequence[Sequence[dict[str, Any]]],
+    seeds: Sequence[int],
+    checkpoints: Sequence[Path] = (),
 ) -> dict[str, Any]:
-    """The record's "benchmark" section: per seed curves and finals, spreads, baselines."""
+    """The record's "benchmark" section: per seed curves, finals and (given each seed's
+    checkpoint) copying measures, their spreads, and the baselines."""
     corpus = load_corpus("lambada", run.train.data_dir)
     assert corpus.train_passages is not None and corpus.val_passages is not None
     finals = [seed_final(c) for c in curves]
@@ -73,6 +97,9 @@ def lambada_record(
         {"seed": s, "curve": seed_curve(c), "final": f}
         for s, c, f in zip(seeds, curves, finals, strict=True)
     ]
+    if checkpoints and data.val is not None:
+        for row, ckpt in zip(per_seed, checkpoints, strict=True):
+            row["copying"] = copying(ckpt, data.val)
     baselines = []
     if data.train is not None and data.holdout is not None:
         ngram = fit_ngram(data.train, data.holdout, data.tokenizer.n_vocab)
@@ -89,6 +116,10 @@ def lambada_record(
         "spread": {
             "accuracy": spread([f["accuracy"] if f else None for f in finals]),
             "loss": spread([f["loss"] if f else None for f in finals]),
+            **{
+                k: spread([r["copying"].get(k) for r in per_seed if "copying" in r])
+                for k in ("copy_gain", "best_induction")
+            },
         },
         "baselines": baselines,
     }

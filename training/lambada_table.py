@@ -35,23 +35,29 @@ def render(f: LambadaFindings) -> str:
     bins = distance_bins()
     lines = [
         f"Held-out passages: {f.n_held_out}. Accuracy in % (mean ± std over seeds; the 95% Wilson "
-        "interval is each seed's, lowest to highest end over seeds); word loss in nats per word.",
+        "interval is each seed's, lowest to highest end over seeds); word loss in nats per word; "
+        "copy gain in nats per token (loss on the first minus the second copy of repeated "
+        "held-out text); best induction: the largest induction score of any head on repeated "
+        "random tokens.",
         "",
-        "| predictor | recipe (ladder's choice) | accuracy % | 95% interval % | word loss | seeds |",
-        "|---|---|---|---|---|---|",
+        "| predictor | recipe (ladder's choice) | accuracy % | 95% interval % | word loss "
+        "| copy gain | best induction | seeds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for m in f.models:
         lo = min(low for low, _ in m.interval)
         hi = max(high for _, high in m.interval)
         lines.append(
             f"| {m.label} ({m.n_params:,} params) | {m.recipe} | {_spread(m.accuracy)} "
-            f"| {_pct(lo)}–{_pct(hi)} | {_spread(m.loss, 1.0, 2)} | {len(m.seeds)} |"
+            f"| {_pct(lo)}–{_pct(hi)} | {_spread(m.loss, 1.0, 2)} "
+            f"| {_spread(m.copy_gain, 1.0, 2) if m.copy_gain else '–'} "
+            f"| {_spread(m.best_induction, 1.0, 3) if m.best_induction else '–'} | {len(m.seeds)} |"
         )
     for b in f.baselines:
         loss = f"{b['loss']:.2f}" if b["loss"] is not None else "–"
         lines.append(
             f"| {b['name']}: {b['description']} | – | {_pct(b['accuracy'])} "
-            f"| {_pct(b['accuracy_low'])}–{_pct(b['accuracy_high'])} | {loss} | – |"
+            f"| {_pct(b['accuracy_low'])}–{_pct(b['accuracy_high'])} | {loss} | – | – | – |"
         )
     counts = f.models[0].bin_counts
     lines += [

@@ -388,7 +388,8 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
             final |= {"lambada_loss": lam.loss, "lambada_accuracy": lam.accuracy}
             if run_config.train.corpus == "lambada":  # trained on the other passages: a benchmark
                 seeds = [r.seed for r in runs]
-                lambada["benchmark"] = lambada_record(run_config, data, curves, seeds)
+                dirs = [suite.run_dir(k) / CHECKPOINT for k in keys]
+                lambada["benchmark"] = lambada_record(run_config, data, curves, seeds, dirs)
         sample_list = samples(
             model, data.tokenizer, list(suite.sample_prompts), suite.sample_tokens, seed=0
         )
