@@ -6,9 +6,10 @@
 
 The plan (training/suite.py): each variant trains at every grid point with the first seed, the point
 with the lowest loss on a held-out slice of the training split wins, and the winner trains again with
-the remaining seeds. Every run is an independent job (training/suite_job.py) in its own process that
-resumes from its last checkpoint, so an interrupted suite continues where it stopped; a run that
-another live process is training is never started twice. When all seeds of a variant have finished,
+the remaining seeds. Every run is an independent job (training/suite_job.py) in its own process
+(training/executors.py; a Ray task with training/suite_ray.py) that resumes from its last
+checkpoint, so an interrupted suite continues where it stopped; a run that another live process is
+training is never started twice. When all seeds of a variant have finished,
 its record and the median seed's weights are written to <out_dir>/<variant>/ (training/suite_record.py).
 A run folder that holds a run of another spec (the spec changed, its work_dir did not) is neither
 counted nor resumed: the scheduler refuses it and names the fields that differ
@@ -19,13 +20,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Protocol
 
+from training.executors import Executor, LocalExecutor, log_path
 from training.suite import (
     RunKey,
     Suite,
@@ -38,64 +36,6 @@ from training.suite import (
     variant_done,
 )
 from training.suite_job import lock_holder
-
-
-class Executor(Protocol):
-    """Where jobs run: local child processes or a Ray cluster."""
-
-    slots: int  # jobs at once
-    running: dict[RunKey, object]
-
-    def submit(self, key: RunKey) -> None: ...
-
-    def finished(self, timeout: float) -> list[tuple[RunKey, int]]:
-        """Jobs that ended within `timeout` seconds, with their exit status."""
-        ...
-
-
-def job_command(suite_path: str, key: RunKey, threads: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "training.experiments",
-        "--suite",
-        suite_path,
-        "--job",
-        str(key),
-        "--threads",
-        str(threads),
-    ]
-
-
-def log_path(suite: Suite, key: RunKey) -> Path:
-    return suite.run_dir(key) / "job.log"
-
-
-class LocalExecutor:
-    """Runs each job as a child process of this one."""
-
-    def __init__(self, suite: Suite, suite_path: str, threads: int, jobs: int) -> None:
-        self.suite, self.suite_path, self.threads, self.slots = suite, suite_path, threads, jobs
-        self.env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        self.running: dict[RunKey, subprocess.Popen[bytes]] = {}
-
-    def submit(self, key: RunKey) -> None:
-        log = log_path(self.suite, key)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as fh:
-            self.running[key] = subprocess.Popen(
-                job_command(self.suite_path, key, self.threads),
-                env=self.env,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-            )
-
-    def finished(self, timeout: float) -> list[tuple[RunKey, int]]:
-        time.sleep(timeout)
-        done = [(k, p.returncode) for k, p in self.running.items() if p.poll() is not None]
-        for k, _ in done:
-            del self.running[k]
-        return done
 
 
 def run_suite(suite: Suite, names: list[str], executor: Executor) -> list[str]:

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from training.executors import job_command, log_path
 from training.suite import RunKey, Suite
 
 
@@ -42,8 +43,6 @@ class RayExecutor:
         self._by_ref: dict[Any, RunKey] = {}
 
     def submit(self, key: RunKey) -> None:
-        from training.experiments import job_command, log_path
-
         ref = self.remote.remote(
             str(Path.cwd()),
             job_command(self.suite_path, key, self.threads),
