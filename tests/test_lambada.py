@@ -204,3 +204,25 @@ def test_record_section_reads_curves_and_finals_from_metrics() -> None:
     s = spread([0.1, 0.2, None])
     assert s["n"] == 2 and s["mean"] == pytest.approx(0.15)
     assert s["std"] == pytest.approx(0.0707107, abs=1e-6)
+
+
+# --- copying measures of a trained model -------------------------------------------------------
+
+
+@pytest.mark.parametrize("architecture", ["transformer", "lstm"])
+def test_copying_reads_copy_gain_and_induction_from_a_checkpoint(tmp_path, architecture) -> None:
+    from model.build import build_model
+    from model.checkpoint import save_checkpoint
+    from model.config import ModelConfig
+    from training.lambada_record import copying
+
+    cfg = ModelConfig(
+        vocab_size=8, n_ctx=48, d_model=16, n_layers=2, n_heads=2, d_head=8, d_mlp=32,
+        architecture=architecture,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path, build_model(cfg), CharTokenizer.train("abcdefgh"))
+    val = np.random.default_rng(0).integers(0, 8, size=2000)
+    out = copying(tmp_path, val)
+    assert out["copy_gain"] == pytest.approx(out["first_copy_loss"] - out["second_copy_loss"])
+    assert ("best_induction" in out) == (architecture == "transformer")
