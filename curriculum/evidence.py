@@ -271,13 +271,6 @@ def beats_ngram(ev: Evidence, name: str = "baseline") -> Finding | None:
     return Finding(f"val loss, {name} vs count {order}-gram", s, ref, v, sentence, name)
 
 
-def _answer(
-    question: str, ev: Evidence, needed: list[str], findings: list[Finding | None]
-) -> Answer:
-    missing = [n for n in needed if n not in ev.records]
-    return Answer(question, [f for f in findings if f is not None], missing)
-
-
 def headline(findings: list[Finding], reference: str = "baseline", metric: str = "val loss") -> str:
     """The findings on `metric` against `reference` in plain words, grouped by what the verdict
     rule says (one line per variant; other metrics have their own sentences)."""
@@ -303,29 +296,6 @@ def headline(findings: list[Finding], reference: str = "baseline", metric: str =
         return ""
     text = f"On {metric}, " + "; ".join(parts) + "."
     return text[0].upper() + text[1:]
-
-
-def q1(ev: Evidence) -> Answer:
-    from curriculum.context_gain import gain_finding
-    from curriculum.equal_time import equal_wall_clock
-    from curriculum.recall import recall_findings
-
-    names = [n for n in suite_questions().get("Q1", ()) if n != "lstm"]
-    return _answer(
-        "Q1",
-        ev,
-        needed("Q1"),
-        [
-            beats_bigram(ev),
-            beats_ngram(ev),
-            beats_ngram(ev, "lstm"),
-            *recall_findings(ev),
-            versus(ev, "lstm"),
-            equal_wall_clock(ev),
-            gain_finding(ev),
-            *[versus(ev, n) for n in names],
-        ],
-    )
 
 
 def d_head_families(spec: Path = SUITE_SPEC) -> dict[str, list[str]]:
@@ -373,29 +343,3 @@ def d_head_curve(ev: Evidence) -> dict[str, list[HeadShapePoint]]:
                 )
         out[family] = sorted(pts, key=lambda p: p.d_head)
     return out
-
-
-def q2(ev: Evidence) -> Answer:
-    from curriculum.saturation import saturation
-
-    names = [n for n in suite_questions().get("Q2", ())]
-    return _answer("Q2", ev, needed("Q2"), [*[versus(ev, n) for n in names], saturation(ev)])
-
-
-def q3(ev: Evidence) -> Answer:
-    return _answer(
-        "Q3",
-        ev,
-        needed("Q3"),
-        [versus(ev, "shared_layers"), versus(ev, "shared_layers", other="narrow_separate")],
-    )
-
-
-def q4(ev: Evidence) -> Answer:
-    return _answer("Q4", ev, needed("Q4"), [versus(ev, n) for n in suite_questions().get("Q4", ())])
-
-
-def mask(ev: Evidence) -> Answer:
-    from curriculum.mask import mask_findings
-
-    return _answer("mask", ev, needed("mask"), mask_findings(ev))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from curriculum import equal_time, evidence, recipe
+from curriculum import answers, equal_time, evidence, recipe
 from training.suite_record import SCHEMA_VERSION, SeedRun, Spread, VariantRecord
 
 
@@ -85,7 +85,7 @@ def test_bigram_reference_and_missing_variants() -> None:
     e = ev(record("baseline", [1.80, 1.82, 1.78]))
     f = evidence.beats_bigram(e)
     assert f is not None and "0.70 nats below the bigram" in f.sentence
-    answer = evidence.q3(e)
+    answer = answers.q3(e)
     assert answer.missing == ["shared_layers", "narrow_separate"] and answer.findings == []
     assert evidence.beats_ngram(e) is None  # a record without the n-gram reference
 

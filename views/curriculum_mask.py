@@ -3,7 +3,7 @@ trained without it (as trained, with the mask put back, its attention on the fut
 
 from __future__ import annotations
 
-from curriculum import evidence as E
+from curriculum import answers
 from curriculum.evidence import Evidence
 from curriculum.mask import MASKED_REV, UNMASKED_LM, UNMASKED_REV, future_share, mask_headline
 from training.suite_record import Spread
@@ -90,5 +90,5 @@ def build(ev: Evidence) -> Section:
         "loss as trained, and with the mask put back. " + setup(suite_facts(ev))
     )
     return make_section(
-        "mask", ev, E.mask(ev), experiment, charts, notes=notes, headline=mask_headline(ev)
+        "mask", ev, answers.mask(ev), experiment, charts, notes=notes, headline=mask_headline(ev)
     )

@@ -3,6 +3,7 @@ and the LSTM and position variants of the suite."""
 
 from __future__ import annotations
 
+from curriculum import answers
 from curriculum import evidence as E
 from curriculum.evidence import Evidence
 from curriculum.positions import scale_note
@@ -98,7 +99,7 @@ def build(ev: Evidence) -> Section:
             )
         )
     charts.append(bars(ev, E.needed("Q1"), "Validation loss, question 1's variants"))
-    answer = E.q1(ev)
+    answer = answers.q1(ev)
     head = " ".join(h for h in (recall_headline(ev), E.headline(answer.findings)) if h)
     sinusoidal = next((f for f in answer.findings if f.what == SINUSOIDAL), None)
     notes = [n for n in (scale_note(ev, sinusoidal),) if n]

@@ -3,6 +3,7 @@ attention health over training."""
 
 from __future__ import annotations
 
+from curriculum import answers
 from curriculum import evidence as E
 from curriculum.evidence import Evidence
 from curriculum.series import health
@@ -88,4 +89,4 @@ def build(ev: Evidence) -> Section:
         "learned temperature, or an additive score; a sweep changes d_head with the head count "
         "fixed, and with n_heads × d_head fixed. " + sweep_params(ev) + setup(suite_facts(ev))
     )
-    return make_section("Q2", ev, E.q2(ev), experiment, charts)
+    return make_section("Q2", ev, answers.q2(ev), experiment, charts)

@@ -3,6 +3,7 @@ parameters."""
 
 from __future__ import annotations
 
+from curriculum import answers
 from curriculum import evidence as E
 from curriculum.evidence import Evidence
 from views.curriculum_section import Chart, Section, make_section, suite_facts
@@ -18,7 +19,7 @@ def build(ev: Evidence) -> Section:
         if (r := ev.get(n)) is not None and (s := r.spread.get("val_loss")) and s.mean is not None
     }
     charts = [Chart(params_scatter(pts), "Mean ± std over seeds.")] if pts else []
-    answer = E.q3(ev)
+    answer = answers.q3(ev)
     head = " ".join(
         h
         for h in (E.headline(answer.findings), E.headline(answer.findings, "narrow_separate"))

@@ -3,6 +3,7 @@ and gradient norms per block over training."""
 
 from __future__ import annotations
 
+from curriculum import answers
 from curriculum import evidence as E
 from curriculum.depth import depth_limits, grad_by_step, grad_note
 from curriculum.evidence import Evidence
@@ -50,4 +51,4 @@ def build(ev: Evidence) -> Section:
         + setup(suite_facts(ev))
     )
     limits = depth_limits(ev, suite_facts(ev).n_layers)
-    return make_section("Q4", ev, E.q4(ev), experiment, charts, notes=notes, limits=limits)
+    return make_section("Q4", ev, answers.q4(ev), experiment, charts, notes=notes, limits=limits)
