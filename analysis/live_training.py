@@ -79,7 +79,10 @@ class LiveRun:
     def start(self, resume: bool = False) -> None:
         with self._lock:
             if self.proc is not None and self.proc.poll() is None:
-                return
+                said = (_read_json(self.run_dir / STATE) or {}).get("state")
+                if said in (None, "starting", "running"):
+                    return  # still training
+                self.proc.wait(timeout=60)  # it has said how it ended and is exiting
             (self.run_dir / STOP).unlink(missing_ok=True)
             (self.run_dir / STATE).unlink(missing_ok=True)
             self._touch()

@@ -157,7 +157,9 @@ def run_buttons(session: str, run: LiveRun) -> None:
     p = run.progress()
     c1, c2, c3 = st.columns([1, 1, 2])
     if p.active:
-        if c1.button("Stop", key="tr_stop", help="Stops after the current step, keeping it."):
+        # keyed by the worker: a click is never carried over to the run a Resume starts
+        stop_key = f"tr_stop_{run.proc.pid if run.proc else 0}"
+        if c1.button("Stop", key=stop_key, help="Stops after the current step, keeping it."):
             run.stop()
             st.toast("Stopping: the run saves a checkpoint of the steps done.")
         return
