@@ -80,7 +80,11 @@ def where_made(leads: list[Lead], a: str = "lstm") -> str:
     if len(leads) < 2:
         return ""
     far = leads[-1]
-    said = ", ".join(f"{x.lead:.3f} over {x.lo}–{x.hi - 1}" for x in leads)
+    said = ", ".join(
+        f"{x.lead:.3f} "
+        + (f"at position {x.lo}" if x.hi - x.lo == 1 else f"over {x.lo}–{x.hi - 1}")
+        for x in leads
+    )
     fixed = next(
         x
         for x in leads
@@ -89,7 +93,7 @@ def where_made(leads: list[Lead], a: str = "lstm") -> str:
             for y in leads[leads.index(x) :]
         )
     )
-    text = f"The {a}'s lead over the baseline by window position (loss by position, mean over seeds): {said}"
+    text = f"The **{a}**'s lead over the baseline by window position (loss by position, mean over seeds): {said}"
     if fixed.lo < far.hi // 4:  # settled within the window's first quarter
         return (
             f"{text}. It is fixed by position {fixed.lo}, within twice the seed std of its size at "
