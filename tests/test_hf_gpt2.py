@@ -295,12 +295,14 @@ def test_cli_offline_nothing_cached_exits_2_in_one_line(tmp_path: Path, cli: lis
     assert run.returncode == 2, run.stderr
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "hf download gpt2" in lines[0], run.stderr
-    # under 2 s, or (on a loaded machine, where importing torch alone can take 2 s) within
-    # 0.75 s of a bare `import torch` timed beside it: the command adds no wait of its own
+    # under 2 s on a quiet machine; on a loaded one (importing torch alone can take 2-5 s here)
+    # within a margin of a bare `import torch` timed beside it: no network wait of its own
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True, timeout=60)
     torch_import = time.perf_counter() - start
-    assert elapsed < max(2.0, torch_import + 0.75), f"{elapsed:.2f} s, torch {torch_import:.2f} s"
+    assert elapsed < max(2.0, 1.3 * torch_import + 1.0), (
+        f"{elapsed:.2f} s, torch {torch_import:.2f} s"
+    )
 
 
 @pytest.mark.slow
@@ -317,3 +319,37 @@ def test_gpt2_small_shape_matches_transformers(tmp_path: Path) -> None:
     )
     assert ckpt.model.n_params() > 124e6
     assert_matches(max_errors(ckpt.model, hf, _ids(50257, 128)))
+
+
+DATA = Path(os.environ.get("ATTENTION_LAB_DATA", REPO.parent / "shared" / "data"))
+needs_data = pytest.mark.skipif(
+    not (DATA / "lambada_test.jsonl").is_file() or not (DATA / "tinyshakespeare.txt").is_file(),
+    reason="needs the shared corpora (set ATTENTION_LAB_DATA)",
+)
+
+
+@needs_data
+def test_evaluate_and_lambada_run_on_a_gpt2_folder(
+    tiny: tuple[Path, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training import evaluate, lambada
+
+    folder = str(tiny[0])
+    report = tmp_path / "evaluate.json"
+    args = ["--checkpoint", folder, "--data_dir", str(DATA), "--max_tokens", "300"]
+    args += ["--cache_dir", str(tmp_path), "--json", str(report)]
+    assert evaluate.main(args) == 0
+    assert json.loads(report.read_text())["checkpoint"] == folder
+    capsys.readouterr()
+    assert lambada.main(["--checkpoint", folder, "--data_dir", str(DATA), "--limit", "8"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["checkpoint"] == folder and scored["n_scored"] + scored["n_skipped"] == 8, scored
+
+
+def test_export_cli_on_a_gpt2_folder(tiny: tuple[Path, object], tmp_path: Path) -> None:
+    from views import export_cli
+
+    out = tmp_path / "out"
+    args = ["--checkpoint", str(tiny[0]), "--prompt", "The cat sat on the mat.", "--out", str(out)]
+    assert export_cli.main([*args, "--format", "html", "npz"]) == 0
+    assert sorted(p.suffix for p in out.iterdir()) == [".html", ".npz"]
