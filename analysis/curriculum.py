@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from analysis.metrics import attention_entropy
+from interp.attention_stats import attention_entropy
 from model.build import LanguageModel, build_model
 from model.config import ModelConfig
 from model.switches import NO_SWITCHES, Switches

@@ -24,8 +24,8 @@ from analysis.catalog import (
     record_curve,
     seed_std,
 )
-from analysis.metrics import attention_entropy
 from analysis.prompts import MIN_CHARS_KEPT, examples_for, prepare_prompt
+from interp.attention_stats import attention_entropy
 from model.checkpoint import load_checkpoint
 from model.generate import GenerationSettings
 from model.hooks import _ACTIVE_HOOKS
@@ -272,13 +272,17 @@ def test_grid_figure_draws_every_head_of_the_capture(ckpt, ids):
     cap = capture(ckpt.model, ckpt.tokenizer, ids, Switches())
     n_layers, n_heads = cap.patterns.shape[:2]
     fig = grid_figure(cap, gamma=0.5)
-    assert len(fig.data) == n_layers * n_heads and fig.layout.coloraxis.cmax == 1.0
-    last = fig.data[-1]
-    assert last.name == f"L{n_layers - 1} H{n_heads - 1}"
+    (mosaic,) = fig.data
+    assert fig.layout.coloraxis.cmax == 1.0
     assert len(ids) <= GRID_POSITIONS  # short prompt: full resolution
-    np.testing.assert_allclose(np.asarray(last.z), cap.patterns[-1, -1], rtol=1e-6)
-    assert len(last.x) == len(ids) and fig.layout[f"yaxis{len(fig.data)}"].matches == "y"
-    assert [a.text for a in fig.layout.annotations] == [f"H{h}" for h in range(n_heads)]
+    n = len(ids)
+    z = np.asarray(mosaic.z)
+    # the last panel sits in the bottom-right corner of the tiled image
+    np.testing.assert_allclose(z[-n:, -n:], cap.patterns[-1, -1], rtol=1e-6)
+    assert mosaic.y[-1].startswith(f"L{n_layers - 1} · q {n - 1} ")
+    assert mosaic.x[-1].startswith(f"H{n_heads - 1} · k {n - 1} ")
+    heads = [a.text for a in fig.layout.annotations][:n_heads]
+    assert heads == [f"H{h}" for h in range(n_heads)]
 
 
 def test_focus_is_clamped_to_the_capture():

@@ -19,13 +19,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from analysis.metrics import (
-    attention_entropy,
-    future_attention_fraction,
-    layernorm_input_stats,
-    residual_norms,
-    uniform_entropy,
-)
+from analysis.metrics import layernorm_input_stats, residual_norms, uniform_entropy
+from interp.attention_stats import attention_entropy, future_attention_fraction
 from views.export_cli import main
 from viz.attention import head_heatmap, pattern_difference, pattern_grid, score_pipeline
 from viz.colors import run_colors, sample_colors
@@ -40,6 +35,7 @@ from viz.export import (
     to_svg,
 )
 from viz.figure import column_spans, figure, row_spans
+from viz.mosaic import pattern_mosaic
 from viz.pooling import pool_last2
 from viz.qkv import qkv_inspector
 from viz.static import grid_image, head_image
@@ -110,6 +106,27 @@ def test_pattern_grid_pools_long_prompts_keeping_sharp_peaks():
     assert fig.data[0].x[0].startswith("0–2 ")
     assert "max weight" in fig.data[0].hovertemplate
     assert "block" in fig.layout.title.subtitle.text
+
+
+def test_pattern_mosaic_tiles_every_head_into_one_labelled_heatmap(grid):
+    fig = pattern_mosaic(grid, TOKENS, marked=[(1, 2)])
+    (trace,) = fig.data
+    z = np.asarray(trace.z)
+    n, gap = len(TOKENS), 1
+    assert z.shape == (2 * n + gap, 3 * n + 2 * gap)
+    # layer 1 head 2 in the bottom-right corner; the gaps are blank and never hovered
+    np.testing.assert_allclose(z[n + gap :, 2 * (n + gap) :], grid[1, 2], rtol=1e-6)
+    assert np.isnan(z[n]).all() and np.isnan(z[:, n]).all() and trace.hoverongaps is False
+    # the axes name layer/head and position/token, escaped: the hover box needs nothing else
+    assert trace.x[0] == "H0 · k 0 &lt;b&gt;" and trace.y[-1] == "L1 · q 6 a$"
+    assert len(set(trace.x)) == len(trace.x) and "%{x}" in trace.hovertemplate
+    # token labels under every panel; panel names above and beside
+    assert list(fig.layout.xaxis.ticktext[:2]) == ["0 &lt;b&gt;", "1 ␣a"]
+    assert len(fig.layout.xaxis.tickvals) == 3 * n
+    texts = [a.text for a in fig.layout.annotations]
+    assert texts == ["H0", "H1", "H2", "L0", "L1", "knocked out"]
+    window = pattern_mosaic(grid[1:], TOKENS, first_layer=1, marked=[(1, 0)])
+    assert [a.text for a in window.layout.annotations][3:] == ["L1", "knocked out"]
 
 
 def test_pool_absmax_keeps_sign_and_mean_and_partial_blocks():
@@ -198,6 +215,8 @@ def small_figures() -> dict[str, go.Figure]:
     return {
         "pattern_grid": pattern_grid(patterns, TOKENS, gamma=0.5),
         "pattern_grid_pooled": pattern_grid(patterns, TOKENS, max_positions=3),
+        "pattern_mosaic": pattern_mosaic(patterns, TOKENS, gamma=0.5, marked=[(1, 2)]),
+        "pattern_mosaic_pooled": pattern_mosaic(patterns, TOKENS, max_positions=3),
         "head_heatmap": head_heatmap(patterns[0, 0], TOKENS, title="L0 H0"),
         "head_heatmap_scores": head_heatmap(
             scores[0, 0], TOKENS, zmin=None, zmax=None, zmid=0.0, max_positions=3

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from analysis.metrics import attention_entropy, future_attention_fraction
+from interp.attention_stats import attention_entropy, future_attention_fraction
 from model.build import LanguageModel
 from model.generate import GenerationSettings, generate
 from model.hook_names import pattern_hooks
