@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-# Material icons ship with Streamlit; emoji need a font the machine may lack (empty boxes).
-st.set_page_config(page_title="Attention Lab", page_icon=":material/biotech:", layout="wide")
+from ui.icon import page_icon
+
+# An image the app serves itself: a Material icon as the page icon is fetched from a font CDN,
+# and emoji need a font the machine may lack (empty boxes).
+st.set_page_config(page_title="Attention Lab", page_icon=page_icon(), layout="wide")
 
 pages = [
     st.Page("pages/explore.py", title="Explore", icon=":material/search:", default=True),

@@ -79,7 +79,8 @@ def test_landing_page_opens_on_baseline_with_example_prompt_and_grid():
     assert not at.error and not at.warning
     assert float(metric(at, "Loss (nats/token)")) > 0
     (grid,) = charts(at)
-    assert len(grid["data"]) == 2 * 2  # one heatmap per layer x head
+    (mosaic,) = grid["data"]  # every head tiled into one heatmap
+    assert [a["text"] for a in grid["layout"]["annotations"]][:4] == ["H0", "H1", "L0", "L1"]
     assert len(at.get("download_button")) == len(VIEWS[0].exports)  # the Grid view's files
     assert at.expander[0].label == "What am I looking at?"  # a first visit gets an orientation
 

@@ -9,12 +9,6 @@ own example, and Compare opening on a metric the records hold."""
 from __future__ import annotations
 
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,28 +16,21 @@ import numpy as np
 import pytest
 
 from tests.app_checkpoints import TINY, make_checkpoints
+from tests.browser_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FIRST_LOAD_BAR_S,
+    GRID_Z,
+    PROMPT_120,
+    TOGGLE_BAR_S,
+    first_load,
+    mask_switch,
+    streamlit_server,
+    toggle_times,
+    wait_quiet,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-TOGGLE_BAR_S = 0.8
-FIRST_LOAD_BAR_S = 3.0
-PROMPT_120 = ("ROMEO:\nBut, soft! what light through yonder window breaks?\n" * 3)[:120]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# JSON of the first heatmap's z: enough to see whether the grid was redrawn with new numbers
-GRID_Z = """() => {
-    const plot = document.querySelector('.js-plotly-plot');
-    if (!plot || !plot.data || !plot.data.length) return null;
-    return JSON.stringify(plot.data[0].z);
-}"""
 
 
 def add_reversal_model(root: Path) -> None:
@@ -61,12 +48,6 @@ def add_reversal_model(root: Path) -> None:
     save_checkpoint(root / "reversal", model, tok, {"name": "reversal"})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not CHROMIUM.exists():
@@ -74,39 +55,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pytest.importorskip("playwright.sync_api")
     root = make_checkpoints(tmp_path_factory.mktemp("ckpts"), lstm=False)
     add_reversal_model(root)
-    port = _free_port()
-    env = {**os.environ, "ATTENTION_LAB_CHECKPOINTS": str(root)}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true",
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
     log = tmp_path_factory.mktemp("log") / "streamlit.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not come up:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+    with streamlit_server(log, {"ATTENTION_LAB_CHECKPOINTS": str(root)}) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 FULL_LAYOUT = """(axis) => {
@@ -146,19 +97,6 @@ def pick(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def mask_switch(page):
-    """The sidebar's checkbox (the intro on the page names it too)."""
-    return page.get_by_test_id("stSidebarUserContent").get_by_text("Causal mask", exact=True)
-
-
-def wait_quiet(page) -> None:
-    """Until the script run has finished (Streamlit's status widget leaves the page)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
-
-
 def test_a_new_user_session_end_to_end(server: str, tmp_path: Path):
     from playwright.sync_api import sync_playwright
 
@@ -166,17 +104,20 @@ def test_a_new_user_session_end_to_end(server: str, tmp_path: Path):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             viewport = {"width": 1440, "height": 900}
-            warm = browser.new_page(viewport=viewport)  # the server's first session: imports
-            warm.goto(server, timeout=60_000)
-            warm.wait_for_function(GRID_Z, timeout=90_000)
-            warm.close()
+            first_load(browser, server)  # the server's first session: imports
+            first = first_load(browser, server)
 
             page = browser.new_page(accept_downloads=True, viewport=viewport)
-            start = time.perf_counter()
+            # the app works offline: nothing is fetched from outside the server (a named
+            # Material icon as the page icon was fetched from a font CDN on every load)
+            outside: list[str] = []
+            page.on(
+                "request", lambda r: outside.append(r.url) if not r.url.startswith(server) else None
+            )
             page.goto(server, timeout=60_000)
             page.wait_for_function(GRID_Z, timeout=90_000)
-            first_load = time.perf_counter() - start
             assert "traceback" not in page.content().lower()
+            assert not [u for u in outside if not u.startswith(("data:", "blob:"))], outside
 
             # a 120-token prompt, then three toggles of the mask (off, on, off)
             page.get_by_label("Prompt", exact=True).fill(PROMPT_120)
@@ -184,18 +125,10 @@ def test_a_new_user_session_end_to_end(server: str, tmp_path: Path):
             wait_quiet(page)
             page.wait_for_function(GRID_Z, timeout=60_000)
             loss = page.get_by_test_id("stMetric").nth(1).inner_text()
-            times, shown = [], page.evaluate(GRID_Z)
-            for _ in range(3):
-                start = time.perf_counter()
-                mask_switch(page).click()
-                page.wait_for_function(
-                    f"(b) => ({GRID_Z})() !== null && ({GRID_Z})() !== b", arg=shown, timeout=30_000
-                )
-                times.append(time.perf_counter() - start)
-                shown = page.evaluate(GRID_Z)
+            times = toggle_times(page, 3)
             median = sorted(times)[1]
             print(
-                f"\nbrowser: first load of a new session {first_load:.2f} s "
+                f"\nbrowser: first load of a new session {first:.2f} s "
                 f"(bar {FIRST_LOAD_BAR_S} s); mask toggle on 120 tokens -> grid redrawn in "
                 f"{', '.join(f'{t:.2f}' for t in times)} s (median {median:.2f} s, "
                 f"bar {TOGGLE_BAR_S} s)"

@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 
 from analysis.capture import Capture, GenerationStep
 from analysis.metrics import uniform_entropy
-from viz.attention import head_heatmap, pattern_grid, score_pipeline
+from viz.attention import head_heatmap, score_pipeline
+from viz.mosaic import pattern_mosaic
 from viz.qkv import qkv_inspector
 from viz.stats import entropy_bars, entropy_heatmap, layer_pos_heatmap
 from viz.tokens import token_loss_html, topk_table
@@ -54,13 +55,12 @@ def grid_figure(
     last layer shown (a window of a deep model's grid); None shows every layer."""
     assert cap.patterns is not None
     lo, hi = layers if layers is not None else (0, cap.patterns.shape[0] - 1)
-    return pattern_grid(
+    return pattern_mosaic(
         cap.patterns[lo : hi + 1],
         cap.tokens,
         title="Attention patterns" if layers is None else f"Attention patterns, layers {lo}-{hi}",
         gamma=gamma,
         max_positions=GRID_POSITIONS,
-        cell_px=150,
         marked=knocked,
         first_layer=lo,
     )
