@@ -18,6 +18,7 @@ from tests.app_checkpoints import TEXT, TINY
 from tests.test_evidence import record
 from training.recall import RecallTask
 from training.suite_record import Spread, VariantRecord
+from views.curriculum_section import Section
 
 # val loss per seed; everything else sits at the baseline's level (no clear difference)
 BASE = [1.50, 1.51, 1.49]
@@ -169,3 +170,25 @@ def make_root(
         root / RECALL / "transformer_2l", build_model(cfg), CharTokenizer.train(symbols), {}
     )
     return root
+
+
+def build(root: Path, key: str) -> Section:
+    from curriculum.evidence import load_evidence
+    from views.curriculum_sections import SECTIONS
+
+    return SECTIONS[key](load_evidence(root))
+
+
+def edit(root: Path, name: str, losses: list[float], **fields) -> None:
+    r = variant_record(name, losses)
+    for k, v in fields.items():
+        setattr(r, k, v)
+    write_record(root, r)
+
+
+def rewrite(root: Path, name: str, change) -> None:
+    """Edit the fixture copy of a record in place (never a shipped one)."""
+    path = root / name / "record.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
