@@ -14,6 +14,7 @@ imports Streamlit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -68,6 +69,8 @@ class LiveRun:
     run_dir: Path
     spec: LiveSpec
     proc: subprocess.Popen[bytes] | None = None
+    thread: bool = False  # a thread of this process instead (only the benchmark's comparison)
+    _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _offset: int = 0
     _curve: list[dict[str, Any]] = field(default_factory=list)
@@ -78,16 +81,22 @@ class LiveRun:
 
     def start(self, resume: bool = False) -> None:
         with self._lock:
-            if self.proc is not None and self.proc.poll() is None:
+            if self._alive():
                 said = (_read_json(self.run_dir / STATE) or {}).get("state")
                 if said in (None, "starting", "running"):
                     return  # still training
-                self.proc.wait(timeout=60)  # it has said how it ended and is exiting
+                if self.proc is not None:  # it has said how it ended and is exiting
+                    self.proc.wait(timeout=60)
+                elif self._thread is not None:
+                    self._thread.join(timeout=60)
             (self.run_dir / STOP).unlink(missing_ok=True)
             (self.run_dir / STATE).unlink(missing_ok=True)
             self._touch()
             # a resumed run rewrites metrics.jsonl from its checkpoint's step: read it afresh
             self._offset, self._curve = 0, []
+            if self.thread:
+                self._start_thread(resume)
+                return
             args = [sys.executable, "-m", "training.live_worker", str(self.run_dir)]
             log = open(self.run_dir / "worker.log", "ab")  # noqa: SIM115 - the child owns it
             self.proc = subprocess.Popen(
@@ -99,12 +108,27 @@ class LiveRun:
             )
             log.close()
 
+    def _start_thread(self, resume: bool) -> None:
+        from training.live_worker import run_live, write_json
+
+        def work() -> None:
+            state = run_live(self.run_dir, resume, own_process=False)
+            write_json(self.run_dir / STATE, dataclasses.asdict(state))
+
+        self._thread = threading.Thread(target=work, daemon=True, name="live-run")
+        self._thread.start()
+
     def stop(self) -> None:
         (self.run_dir / STOP).touch()
 
     def alive(self) -> bool:
         with self._lock:
-            return self.proc is not None and self.proc.poll() is None
+            return self._alive()
+
+    def _alive(self) -> bool:
+        if self._thread is not None:
+            return self._thread.is_alive()
+        return self.proc is not None and self.proc.poll() is None
 
     def heartbeat(self) -> None:
         """The page is looking: the worker stops itself when this is not renewed in time."""
@@ -119,7 +143,7 @@ class LiveRun:
         with self._lock:
             self._read_new_records()
             state = _read_json(self.run_dir / STATE) or {}
-            alive = self.proc is not None and self.proc.poll() is None
+            alive = self._alive()
             name = state.get("state", "starting" if alive else "exited")
             if not alive and name in ("starting", "running"):
                 name = "exited"  # killed without a word: its last checkpoint is what is left
@@ -219,8 +243,8 @@ def max_runs() -> int:
 class Registry:
     """Every session's run on this server; one lock guards the table."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path, thread: bool = False) -> None:
+        self.root, self.thread = root, thread
         self._lock = threading.Lock()
         self._runs: dict[str, LiveRun] = {}
 
@@ -248,7 +272,7 @@ class Registry:
             shutil.rmtree(run_dir, ignore_errors=True)
             run_dir.mkdir(parents=True)
             (run_dir / SPEC).write_text(json.dumps(spec.to_json(), indent=1))
-            run = LiveRun(run_dir, spec)
+            run = LiveRun(run_dir, spec, thread=self.thread)
             self._runs[session] = run
         run.start()
         return run

@@ -90,13 +90,14 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 class StopCheck:
     """The loop's `should_stop`: true once any stop condition holds, and it says which."""
 
-    def __init__(self, run_dir: Path, timeout_s: float) -> None:
+    def __init__(self, run_dir: Path, timeout_s: float, own_process: bool = True) -> None:
         self.run_dir, self.timeout_s = run_dir, timeout_s
         self.parent = os.getppid()
         self.reason = ""
         self._next_check = 0.0
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, self._on_signal)
+        if own_process:  # a worker thread (the benchmark's comparison) leaves signals alone
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self.reason = self.reason or f"signal {signum}"
@@ -122,12 +123,12 @@ class StopCheck:
         return bool(self.reason)
 
 
-def run_live(run_dir: Path, resume: bool) -> WorkerState:
+def run_live(run_dir: Path, resume: bool, own_process: bool = True) -> WorkerState:
     spec = LiveSpec.from_json(json.loads((run_dir / SPEC).read_text()))
     run = spec.run
     if Path(run.train.out_dir).resolve() != run_dir.resolve():
         raise ValueError(f"{SPEC}: out_dir {run.train.out_dir} is not {run_dir}")
-    stop = StopCheck(run_dir, spec.heartbeat_timeout_s)
+    stop = StopCheck(run_dir, spec.heartbeat_timeout_s, own_process)
     pid = os.getpid()
     write_json(run_dir / STATE, dataclasses.asdict(WorkerState("starting", pid)))
     data = prepare_data(run)
