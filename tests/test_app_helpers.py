@@ -312,11 +312,25 @@ def test_views_for_an_lstm_are_those_without_attention(root, ids):
         view.build(cap, default_input(cap))
 
 
-def test_the_benchmark_times_every_view_of_the_registry(ckpt, ids):
-    from bench.bench_app import Samples, prepare_page
+@pytest.mark.slow
+def test_the_benchmark_times_every_view_of_the_registry(tmp_path):
+    """`bench/bench_app.py`, run as its users run it, reports a row for every timed view in the
+    registry's order (a folder without a checkpoint: random weights at the shipped size)."""
+    import re
+    import subprocess
+    import sys
 
-    sizes = prepare_page(ckpt.model, ckpt.tokenizer, ids, Samples())
-    assert list(sizes) == [v.key for v in VIEWS if v.timed]
+    cmd = [sys.executable, "-m", "bench.bench_app", "--repeats", "1", "--warmup", "0"]
+    run = subprocess.run(
+        [*cmd, "--checkpoint", str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode in (0, 1), run.stderr  # 1: a goal missed on a loaded machine
+    rows = re.findall(r"^  (\w+) view ", run.stdout, flags=re.MULTILINE)
+    assert rows == [v.key for v in VIEWS if v.timed], run.stdout
     assert [v.key for v in VIEWS if not v.timed] == ["generate"]  # needs a click first
 
 
