@@ -1,6 +1,6 @@
 """How long each interpretability view's computation takes for one prompt on a shipped model.
 
-Bars (issue 12): every view <= 300 ms for a 128-token prompt; patching every head of every
+Bars (`interp.views`): every view <= 300 ms for a 128-token prompt; patching every head of every
 layer <= 3 s. The views and their budgets come from `interp.VIEWS`, the table the app uses too;
 each is its `interp` computation alone (no figure), timed in interleaved rounds (see
 `bench/_timing.py`), medians printed. Patching's layer x position maps (every position of every

@@ -4,9 +4,9 @@
     python -m bench.stress_torchrun --runs 3       # a quick check that it works
     python -m bench.stress_torchrun --parallel 4   # on a machine with 8+ free cores
 
-Why: about 2% of these runs used to abort at exit ("terminate called without an active exception",
-SIGABRT in rank 1), a race between interpreter finalisation and gloo's worker threads after DDP
-(see `training.distributed.exit_process`). One run proves nothing about a 2% race; 100 runs
+Why: without `training.distributed.exit_process`, about 2% of these runs abort at exit ("terminate
+called without an active exception", SIGABRT in rank 1), a race between interpreter finalisation
+and gloo's worker threads after DDP. One run proves nothing about a 2% race; 100 runs
 without a failure make a 2% rate unlikely (0.98**100 = 13%), and the failures it does find are
 printed with their exit codes and the end of their stderr.
 

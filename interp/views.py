@@ -35,8 +35,8 @@ from model.transformer import Transformer
 
 Need = Literal["residual", "pair"]  # a residual stream; a clean/corrupted pair of prompts
 
-VIEW_BUDGET_S = 0.300  # issue 12: any one view for a 128-token prompt on a shipped model
-PATCHING_BUDGET_S = 3.0  # issue 12: patching every head of every layer (with a progress bar)
+VIEW_BUDGET_S = 0.300  # any one view for a 128-token prompt on a shipped model
+PATCHING_BUDGET_S = 3.0  # patching every head of every layer (with a progress bar)
 
 
 @dataclass(frozen=True)

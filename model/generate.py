@@ -43,7 +43,7 @@ class GenerationSettings:
     )
 
     def __post_init__(self) -> None:
-        # settings come from widgets and scripts; a bad one used to surface as a RuntimeError
+        # settings come from widgets and scripts; unchecked, a bad one surfaces as a RuntimeError
         # from torch (topk, multinomial on NaN) or as an empty result
         check_types(GenerationSettings, vars(self))
         check_bounds(self, _BOUNDS)

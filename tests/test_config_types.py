@@ -19,7 +19,7 @@ from training.config import RunConfig, TrainConfig
         ("n_layers", True),  # True == 1, but it is not a size
         ("d_model", "128"),
         ("vocab_size", None),
-        ("causal_mask", "false"),  # a truthy string used to train a causal model
+        ("causal_mask", "false"),  # a truthy string would train a causal model
         ("causal_mask", 0),
         ("ln_eps", None),
         ("ln_eps", "1e-5"),

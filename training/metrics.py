@@ -19,8 +19,8 @@ class MetricsLog:
         if not self.enabled or not self.path.exists():
             return
         kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= step]
-        # a new file renamed over the old one: rewriting in place, a kill mid-write lost records
-        # the checkpoint still needed (20 of 30 in a probe); a rename leaves the old or the new
+        # a new file renamed over the old one: rewriting in place, a kill mid-write loses records
+        # the checkpoint still needs (20 of 30 in a probe); a rename leaves the old or the new
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         with open(tmp, "w") as f:
             f.write("".join(json.dumps(r) + "\n" for r in kept))
