@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from model.build import build_model
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig
 from model.tokenizers import CharTokenizer
+from training.config import RunConfig, TrainConfig
 
 TEXT = "To be, or not to be, that is the question.\n" * 3
 TINY = ModelConfig(vocab_size=23, n_ctx=16, d_model=32, n_layers=2, n_heads=2, d_head=16, d_mlp=64)
@@ -73,7 +75,8 @@ def _long_header(n_entries: int) -> Callable[[Path], None]:
 
     def write(file: Path) -> None:
         entries = ",".join(
-            f'"t{i}":{{"dtype":"F32","shape":[1],"data_offsets":[{4 * i},{4 * i + 4}]}}'
+            f'"blocks.{i:09d}.attention.weight_matrix":{{"dtype":"F32","shape":[1],'
+            f'"data_offsets":[{4 * i},{4 * i + 4}]}}'
             for i in range(n_entries)
         )
         header = ("{" + entries + "}").encode()
@@ -149,6 +152,24 @@ def _edit_config(**changes: object) -> Callable[[Path], Path]:
     return build
 
 
+def _write_bytes(data: bytes) -> Callable[[Path], None]:
+    return lambda file: file.write_bytes(data)
+
+
+def _pickle_only(root: Path) -> Path:
+    folder = good_checkpoint(root)
+    (folder / "model.safetensors").rename(folder / "model.bin")
+    return folder
+
+
+def _nan_weights(root: Path) -> Path:
+    folder = good_checkpoint(root)
+    tensors = load_file(folder / "model.safetensors")
+    tensors["embed.W_E"][0, 0] = float("nan")
+    save_file(tensors, folder / "model.safetensors")
+    return folder
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -199,6 +220,97 @@ CHECKPOINT_CASES: tuple[Case, ...] = (
     Case("config.json a list", _with("config.json", _write_text("[]")), "invalid model config"),
     Case("meta.json a list", _with("meta.json", _write_text("[1]")), "must hold a JSON object"),
     Case("not JSON", _with("config.json", _write_text("{nope")), "not valid JSON"),
+    Case("vocab 2**23", _edit_config(vocab_size=2**23), "vocab_size must be at most"),
+    Case("n_ctx 1e9", _edit_config(n_ctx=10**9), "n_ctx must be at most"),
+    Case("d_model 2**14, d_mlp 2**16", _edit_config(d_model=2**14, d_mlp=2**16), "implies"),
+    Case("causal_mask 'false'", _edit_config(causal_mask="false"), "expected true or false"),
+    Case("folder as tokenizer.json", _with("tokenizer.json", Path.mkdir), "not a regular file"),
+    Case("pickle weights only", _pickle_only, "only pickle-based weights here"),
+    Case("truncated weights", _with("model.safetensors", _write_bytes(b"x" * 100)), "corrupt"),
+    Case("NaN weights", _nan_weights, "holds NaN or inf"),
+)
+
+
+# --- training configs --------------------------------------------------------------------------
+
+
+def train_config(root: Path, name: str = "run.json", **train_fields: object) -> Path:
+    """A tiny run's config file (corpus, cache and out_dir under `root`), fields changed."""
+    corpus = root / "corpus.txt"
+    if not corpus.exists():
+        corpus.write_text("".join(f"{i} the cat sat on the mat.\n" for i in range(150)))
+    fields = dict(
+        corpus=str(corpus),
+        cache_dir=str(root / "cache"),
+        out_dir=str(root / "run"),
+        progress=False,
+        device="cpu",
+        batch_size=4,
+        max_steps=2,
+        eval_interval=2,
+        checkpoint_interval=2,
+        threads=1,
+    )
+    run = RunConfig(TINY, TrainConfig(**(fields | train_fields)))
+    (root / name).write_text(json.dumps(run.to_dict()))
+    return root / name
+
+
+def _config_text(name: str, text: str) -> Callable[[Path], list[str]]:
+    def build(root: Path) -> list[str]:
+        (root / name).write_text(text)
+        return ["--config", str(root / name)]
+
+    return build
+
+
+def _fifo_config(root: Path) -> list[str]:
+    os.mkfifo(root / "f.toml")
+    return ["--config", str(root / "f.toml")]
+
+
+def _flags(*flags: str, **train_fields: object) -> Callable[[Path], list[str]]:
+    return lambda root: ["--config", str(train_config(root, **train_fields)), *flags]
+
+
+def _out_dir_a_file(root: Path) -> list[str]:
+    (root / "taken").write_text("a file")
+    return ["--config", str(train_config(root)), "--out_dir", str(root / "taken")]
+
+
+def _val_char_missing(root: Path) -> list[str]:
+    odd = root / "odd.txt"
+    odd.write_text("the cat sat on the mat.\n" * 60 + "ZZZZZ\n")  # Z only in the last 10%
+    return ["--config", str(train_config(root, corpus=str(odd)))]
+
+
+@dataclass(frozen=True)
+class TrainCase:
+    name: str
+    build: Callable[[Path], list[str]]  # writes under a fresh folder; returns training's argv
+    words: str
+    writes_nothing: bool = True  # no token cache, no out_dir may appear
+
+
+TRAIN_CASES: tuple[TrainCase, ...] = (
+    TrainCase("deep JSON config", _config_text("deep.json", deep_json()), "nested"),
+    TrainCase("deep TOML config", _config_text("d.toml", f"a = {deep_json()}\n"), "nested"),
+    TrainCase("[model] a list", _config_text("l.json", '{"model": [1]}'), "must be a table"),
+    TrainCase("2 MB config", _config_text("big.json", " " * 2 * 2**20), "over the"),
+    TrainCase("named pipe config", _fifo_config, "not a regular file"),
+    TrainCase(
+        "config name over 255 bytes", lambda r: ["--config", "X" * 300 + ".toml"], "path too long"
+    ),
+    TrainCase("device cuda", _flags("--device", "cuda"), "no CUDA device"),
+    TrainCase("out_dir a file", _out_dir_a_file, "names an existing file"),
+    TrainCase("holdout 1e8", _flags("--holdout_tokens", "100000000"), "leaves too little"),
+    TrainCase("validation char missing", _val_char_missing, "train split lacks"),
+    TrainCase("--resume --overwrite", _flags("--resume", "--overwrite"), "give one"),
+    # earlier passes
+    TrainCase("lr a string", _config_text("s.toml", '[train]\nlr = "1e-3"\n'), ".lr"),
+    TrainCase("unknown field", _config_text("u.toml", "[train]\nlr_max = 1\n"), "unknown"),
+    TrainCase("n_ctx over the corpus", _flags("--n_ctx", "20000"), "longer than the", False),
+    TrainCase("missing corpus", _flags(corpus="nowhere.txt"), "nowhere.txt"),
 )
 
 

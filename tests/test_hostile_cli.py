@@ -10,15 +10,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
 import training.evaluate
 import training.lambada
+import training.train
 import views.export_cli
-from tests.hostile_cases import CHECKPOINT_CASES, build_case
+from tests.hostile_cases import CHECKPOINT_CASES, TRAIN_CASES, build_case
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = [c for c in CHECKPOINT_CASES if c.in_argv and not c.heavy]
@@ -59,6 +62,27 @@ def test_every_hostile_checkpoint_is_one_line_and_exit_2(cli, tmp_path, monkeypa
             failures.append((case.name, code, out.err[-300:]))
     assert not failures, failures
     assert not (tmp_path / "out").exists()  # export_cli wrote nothing
+
+
+@pytest.mark.parametrize("case", TRAIN_CASES, ids=lambda c: c.name)
+def test_every_hostile_training_input_is_one_line_and_exit_2(case, tmp_path, capsys):
+    if case.name == "device cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    threads = torch.get_num_threads()
+    argv = case.build(tmp_path)
+    result: list[int] = []
+    worker = threading.Thread(
+        target=lambda: result.append(run_main(training.train.main, argv)), daemon=True
+    )
+    worker.start()
+    worker.join(30)
+    torch.set_num_threads(threads)
+    assert not worker.is_alive(), f"{case.name}: still running after 30 s (blocked?)"
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert result == [2] and len(lines) == 1 and case.words in lines[0], err
+    if case.writes_nothing:
+        assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
 
 
 def test_export_cli_refuses_an_out_folder_that_is_a_file_before_loading(tmp_path, capsys):
