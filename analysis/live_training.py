@@ -268,6 +268,8 @@ class Registry:
                     f"this server already trains {busy} run(s), its limit "
                     f"({MAX_RUNS_ENV}={max_runs()}): wait for one to finish or stop yours"
                 )
+            if mine is not None:  # its unsaved work goes (Save copied anything kept)
+                shutil.rmtree(mine.run_dir, ignore_errors=True)
             run_dir = Path(spec.run.train.out_dir)
             shutil.rmtree(run_dir, ignore_errors=True)
             run_dir.mkdir(parents=True)

@@ -133,14 +133,6 @@ def live_spec(
         out_dir=str(out_dir),
         progress=False,
         threads=threads,
-        **_measure_field(min(SNAPSHOT_STEPS, steps)),
+        measure_steps=min(SNAPSHOT_STEPS, steps),
     )
     return LiveSpec(RunConfig(model, train), PROBE_PROMPT, heartbeat_timeout_s)
-
-
-def _measure_field(count: int) -> dict[str, int]:
-    """TrainConfig's measurement-step count, where the loop has measurement steps."""
-    from training.config import TrainConfig
-
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return {"measure_steps": count} if "measure_steps" in names else {}

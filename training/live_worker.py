@@ -155,18 +155,9 @@ def run_live(run_dir: Path, resume: bool, own_process: bool = True) -> WorkerSta
         on_eval=on_eval,
         overwrite=not resume,
         should_stop=stop,
-        **_measure_hook(writer),
+        on_measure=lambda step, model: writer(step, model) or {},
     )
     return WorkerState(result.status, pid, result.step, result.message, stop.reason)
-
-
-def _measure_hook(writer: SnapshotWriter) -> dict[str, Any]:
-    """The loop's measurement-step callback, where the loop has one."""
-    import inspect
-
-    if "on_measure" in inspect.signature(train).parameters:
-        return {"on_measure": lambda step, model: writer(step, model) or {}}
-    return {}
 
 
 def main(argv: list[str] | None = None) -> int:

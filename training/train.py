@@ -131,12 +131,16 @@ def train(
     name: str | None = None,
     overwrite: bool = False,
     should_stop: StopCheck | None = None,
+    on_measure: EvalCallback | None = None,
 ) -> TrainResult:
     """Train as `run` says; with resume=True continue from <out_dir>/checkpoint if there is one.
 
     An out_dir that already holds a run (a checkpoint or metrics) is refused (RunRefused) unless
     resume=True continues it or overwrite=True deletes it first: a fresh run used to replace a
-    300-step checkpoint and its metrics without a word."""
+    300-step checkpoint and its metrics without a word.
+
+    should_stop is asked before every step (see StopCheck); on_measure(step, model) is called at
+    the measurement steps (TrainConfig.measure_steps), after the loop's own measurements."""
     if resume and overwrite:
         raise RunRefused(
             "--resume continues the run in out_dir and --overwrite deletes it: give one"
@@ -146,7 +150,7 @@ def train(
     except DeviceUnavailable as e:  # before anything is read or written
         raise RunRefused(str(e)) from None
     try:
-        return _train(run, info, resume, on_eval, name, overwrite, should_stop)
+        return _train(run, info, resume, on_eval, name, overwrite, should_stop, on_measure)
     finally:
         shutdown(info)
 
@@ -159,6 +163,7 @@ def _train(
     name: str | None,
     overwrite: bool,
     should_stop: StopCheck | None = None,
+    on_measure: EvalCallback | None = None,
 ) -> TrainResult:
     t = run.train
     if t.threads:
@@ -325,6 +330,8 @@ def _train(
         last_loss = loss_value
         if measurer is not None and measurer.due(done):
             measurer(done, model)
+            if on_measure is not None:  # the caller's own measurements at the same steps
+                on_measure(done, model)
         dt = time.perf_counter() - step_t0
         bar.set_postfix(
             loss=f"{loss_value:.3f}",
