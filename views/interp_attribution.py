@@ -18,7 +18,7 @@ from viz.interp_attribution import (
 from viz.labels import position_labels
 
 if TYPE_CHECKING:
-    from views.registry import ViewInput
+    from views.view_input import ViewInput
 
 
 def request(inp: ViewInput) -> Request:

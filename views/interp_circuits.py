@@ -14,7 +14,7 @@ from viz.interp_circuits import TERMS, circuit_matrix, score_terms_panels
 from viz.labels import position_labels
 
 if TYPE_CHECKING:
-    from views.registry import ViewInput
+    from views.view_input import ViewInput
 
 PARTS = {
     "qk": "Full QK circuit",

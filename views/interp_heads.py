@@ -13,7 +13,7 @@ from views.items import Chart, Item, Note
 from viz.interp_heads import detector_maps, head_type_map
 
 if TYPE_CHECKING:
-    from views.registry import ViewInput
+    from views.view_input import ViewInput
 
 REQUEST = Request("heads")
 

@@ -12,7 +12,7 @@ from views.items import Chart, Item, Note, Table
 from viz.interp_lens import lens_top_tokens, logit_lens_heatmap
 
 if TYPE_CHECKING:
-    from views.registry import ViewInput
+    from views.view_input import ViewInput
 
 REQUEST = Request("logit_lens")
 

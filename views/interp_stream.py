@@ -14,7 +14,7 @@ from views.items import Chart, Item, Note
 from viz.interp_stream import rank_collapse_lines, write_share_bars
 
 if TYPE_CHECKING:
-    from views.registry import ViewInput
+    from views.view_input import ViewInput
 
 REQUEST = Request("stream_health")
 

@@ -3,6 +3,7 @@
 A view is a tab of the Explore page. Its entry says what it is called, whether it needs attention
 (the LSTM has none), which controls it shows above its content, what it draws (a pure builder:
 `Capture` and `ViewInput` in, a list of items out) and what files it exports.
+`ViewInput` and the `Control` names live below the registry, in `views/view_input.py`.
 
 Views that compute from the model (the interpretability views, `views/interp_*.py` over
 `interp/`) ask for the "interp" control, which puts an `InterpLab` (the model, prompt and switches,
@@ -18,9 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
-from analysis.capture import Capture, GenerationStep
+from analysis.capture import Capture
 from interp import VIEWS_BY_KEY as INTERP_VIEWS
 from interp.views import PATCHING_BUDGET_S, VIEW_BUDGET_S
 from views import (
@@ -46,46 +46,9 @@ from views.explore import (
     resid_figure,
     topk_rows,
 )
-from views.interp_lab import InterpChoice, InterpLab
+from views.interp_lab import InterpLab
 from views.items import Chart, Html, Item, Note, SideBySide, Table
-
-# Controls a view may ask for; `ui.controls` draws each one and fills the matching `ViewInput` field.
-#   layer_head  which layer and head (-> focus.layer, focus.head)
-#   gamma       the colour gamma of pattern heatmaps (-> gamma)
-#   positions   which query and key (-> focus.q_pos, focus.k_pos)
-#   generation  sampling settings, the Generate button and the step slider (-> generation, step)
-#   interp      the model behind the capture, for views that compute from it (-> lab)
-#   head_focus  a head picked from the head-type map; opens it in Focused head (-> layer, head state)
-#   lens        logit lens: colour by probability or rank, the table's position (-> interp)
-#   logit_target  attribution: which token's logit, minus which, bars at which position (-> interp)
-#   patching    the corrupted prompt, denoising or noising, the progress bar (-> interp)
-#   grid_layers which layers the Grid shows when all heads would not fit in one figure (-> grid_layers)
-Control = Literal[
-    "layer_head",
-    "gamma",
-    "positions",
-    "generation",
-    "interp",
-    "head_focus",
-    "lens",
-    "logit_target",
-    "patching",
-    "grid_layers",
-]
-
-
-@dataclass(frozen=True)
-class ViewInput:
-    """What the user chose: the controls' values, plus what exports and titles name."""
-
-    focus: Focus = Focus()
-    gamma: float = 1.0
-    knocked: tuple[tuple[int, int], ...] = ()  # (layer, head) of knocked-out heads
-    generation: tuple[GenerationStep, ...] = ()  # the last generation's steps, if any
-    step: int = 0  # the generation step shown
-    lab: InterpLab | None = None  # the model, prompt and switches behind the capture
-    interp: InterpChoice = InterpChoice()  # the interpretability views' choices
-    grid_layers: tuple[int, int] | None = None  # first and last layer the Grid shows; None: all
+from views.view_input import Control, ViewInput
 
 
 @dataclass(frozen=True)
