@@ -124,3 +124,27 @@ def test_the_real_entry_points_exit_2_with_one_line(cli, tmp_path):
     )
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1 and "nested" in lines[0], done.stderr
+
+
+@pytest.mark.parametrize("cli", ["training.sweep", "training.experiments"])
+@pytest.mark.parametrize("kind", ["deep", "fifo", "too long"])
+def test_the_suite_and_sweep_clis_refuse_hostile_files_in_one_line(cli, kind, tmp_path, capsys):
+    import training.experiments
+    import training.sweep
+
+    file = tmp_path / ("spec.json" if cli == "training.sweep" else "spec.toml")
+    if kind == "deep":
+        file.write_text(("a = " if file.suffix == ".toml" else "") + "[" * 99_999 + "]" * 99_999)
+    elif kind == "fifo":
+        os.mkfifo(file)
+    else:
+        file = tmp_path / ("X" * 300 + file.suffix)
+    if cli == "training.sweep":
+        argv = ["--config", str(file), "--grid", "lr=1e-3,2e-3", "--out", str(tmp_path / "out")]
+        code = run_main(training.sweep.main, argv)
+    else:
+        code = run_main(training.experiments.main, ["--suite", str(file), "--status"])
+    err = capsys.readouterr().err
+    words = {"deep": "nested", "fifo": "not a regular file", "too long": "path too long"}[kind]
+    assert code == 2 and err.count("\n") == 1 and words in err and "usage" not in err, err
+    assert not (tmp_path / "out").exists()

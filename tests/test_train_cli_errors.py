@@ -306,3 +306,14 @@ def test_resume_and_overwrite_together_are_refused(tmp_path, capsys):
         training.train.train(
             RunConfig.from_dict(json.loads(path.read_text())), True, overwrite=True
         )
+
+
+def test_resuming_recovers_a_checkpoint_an_interrupted_save_moved_aside(tmp_path, capsys):
+    """Loading never moves folders; the writer does: a run's start puts .checkpoint.old back."""
+    path = config_file(tmp_path)
+    assert training.train.main(["--config", str(path)]) == 0
+    (tmp_path / "run/checkpoint").rename(tmp_path / "run/.checkpoint.old")
+    assert training.train.main(["--config", str(path), "--max_steps", "4", "--resume"]) == 0
+    assert "resuming" in capsys.readouterr().err
+    assert load_checkpoint(tmp_path / "run/checkpoint").meta["step"] == 4
+    assert not (tmp_path / "run/.checkpoint.old").exists()

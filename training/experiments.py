@@ -23,6 +23,7 @@ import math
 import sys
 import time
 
+from model.safe_read import ReadRefused
 from training.executors import Executor, LocalExecutor, log_path
 from training.suite import (
     RunKey,
@@ -172,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         suite = read_suite(args.suite)
     except (OSError, ValueError, KeyError) as e:
-        print(f"error: {args.suite}: {e}", file=sys.stderr)
+        named = isinstance(e, ReadRefused)  # the bounded reader names the file itself
+        print(f"error: {e}" if named else f"error: {args.suite}: {e}", file=sys.stderr)
         return 2
     if args.threads < 1 or args.jobs < 1:
         parser.error("--jobs and --threads must be at least 1")

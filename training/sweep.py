@@ -15,7 +15,6 @@ seconds, best first, and writes one JSON line per run to <out>/results.jsonl.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import math
@@ -29,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from training.cli import config_parser, run_config_from_args
+from training.cli import OneLineParser, config_parser, run_config_from_args
 from training.metrics import read_metrics
 
 REPO = Path(__file__).resolve().parents[1]  # runs start here, so `-m training.train` resolves
@@ -215,7 +214,7 @@ def format_table(rows: list[SummaryRow]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])  # a refusal is one line
     parser.add_argument("--config", help="the base TOML/JSON config every run starts from")
     parser.add_argument(
         "--grid", action="append", default=[], help="FIELD=V1,V2 or F1+F2=A1:A2,B1:B2: an axis"
