@@ -33,6 +33,7 @@ from interp.circuits import (
     positional_qk,
     score_terms,
 )
+from interp.corruption import SMALL_GAP, MetricGap, PatchingGapWarning, suggest_corruption
 from interp.detectors import DETECTORS, HeadScores, detect_heads, expected_cells
 from interp.layout import DecompositionError, StreamLayout, check_prompt, stream_layout
 from interp.logit_lens import LogitLens, logit_lens
@@ -59,7 +60,10 @@ __all__ = [
     "HeadScores",
     "InterpView",
     "LogitLens",
+    "MetricGap",
+    "PatchingGapWarning",
     "PatchingResult",
+    "SMALL_GAP",
     "PatchingSetup",
     "ScoreTerms",
     "StreamHealth",
@@ -87,4 +91,5 @@ __all__ = [
     "setup_from_predictions",
     "stream_health",
     "stream_layout",
+    "suggest_corruption",
 ]

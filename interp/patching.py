@@ -7,7 +7,9 @@ default), normalised so that the corrupted run reads 0 and the clean run reads 1
 
     recovered = (metric(patched) - metric(corrupted)) / (metric(clean) - metric(corrupted))
 
-(unstable when the two runs' metrics are close: check `clean_metric - corrupted_metric`)
+(unstable when the two runs' metrics are close, and sign-flipped when the corrupted run's is the
+larger: `PatchingResult.gap` says which, a `PatchingGapWarning` is issued, and
+`interp.corruption.suggest_corruption` finds a corruption that flips the answer)
 
 - denoising: run the corrupted prompt, patch in the clean activation. 1 = this activation alone
   restores the clean answer: it is sufficient.
@@ -29,6 +31,7 @@ every layer: 4 x 128 patched runs for a 128-token prompt), each step exact:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -38,6 +41,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from interp.corruption import MetricGap, PatchingGapWarning
 from interp.forward import forward_from
 from interp.layout import check_prompt, stream_layout
 from model.hook_names import hook_name
@@ -61,6 +65,7 @@ class PatchingSetup:
     answer: int  # the clean prompt's answer
     wrong: int  # the corrupted prompt's answer
     position: int = -1  # where the logit difference is read
+    flipped: bool | None = None  # the corrupted run's top token is not `answer` (None: not known)
 
     def __post_init__(self) -> None:
         if self.clean.shape != self.corrupted.shape or self.clean.dim() != 1:
@@ -91,8 +96,9 @@ def setup_from_predictions(
         logits = model(torch.stack([clean, corrupted]), switches=switches)[:, position]
     answer = int(logits[0].argmax())
     ranked = logits[1].argsort(descending=True)
-    wrong = int(ranked[0]) if int(ranked[0]) != answer else int(ranked[1])
-    return PatchingSetup(clean, corrupted, answer, wrong, position)
+    flipped = int(ranked[0]) != answer
+    wrong = int(ranked[0]) if flipped else int(ranked[1])
+    return PatchingSetup(clean, corrupted, answer, wrong, position, flipped)
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,12 @@ class PatchingResult:
     hook: str  # which activation: "z", "resid_pre" or "mlp_out"
     clean_metric: float  # logit difference of the clean run
     corrupted_metric: float  # logit difference of the corrupted run
+    flipped: bool | None = None  # as `PatchingSetup.flipped`
+
+    @property
+    def gap(self) -> MetricGap:
+        """The denominator of every recovered fraction, and whether it can be trusted."""
+        return MetricGap(self.clean_metric, self.corrupted_metric, self.flipped)
 
 
 def logit_diff(
@@ -128,6 +140,9 @@ def _runs(
     m_clean = float(logit_diff(clean_logits, setup.answer, setup.wrong, setup.position))
     m_corr = float(logit_diff(corr_logits, setup.answer, setup.wrong, setup.position))
     target, source = (corr, clean) if direction == "denoising" else (clean, corr)
+    message = MetricGap(m_clean, m_corr, setup.flipped).message()
+    if message is not None and MetricGap(m_clean, m_corr).status != "ok":
+        warnings.warn(message, PatchingGapWarning, stacklevel=3)
     return target, source, m_clean, m_corr
 
 
@@ -194,7 +209,7 @@ def patch_heads(
         out[layer] = _normalise(metric.float().cpu(), m_clean, m_corr)
         if progress is not None:
             progress((layer + 1) * H, L * H)
-    return PatchingResult(direction, out, "head", "z", m_clean, m_corr)
+    return PatchingResult(direction, out, "head", "z", m_clean, m_corr, setup.flipped)
 
 
 def _copy_positions(
@@ -276,7 +291,7 @@ def _patch_positions(
             done += batch
             if progress is not None:
                 progress(done, total)
-    return PatchingResult(direction, out, "pos", kind, m_clean, m_corr)
+    return PatchingResult(direction, out, "pos", kind, m_clean, m_corr, setup.flipped)
 
 
 def patch_resid(

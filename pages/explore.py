@@ -19,6 +19,7 @@ from ui.sidebar import describe, load_error_key, model_picker, switch_defaults, 
 from ui.state import capture_for, clamp_choice, guard, init_state, keep_state
 from views.explore import Focus
 from views.exports import ExportContext
+from views.items import Callout
 from views.registry import Chart, Html, Item, Note, SideBySide, Table, View, ViewInput, views_for
 
 PLOT_CONFIG = {"displaylogo": False}
@@ -107,6 +108,8 @@ def show(items: list[Item]) -> None:
             st.dataframe(item.rows, hide_index=True, key=item.key)
         elif isinstance(item, Note):
             st.caption(item.text)
+        elif isinstance(item, Callout):
+            getattr(st, item.level)(item.text)
 
 
 def export_panel(view: View, ctx: ExportContext, cap: Capture, inp: ViewInput) -> None:

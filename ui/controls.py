@@ -19,8 +19,9 @@ from model.switches import Switches
 from ui.head_finder import GRID_PANELS, grid_layers, head_finder
 from ui.state import clamp_choice, load_model, stamp_of
 from views import interp_heads
-from views.interp_lab import InterpLab, Request, run_or_note, suggest_corruption
+from views.interp_lab import InterpLab, Request, run_or_note
 from views.interp_patching import corrupted_ids
+from views.items import Note
 from views.registry import Control, ViewInput
 
 # session keys the controls own (kept across runs that do not draw them; see ui.state.keep_state)
@@ -344,14 +345,17 @@ def patching(page: Page, inp: ViewInput) -> ViewInput:
     basis = f"{ckpt.name}:{hash(ids)}"
     if st.session_state.get("patch_basis") != basis:  # a new prompt or model: a new suggestion
         st.session_state["patch_basis"] = basis
-        suggested = suggest_corruption(ids, ckpt.config.vocab_size)
+        # one token edited so that the model's answer flips (interp.corruption), through the cache
+        suggested = run_or_note(inp.lab, Request("corruption"))
+        suggested = ids if isinstance(suggested, Note) else suggested
         st.session_state["patch_corrupted"] = ckpt.tokenizer.decode(list(suggested))
     text = st.text_area(
         f"Corrupted prompt ({len(ids)} tokens, like the prompt)",
         key="patch_corrupted",
         height=90,
-        help="The prompt with a few tokens changed. The metric is the logit difference between "
-        "the clean run's answer and the corrupted run's at the last position.",
+        help="The prompt with a few tokens changed; the suggestion is a one-token edit that flips "
+        "the model's answer. The metric is the logit difference between the clean run's answer "
+        "and the corrupted run's at the last position.",
     )
     direction = st.radio(
         "Direction",

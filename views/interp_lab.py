@@ -31,6 +31,7 @@ from interp import (
     patch_resid,
     setup_from_predictions,
     stream_health,
+    suggest_corruption,
 )
 from interp.patching import Direction, Progress
 from model.switches import Switches
@@ -40,17 +41,19 @@ if TYPE_CHECKING:
     from model.build import LanguageModel
     from model.tokenizers import Tokenizer
 
-Kind = Literal["heads", "logit_lens", "attribution", "patching", "circuits", "stream_health"]
+Kind = Literal[
+    "heads", "logit_lens", "attribution", "patching", "corruption", "circuits", "stream_health"
+]
 # the `interp.VIEWS` entry whose `unavailable` rule and budget each kind follows
 INTERP_KEY: dict[Kind, str] = {
     "heads": "heads",
     "logit_lens": "logit_lens",
     "attribution": "attribution",
     "patching": "patch_heads",
+    "corruption": "patch_heads",
     "circuits": "circuits",
     "stream_health": "stream_health",
 }
-CORRUPTED_SPAN = 2  # tokens a suggested corruption changes, just before the read-out position
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class InterpChoice:
     position: int | None = None  # logit-lens table, attribution bars; None = the last position
     target: int | None = None  # attribution; None = the true next token
     versus: int | None = None  # attribution; None = no logit difference
-    corrupted: tuple[int, ...] | None = None  # patching; None = `suggest_corruption`
+    corrupted: tuple[int, ...] | None = None  # patching; None = the "corruption" request's
     corrupted_problem: str | None = None  # why the typed corrupted prompt cannot be used
     direction: Direction = "denoising"
 
@@ -101,18 +104,6 @@ class Matrix:
     signed: bool = False  # a diverging colour scale centred on 0
     value_name: str = "value"
     labels: list[list[str]] | None = None  # [row][col] text per cell (e.g. each head's type)
-
-
-def suggest_corruption(ids: tuple[int, ...], vocab_size: int) -> tuple[int, ...]:
-    """The prompt with the CORRUPTED_SPAN tokens before the last one changed (each to the next id
-    in the vocabulary: 'soft' -> 'sogt' for characters), so the read-out position sees a changed
-    context; a one-token prompt changes that token."""
-    out = list(ids)
-    n = len(out)
-    span = range(max(0, n - 1 - CORRUPTED_SPAN), n - 1) if n > 1 else range(n)
-    for i in span:
-        out[i] = (out[i] + 1) % vocab_size
-    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -173,6 +164,8 @@ class InterpLab:
             if progress is not None:
                 progress(total, total)
             return Patching(setup, heads, resid, mlps)
+        if kind == "corruption":  # a one-token edit that flips the answer (interp.corruption)
+            return tuple(int(i) for i in suggest_corruption(model, tokens, switches=sw))
         if kind == "circuits":
             return head_circuits(model, request.layer, request.head, tokens, switches=sw)
         if kind == "stream_health":
@@ -206,7 +199,6 @@ def position_or_last(position: int | None, n: int) -> int:
 
 
 __all__ = [
-    "CORRUPTED_SPAN",
     "InterpChoice",
     "InterpLab",
     "Kind",
@@ -216,5 +208,4 @@ __all__ = [
     "next_tokens",
     "position_or_last",
     "run_or_note",
-    "suggest_corruption",
 ]

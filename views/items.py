@@ -7,6 +7,7 @@ registry that lists them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import plotly.graph_objects as go
 
@@ -40,4 +41,12 @@ class Note:
     text: str
 
 
-Item = Chart | SideBySide | Html | Table | Note
+@dataclass(frozen=True)
+class Callout:
+    """A sentence the reader must not miss (drawn as a coloured box, not a caption)."""
+
+    text: str
+    level: Literal["warning", "info"] = "info"
+
+
+Item = Chart | SideBySide | Html | Table | Note | Callout
