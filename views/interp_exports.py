@@ -15,7 +15,7 @@ import numpy as np
 from analysis.capture import Capture
 from views.exports import ExportContext, metadata
 from views.interp_lab import Matrix
-from views.items import Chart, Item, Note, SideBySide
+from views.items import Callout, Chart, Item, Note, SideBySide
 
 if TYPE_CHECKING:
     from views.view_input import ViewInput
@@ -99,7 +99,7 @@ def page(name: str, build: Build) -> Make:
                 if isinstance(chart, Chart):
                     parts.append(chart.figure.to_html(include_plotlyjs=first, full_html=False))
                     first = False
-            if isinstance(item, Note):
+            if isinstance(item, Note | Callout):
                 parts.append(f"<p>{html.escape(item.text)}</p>")
         body = "\n".join(parts)
         return (

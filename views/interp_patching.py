@@ -8,13 +8,10 @@ from typing import TYPE_CHECKING
 
 from analysis.capture import Capture
 from analysis.prompts import prepare_prompt
-from views.interp_lab import Matrix, Patching, Request, run_or_note, suggest_corruption
-from views.items import Chart, Item, Note
+from views.interp_lab import Matrix, Patching, Request, run_or_note
+from views.items import Callout, Chart, Item, Note
 from viz.interp_patching import patching_map
 from viz.labels import position_labels
-
-# below this logit-difference gap between the runs, recovered fractions are mostly noise
-UNSTABLE_GAP = 0.1
 
 if TYPE_CHECKING:
     from model.tokenizers import Tokenizer
@@ -43,8 +40,10 @@ def request(cap: Capture, inp: ViewInput) -> Request | Note:
         return Note(inp.interp.corrupted_problem)
     corrupted = inp.interp.corrupted
     if corrupted is None:
-        assert inp.lab is not None
-        corrupted = suggest_corruption(inp.lab.ids, inp.lab.model.cfg.vocab_size)
+        suggested = run_or_note(inp.lab, Request("corruption"))
+        if isinstance(suggested, Note):
+            return suggested
+        corrupted = suggested
     if corrupted == tuple(int(i) for i in cap.ids):
         return Note("The corrupted prompt equals the prompt: change a few tokens.")
     return Request("patching", corrupted=corrupted, direction=inp.interp.direction)
@@ -68,13 +67,17 @@ def summary(cap: Capture, inp: ViewInput, p: Patching) -> str:
         f"{p.heads.clean_metric:.3f}, corrupted run {p.heads.corrupted_metric:.3f} "
         f"(the corrupted prompt differs at position{'s' if len(differ) > 1 else ''} "
         f"{', '.join(map(str, differ))}). Recovered = (patched − corrupted) / (clean − corrupted)."
-        + (
-            f" The corruption moves the metric by only {gap:.3f}: recovered fractions divide by "
-            "that and are unreliable; change tokens that matter more for the last prediction."
-            if (gap := abs(p.heads.clean_metric - p.heads.corrupted_metric)) < UNSTABLE_GAP
-            else ""
-        )
     )
+
+
+def gap_callout(p: Patching) -> Callout | None:
+    """A warning when the runs' gap makes the maps noise or flips their sign
+    (`interp.corruption.MetricGap`); a note when the answer was not flipped."""
+    gap = p.heads.gap
+    message = gap.message()
+    if message is None:
+        return None
+    return Callout(message, "warning" if gap.status != "ok" else "info")
 
 
 def build(cap: Capture, inp: ViewInput) -> list[Item]:
@@ -82,8 +85,10 @@ def build(cap: Capture, inp: ViewInput) -> list[Item]:
     if isinstance(p, Note):
         return [p]
     direction = inp.interp.direction
+    callout = gap_callout(p)
     return [
         Note(summary(cap, inp, p)),
+        *([callout] if callout is not None else []),
         Chart(
             "patch_heads_fig",
             patching_map(
