@@ -23,7 +23,6 @@ Index files are untrusted JSON: anything malformed is a `SnapshotError`, never a
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from typing import Any
 import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file
+
+from model.safe_read import MiB, read_json
 
 SNAPSHOT_DIR = "snapshots"
 INDEX = "index.json"
@@ -181,7 +182,7 @@ def read_series(folder: Path) -> SnapshotSeries | None:
     index_file = folder / SNAPSHOT_DIR / INDEX
     if index_file.is_file():
         try:
-            data = json.loads(index_file.read_text())
+            data = read_json(index_file, 16 * MiB)  # bounded: a typed folder is untrusted
         except (OSError, ValueError) as e:
             raise SnapshotError(f"{INDEX}: {type(e).__name__}: {e}") from None
         index = SnapshotIndex.from_json(data)
@@ -196,7 +197,7 @@ def read_series(folder: Path) -> SnapshotSeries | None:
 def _suite_series(folder: Path) -> SnapshotSeries | None:
     """The suite's snapshots: steps and patterns in one file, prompt and tokens in record.json."""
     try:
-        record = json.loads((folder / "record.json").read_text())
+        record = read_json(folder / "record.json", 16 * MiB)
         block = record["snapshots"]
         data = load_file(folder / SUITE_FILE)
         steps = tuple(int(s) for s in data["steps"].tolist())

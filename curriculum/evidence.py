@@ -8,12 +8,12 @@ variants belong to which question is read from the suite spec (configs/suite.tom
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from model.safe_read import MiB, read_json
 from training.suite import read_suite
 from training.suite_record import RECORD, Spread, VariantRecord, spec_changes
 from training.verdict import Verdict, judge
@@ -92,7 +92,7 @@ def load_evidence(root: Path, spec: Path = SUITE_SPEC) -> Evidence:
         records[path.parent.name] = r
     recall = None
     try:
-        recall = json.loads((root / RECALL / RECORD).read_text())
+        recall = read_json(root / RECALL / RECORD, 16 * MiB)
     except (OSError, ValueError):
         recall = None
     return Evidence(records, recall if isinstance(recall, dict) else None, tuple(old), spec, root)

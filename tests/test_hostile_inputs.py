@@ -180,3 +180,19 @@ def test_folder_problem(tmp_path):
     assert "which is a file" in folder_problem(file / "sub")
     assert folder_problem(tmp_path / "new" / "deeper") is None
     assert "path too long" in folder_problem(tmp_path / ("X" * 300))
+
+
+def test_records_beside_a_checkpoint_are_read_bounded(tmp_path):
+    """Files the app and the resume path read from a user's folder: a deep line in metrics.jsonl
+    ends the log there (as a line cut short does); a deep snapshot index is a SnapshotError."""
+    from analysis.snapshots import SnapshotError, read_series
+    from training.metrics import read_metrics
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_text('{"step": 1}\n' + "[" * 100_000 + "]" * 100_000 + '\n{"step": 3}\n')
+    assert read_metrics(log) == [{"step": 1}]
+    folder = good_checkpoint(tmp_path)
+    (folder / "snapshots").mkdir()
+    (folder / "snapshots" / "index.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SnapshotError, match="nested"):
+        read_series(folder)

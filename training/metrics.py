@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from model.safe_read import parse_json
+
 
 class MetricsLog:
     def __init__(self, path: str | Path, enabled: bool = True) -> None:
@@ -55,7 +57,7 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     for line in path.read_text().splitlines():
         if line.strip():
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                records.append(parse_json(line, path))  # depth-checked: never a RecursionError
+            except ValueError:
                 break  # a line cut short by a kill: everything before it is intact
     return records

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from model.safe_read import read_toml
+from model.safe_read import MiB, read_json, read_toml
 from training.config import RunConfig, task_context
 
 RUN_SUMMARY = "run.json"  # written by a finished run, beside its checkpoint/ and metrics.jsonl
@@ -199,9 +198,9 @@ class RunSummary:
     @classmethod
     def read(cls, path: Path) -> RunSummary | None:
         try:
-            data = json.loads(path.read_text())
+            data = read_json(path)
             return cls(**data)
-        except (OSError, json.JSONDecodeError, TypeError):
+        except (OSError, ValueError, TypeError):
             return None
 
 
@@ -257,7 +256,7 @@ def _saved_run(path: Path, key: str | None) -> RunConfig | _Unreadable | None:
     stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
     if path not in _saved_runs or _saved_runs[path][0] != stamp:
         try:
-            data = json.loads(path.read_text())
+            data = read_json(path, 16 * MiB)  # a checkpoint's meta.json or a summary
             saved: RunConfig | _Unreadable = RunConfig.from_dict(data[key] if key else data)
         except (OSError, ValueError, TypeError, KeyError) as e:
             saved = _Unreadable(f"{path.name}: {type(e).__name__}: {e}")

@@ -8,6 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from model.safe_read import MiB, read_json
 from model.tokenizers import (
     BPETokenizer,
     CharTokenizer,
@@ -28,7 +29,7 @@ def build_tokenizer(
     digest = hashlib.sha256(train_text.encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"bpe-{bpe_vocab_size}-{digest}.json"
     if path.is_file():
-        return tokenizer_from_json(json.loads(path.read_text()))
+        return tokenizer_from_json(read_json(path, 64 * MiB))
     tokenizer = BPETokenizer.train(train_text, bpe_vocab_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
