@@ -13,23 +13,17 @@ import streamlit as st
 from analysis.capture import Capture
 from analysis.prompts import DEFAULT_EXAMPLE, EXAMPLES, alphabet, examples_for, prepare_prompt
 from model.checkpoint import Checkpoint
-from model.switches import Switches
+from model.switches import Switches, switch_applies
 from ui import controls, scrubber
 from ui.sidebar import describe, load_error_key, model_picker, switch_defaults, switch_panel
 from ui.state import capture_for, clamp_choice, guard, init_state, keep_state
 from views.explore import Focus
 from views.exports import ExportContext
+from views.intro import intro_text
 from views.items import Callout
 from views.registry import Chart, Html, Item, Note, SideBySide, Table, View, ViewInput, views_for
 
 PLOT_CONFIG = {"displaylogo": False}
-INTRO = (
-    "Type a prompt in the sidebar, or pick an example. The **Grid** shows every head's attention: "
-    "in each panel a query (row) spreads its weight over the keys (columns) before it. Then untick "
-    "**Causal mask** in the sidebar and watch the upper triangle fill in, and the loss drop: "
-    "the model can now read the token it is asked to predict. Other tabs open one head, its score "
-    "pipeline, the Q/K/V arithmetic, the residual stream, entropy, per-token loss and generation."
-)
 
 init_state(
     {"prompt": EXAMPLES[DEFAULT_EXAMPLE], "example": DEFAULT_EXAMPLE, **controls.DEFAULTS}
@@ -129,14 +123,21 @@ def export_panel(view: View, ctx: ExportContext, cap: Capture, inp: ViewInput) -
             )
 
 
+def unmasked_loss(ckpt: Checkpoint, ids: tuple[int, ...]) -> float | None:
+    """The prompt's loss with only the causal mask switched off (cached: the toggle reuses it)."""
+    if not switch_applies("causal_mask", ckpt.config):
+        return None
+    return capture_for(ckpt, ids, Switches(causal_mask=False)).mean_loss
+
+
 def body() -> None:
     ckpt, text, switches = sidebar()
     st.title("Explore")
-    # open on a first visit, folded away afterwards
-    with st.expander("What am I looking at?", expanded="intro_seen" not in st.session_state):
-        st.markdown(INTRO)
+    # open on a first visit, folded away afterwards; filled once the model's numbers are known
+    intro = st.expander("What am I looking at?", expanded="intro_seen" not in st.session_state)
     st.session_state["intro_seen"] = True
     if ckpt is None:
+        intro.markdown(intro_text())
         if not st.session_state.get(load_error_key("explore")):  # else the sidebar says why
             st.info("Pick a model in the sidebar to begin.")
         st.stop()
@@ -154,6 +155,14 @@ def body() -> None:
         cap = capture_for(ckpt, prepared.ids, switches)
         base = cap if switches.is_default else capture_for(ckpt, prepared.ids, Switches())
         shown = ckpt.tokenizer.decode(list(prepared.ids))
+    intro.markdown(
+        intro_text(
+            ckpt.name,
+            base.mean_loss,
+            None if at is not None else unmasked_loss(ckpt, prepared.ids),
+            ckpt.config.causal_mask,
+        )
+    )
     loss_metrics(cap, base, switches, ckpt)
     views = views_for(cap.has_attention)
     if not cap.has_attention:

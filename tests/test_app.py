@@ -85,6 +85,31 @@ def test_landing_page_opens_on_baseline_with_example_prompt_and_grid():
     assert at.expander[0].label == "What am I looking at?"  # a first visit gets an orientation
 
 
+def test_the_intro_says_what_removing_the_mask_does_to_this_models_loss():
+    at = explore()
+    intro = at.expander[0].markdown[0].value
+    before = float(metric(at, "Loss (nats/token)"))
+    ok(at.checkbox(key="sw_causal_mask").uncheck())
+    after = float(metric(at, "Loss (nats/token)"))
+    word = "*rises*" if after > before + 0.01 else "*drops*" if after < before - 0.01 else "barely"
+    assert word in intro and f"from {before:.2f} to {after:.2f} nats/token" in intro
+
+
+@pytest.mark.slow
+def test_the_intro_says_the_shipped_baselines_loss_rises_without_the_mask(tmp_path, monkeypatch):
+    import shutil
+
+    from analysis.catalog import REPO
+
+    shipped = REPO / "checkpoints" / "baseline"
+    if not (shipped / "config.json").is_file():
+        pytest.skip("no shipped baseline checkpoint")
+    shutil.copytree(shipped, tmp_path / "baseline")
+    monkeypatch.setenv(ENV_ROOT, str(tmp_path))
+    intro = explore().expander[0].markdown[0].value
+    assert "loss *rises*" in intro and "never learned to use what lies ahead" in intro
+
+
 @pytest.mark.parametrize("switch", [f"sw_{name}" for name in SWITCHES])
 def test_each_switch_changes_the_loss_and_shows_the_change(switch):
     at = explore()

@@ -30,11 +30,19 @@ from model.checkpoint import load_checkpoint
 from model.generate import GenerationSettings
 from model.hooks import _ACTIVE_HOOKS
 from model.switches import HeadAblation, Switches
-from tests.app_checkpoints import make_checkpoints
+from tests.app_checkpoints import TEXT, make_checkpoints
 from views import exports
-from views.explore import GRID_POSITIONS, Focus, clamp_focus, generation_figure, grid_figure
+from views.explore import (
+    GRID_POSITIONS,
+    Focus,
+    clamp_focus,
+    generation_figure,
+    generation_window,
+    grid_figure,
+)
 from views.registry import VIEWS, Chart, SideBySide, default_input, views_for
 from viz.export import METADATA_KEY, read_npz_metadata
+from viz.labels import position_labels
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -263,6 +271,38 @@ def test_generation_past_the_context_slides_the_window(ckpt):
     labels = ["x"] * (len(ids) + 8)
     for s in steps:
         assert generation_figure(s, labels).data[0].z.shape[-1] == s.rows.shape[-1]
+
+
+def test_generation_past_the_context_labels_keys_with_the_analysed_tokens(ckpt):
+    """Generated past the context, the analysed window is the sequence's last n_ctx tokens: each
+    step's keys carry that window's positions and tokens, and every step whose query lies in it
+    is drawn."""
+    from views.registry import VIEW_BY_NAME, Chart, Note, ViewInput
+
+    n_ctx = ckpt.config.n_ctx
+    ids = tuple(ckpt.tokenizer.encode(TEXT)[: n_ctx - 4])
+    settings = GenerationSettings(max_new_tokens=12, temperature=0.0)
+    steps = tuple(generate_with_attention(ckpt.model, ids, settings, Switches()))
+    seq = list(ids) + [s.token for s in steps]
+    cap = capture(ckpt.model, ckpt.tokenizer, tuple(seq[-n_ctx:]), Switches())
+    labels = position_labels(cap.tokens)
+    offset = len(seq) - n_ctx
+    assert generation_window(steps, cap.tokens, list(cap.ids)) == offset
+    view = VIEW_BY_NAME["Generate"]
+    for i, step in enumerate(steps):
+        (item,) = view.build(cap, ViewInput(generation=steps, step=i))
+        if step.query_pos < offset:
+            assert isinstance(item, Note) and "before the analysed window" in item.text
+            continue
+        assert isinstance(item, Chart)
+        x = list(item.figure.data[0].x)
+        query = step.query_pos - offset
+        assert x[-1] == labels[query]  # the query's own token, at its window position
+        assert x == labels[query + 1 - len(x) : query + 1]
+    # another prompt since: the steps no longer belong to the analysed text
+    other = capture(ckpt.model, ckpt.tokenizer, ids[:10], Switches())
+    (item,) = view.build(other, ViewInput(generation=steps, step=0))
+    assert isinstance(item, Note) and "generate again" in item.text
 
 
 # --- figures and exports --------------------------------------------------------------------------

@@ -167,21 +167,44 @@ def topk_rows(cap: Capture) -> list[dict]:
     return topk_table(cap.tokens, cap.top_tokens, cap.top_probs, cap.losses)
 
 
-def generation_figure(step: GenerationStep, labels: list[str]) -> go.Figure:
+def generation_window(
+    steps: Sequence[GenerationStep], tokens: Sequence[str], ids: Sequence[int]
+) -> int | None:
+    """Where the generated sequence's position 0 lies before the analysed window (the window is
+    the sequence's last `len(tokens)` tokens: prompt + generated, cut to the context); None when
+    the analysed tokens do not end with the generated ones (the prompt changed since)."""
+    if not steps:
+        return None
+    generated = [s.token for s in steps]
+    if len(generated) > len(ids) or list(ids[len(ids) - len(generated) :]) != generated:
+        return None
+    total = steps[-1].query_pos + 2  # the last query predicted the sequence's last token
+    return total - len(tokens)
+
+
+def generation_figure(step: GenerationStep, tokens: Sequence[str], offset: int = 0) -> go.Figure:
     """The predicting query's attention at one generation step: one row per layer and head.
 
-    labels: token labels of the whole sequence (prompt + generated); the row's keys are the last
-    `k_pos` of them up to the query (a sliding window once the context is full).
+    tokens: the analysed window's tokens; offset: the generated sequence's positions before it
+    (`generation_window`). The step's keys are the `k_pos` positions up to its query (a sliding
+    window once the context is full); those before the analysed window are left out, and every
+    key is labelled with its position and token in the window, as the other views label them.
     """
     assert step.rows is not None
     n_layers, n_heads, n_keys = step.rows.shape
-    end = step.query_pos + 1
-    keys = labels[end - n_keys : end]
+    query = step.query_pos - offset  # in window coordinates
+    first = query + 1 - n_keys
+    shown = max(first, 0)
+    rows = step.rows[:, :, shown - first :]
+    title = f"Attention of the query at position {query} when it sampled the next token"
+    if shown > first:
+        title += f" (its {shown - first} earliest keys lie before the analysed window)"
     return layer_pos_heatmap(
-        step.rows.reshape(n_layers * n_heads, n_keys),
-        keys,
-        title=f"Attention of the query at position {step.query_pos} when it sampled the next token",
+        rows.reshape(n_layers * n_heads, rows.shape[-1]),
+        list(tokens[shown : query + 1]),
+        title=title,
         row_labels=[f"L{layer} H{head}" for layer in range(n_layers) for head in range(n_heads)],
         value_name="weight",
         colorscale="Viridis",
+        first_position=shown,
     )

@@ -37,6 +37,7 @@ from views.explore import (
     Focus,
     entropy_figures,
     generation_figure,
+    generation_window,
     grid_figure,
     head_figure,
     ln_figures,
@@ -132,9 +133,17 @@ def _generation(cap: Capture, inp: ViewInput) -> list[Item]:
     if not steps or not cap.has_attention:
         return []
     step = steps[min(max(inp.step, 0), len(steps) - 1)]
-    if step.query_pos >= len(cap.tokens):
-        return [Note("That step lies outside the analysed window.")]
-    return [Chart("gen_fig", generation_figure(step, cap.tokens))]
+    offset = generation_window(inp.generation, cap.tokens, [int(i) for i in cap.ids])
+    if offset is None:
+        return [Note("The prompt changed since this generation: generate again to see its steps.")]
+    if step.query_pos < offset:
+        return [
+            Note(
+                "That step's query lies before the analysed window (the last "
+                f"{len(cap.tokens)} tokens of prompt + generated text): pick a later step."
+            )
+        ]
+    return [Chart("gen_fig", generation_figure(step, cap.tokens, offset))]
 
 
 # --- exports ----------------------------------------------------------------------------------------

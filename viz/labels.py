@@ -38,9 +38,10 @@ def mpl_text(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def position_labels(tokens: Sequence[str]) -> list[str]:
-    """'12 ␣the' per position. The position prefix keeps repeated tokens apart on a category axis."""
-    return [f"{i} {visible(t)}" for i, t in enumerate(tokens)]
+def position_labels(tokens: Sequence[str], start: int = 0) -> list[str]:
+    """'12 ␣the' per position (the first is `start`). The position prefix keeps repeated tokens
+    apart on a category axis."""
+    return [f"{start + i} {visible(t)}" for i, t in enumerate(tokens)]
 
 
 def block_labels(tokens: Sequence[str], factor: int) -> list[str]:

@@ -33,11 +33,13 @@ def layer_pos_heatmap(
     colorscale: str = "Viridis",
     zmid: float | None = None,
     height: int | None = None,
+    first_position: int = 0,
 ) -> go.Figure:
     """A [layer, pos] map: residual norm (n_layers + 1 rows: embed, after each block), LayerNorm
     input mean or std (one row per LayerNorm), or anything else measured per layer and position.
 
     For signed values (a LayerNorm input mean) pass zmid=0 to centre a diverging scale on zero.
+    first_position: the position of the first column (a window of a longer sequence).
     """
     s = Shapes("layer_pos_heatmap")
     vals = s.array(values, "layer pos", "values")
@@ -47,7 +49,7 @@ def layer_pos_heatmap(
     trace = {
         "type": "heatmap",
         "z": compact(np.where(np.isfinite(vals), vals, np.nan)),
-        "x": [plotly_text(t) for t in position_labels(toks)],
+        "x": [plotly_text(t) for t in position_labels(toks, first_position)],
         "y": rows,
         "colorscale": explicit_colorscale(SIGNED_SCALE if zmid is not None else colorscale),
         "colorbar": {"title": {"text": value_name}, "thickness": 12},
