@@ -20,6 +20,9 @@ EXAMPLES = {
     "Shakespeare (longer)": "ROMEO:\nBut, soft! what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\nArise, fair sun, and kill the envious moon,\nWho is already sick and pale with grief.",
     "Dialogue": "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.",
     "Repetition": "the cat sat on the mat. the cat sat on the mat. the cat sat on the",
+    # a line said twice: an induction head attends, on the second saying, to the token after the
+    # current one's first occurrence (the diagonal stripe one off the repeat's offset)
+    "Repeated line (induction)": "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo? Deny thy father and refuse thy name.\nJULIET:\nO Romeo, Romeo! wherefore art thou Romeo? Deny thy father and refuse thy name.",
     "Counting": "one two three four five six seven eight nine ten eleven twelve",
 }
 DEFAULT_EXAMPLE = "Shakespeare"

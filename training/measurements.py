@@ -53,8 +53,8 @@ VAL_TOKENS = 8192  # plain validation targets per measurement
 N_RANDOM = 4  # repeated random-token sequences the head scores are read on
 # a sentence said twice: the prompt whose attention is kept at every measurement
 PROBE_PROMPT = (
-    "The quick brown fox jumps over the lazy dog, and the lazy dog sleeps on. "
-    "The quick brown fox jumps over the lazy dog, and the lazy dog sleeps on."
+    "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo? Deny thy father and refuse thy name.\n"
+    "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo? Deny thy father and refuse thy name."
 )
 
 Measure = Callable[[int, LanguageModel], dict[str, Any]]
