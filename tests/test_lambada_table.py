@@ -118,6 +118,8 @@ def test_figure_and_table_from_records(root: Path) -> None:
         "| 1.50 ± 0.00 | 0.500 ± 0.000 | 3 |" in table
     )
     assert "- transformer: lr=0.001 4.1000, lr=0.003 failed; chosen lr=0.001." in table
+    # each ladder 60 s, plus the seeds it did not train: 2 x 60 s and 1 x 60 s
+    assert "Cost: 0.08 run-hours of training (transformer 0.05, LSTM 0.03;" in table
     assert table == lambada_table.render(lambada_findings(root))  # type: ignore[arg-type]
 
 

@@ -53,6 +53,11 @@ class ModelResult:
     device: str
 
     @property
+    def run_seconds(self) -> float:
+        """Training time of every run: the ladder's, plus the seeds the ladder did not train."""
+        return self.ladder_seconds + sum(self.train_seconds[1:])
+
+    @property
     def mean_accuracy(self) -> float:
         return sum(self.accuracy) / len(self.accuracy)
 

@@ -77,6 +77,13 @@ def render(f: LambadaFindings) -> str:
                 _pct(b["by_distance"][k][1] / max(b["by_distance"][k][0], 1)) for k in bins
             )
             lines.append(f"| {b['name']} | {cells} |")
+    total = sum(m.run_seconds for m in f.models)
+    devices = ", ".join(sorted({m.device for m in f.models}))
+    lines += [
+        "",
+        f"Cost: {total / 3600:.2f} run-hours of training ({', '.join(f'{m.label} {m.run_seconds / 3600:.2f}' for m in f.models)}; "
+        f"ladder and seeds, evaluations included) on {devices}, one thread per run.",
+    ]
     lines += ["", "Ladder (held-out loss of the first seed at each rate tried):", ""]
     for m in f.models:
         tried = ", ".join(
