@@ -109,8 +109,8 @@ def test_typing_a_head_name_focuses_it(folders: dict[str, Path]) -> None:
 def test_grid_pages_through_layers_of_a_deep_model(folders: dict[str, Path]) -> None:
     at = open_folder(str(folders["deep"]))
     window = at.radio(key="grid_layers")
-    assert window.options == ["layers 0-5", "layers 6-7"]
-    assert "layers 0-5" in json.dumps(charts(at)[0]["layout"]["title"])
+    assert window.options == ["layers 0-2", "layers 3-5", "layers 6-7"]
+    assert "layers 0-2" in json.dumps(charts(at)[0]["layout"]["title"])
     ok(window.set_value("layers 6-7"))
     grid = charts(at)[0]
     assert "layers 6-7" in json.dumps(grid["layout"]["title"])
@@ -119,10 +119,10 @@ def test_grid_pages_through_layers_of_a_deep_model(folders: dict[str, Path]) -> 
     # typing a head in another layer window moves the grid there too
     at.session_state["view"] = "Focused head"
     ok(at)
-    ok(at.text_input(key="head_find").input("L2H3"))
+    ok(at.text_input(key="head_find").input("L4H3"))
     at.session_state["view"] = "Grid"
     ok(at)
-    assert at.radio(key="grid_layers").value == "layers 0-5"
+    assert at.radio(key="grid_layers").value == "layers 3-5"
 
 
 def test_long_prompt_is_windowed_with_a_message(folders: dict[str, Path]) -> None:

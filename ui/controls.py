@@ -58,7 +58,7 @@ def layer_head(page: Page, inp: ViewInput) -> ViewInput:
     cfg = page.ckpt.config
     clamp_choice("layer", list(range(cfg.n_layers)), 0)
     clamp_choice("head", list(range(cfg.n_heads)), 0)
-    if cfg.n_layers * cfg.n_heads > GRID_PANELS // 3:  # many heads: find one by name
+    if cfg.n_layers * cfg.n_heads > GRID_PANELS:  # many heads: find one by name
         head_finder(cfg.n_layers, cfg.n_heads)
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", range(cfg.n_layers), key="layer")

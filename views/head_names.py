@@ -1,15 +1,17 @@
 """Heads by name and the Grid's layer windows: what keeps the views usable at GPT-2's 12 layers x
 12 heads and beyond, without Streamlit (the page's widgets are `ui.head_finder`).
 
-The layer window keeps the Grid's figure as light as a small model's: 144 panels at 64 positions
-would be ~590k cells (several MB of JSON, seconds to draw), 48 panels a third of that.
+The layer window keeps the Grid's figure near a small model's weight: every one of GPT-2 small's
+144 panels at 64 positions is ~590k cells (2.2 MB of JSON at 146 tokens, seconds to draw), where
+the shipped 4 x 4 model's grid is 65k; 24 panels are 98k (0.43 MB, as light as the 4 x 4 grid at
+that prompt: `bench/bench_gpt2_browser.py` times the toggle beside it).
 """
 
 from __future__ import annotations
 
 import re
 
-GRID_PANELS = 48  # most head panels the Grid draws at once (four layers of GPT-2's 12 heads)
+GRID_PANELS = 24  # most head panels the Grid draws at once (two layers of GPT-2's 12 heads)
 # "L5H1", "l5 h1", "L5.1", "5/1": a layer and a head, in that order
 _HEAD_NAME = re.compile(r"\s*[Ll]?\s*(\d+)\s*(?:[Hh.:/,\s]\s*)(\d+)\s*")
 
