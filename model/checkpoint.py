@@ -26,7 +26,6 @@ import re
 import shutil
 import stat
 import string
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,18 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from model.build import LanguageModel, build_model
+from model.checkpoint_format import (
+    CONFIG,
+    JSON_LIMITS,
+    META,
+    PICKLE_SUFFIXES,
+    TOKENIZER,
+    WEIGHTS,
+    Checkpoint,
+    CheckpointError,
+)
 from model.config import ModelConfig
+from model.hf import maybe_load_hf
 from model.safe_read import (
     FileMissing,
     MiB,
@@ -44,50 +54,14 @@ from model.safe_read import (
     os_problem,
     path_status,
     read_json,
-    shown,
 )
 from model.safetensors_header import check_header_length, unreadable
 from model.tokenizers import Tokenizer, tokenizer_from_json
 from model.weights_check import check_weights, distinct_state_dict
 
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
-TOKENIZER = "tokenizer.json"
-META = "meta.json"
-PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt")
-# what each JSON file may weigh: a config is ~400 bytes, meta ~2 KB; a BPE of 2**20 ranks ~20 MB
-JSON_LIMITS = {CONFIG: MiB, META: 16 * MiB, TOKENIZER: 64 * MiB}
 # an extra group (optimizer state: two moments and a step per parameter, RNG state) holds at
 # most this many entries per tensor of the model
 _EXTRA_ENTRIES_PER_TENSOR = 4
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be loaded; the message names the file and the problem.
-
-    The file is named as the caller gave the folder (a relative path stays relative). A caller
-    that resolved the path itself (a server caching by absolute path) can reword the message for
-    its user with `file_name` (the file inside the folder; "" when the problem is the folder
-    itself) and `problem`.
-    """
-
-    def __init__(self, file: Path, problem: str, file_name: str | None = None) -> None:
-        super().__init__(f"{shown(file)}: {problem}")
-        self.file = Path(file)
-        self.file_name = self.file.name if file_name is None else file_name
-        self.problem = problem
-
-    def __reduce__(self) -> tuple[Any, ...]:  # picklable across processes despite the signature
-        return (type(self), (self.file, self.problem, self.file_name))
-
-    def naming(self, folder: str) -> str:
-        """The message with the folder written as `folder` (what the user typed)."""
-        where = shown(folder.rstrip("/") or folder)
-        return (
-            f"{where}/{self.file_name}: {self.problem}"
-            if self.file_name
-            else f"{where}: {self.problem}"
-        )
 
 
 def _folder_error(folder: Path, problem: str) -> CheckpointError:
@@ -103,20 +77,6 @@ def _from_refusal(folder: Path, e: ReadRefused) -> CheckpointError:
     except ValueError:
         inside = e.file.name
     return CheckpointError(e.file, e.problem, inside)
-
-
-@dataclass
-class Checkpoint:
-    model: LanguageModel
-    tokenizer: Tokenizer
-    config: ModelConfig
-    meta: dict[str, Any]
-    path: Path
-    extras: dict[str, dict[str, Tensor]] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return str(self.meta.get("name", self.path.name))
 
 
 def save_checkpoint(
@@ -310,8 +270,6 @@ def load_checkpoint(
 
     `hf:<name>` and Hugging Face GPT-2 folders are loaded by `model.hf` (the one dispatch).
     """
-    from model.hf import maybe_load_hf  # imports this module: loaded on first use
-
     given, path = path, Path(path)
     try:
         hf = maybe_load_hf(given, device)

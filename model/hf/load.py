@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from model.build import build_meta_model, build_model
-from model.checkpoint import PICKLE_SUFFIXES, WEIGHTS, Checkpoint, CheckpointError
+from model.checkpoint_format import PICKLE_SUFFIXES, WEIGHTS, Checkpoint, CheckpointError
 from model.config import ModelConfig
 from model.hf.convert import (
     ConversionError,
