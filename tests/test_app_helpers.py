@@ -374,6 +374,9 @@ def test_the_benchmark_times_every_view_of_the_registry(tmp_path):
     assert [v.key for v in VIEWS if not v.timed] == ["generate"]  # needs a click first
 
 
+CAPTURE_VIEWS = [v for v in VIEWS if v.budget_s is None]
+
+
 @pytest.fixture(scope="module")
 def export_case(ckpt, ids):
     cap = capture(ckpt.model, ckpt.tokenizer, ids, Switches(causal_mask=False))
@@ -389,6 +392,35 @@ def test_export_names_and_titles_say_what_was_switched_off(export_case, ckpt):
     assert exports.head_title(ctx, focus) == "baseline (−mask) · layer 1 head 0"
     plain = exports.ExportContext("baseline", ckpt.config, "the cat", Switches())
     assert plain.stem == "baseline" and exports.grid_title(plain) == "baseline · attention patterns"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("view", CAPTURE_VIEWS, ids=[v.key for v in CAPTURE_VIEWS])
+def test_every_view_exports_png_svg_html_csv_and_npz(view, export_case, ckpt, ids):
+    """What the README promises: every figure as PNG, SVG, HTML, NPZ and CSV, each a valid file
+    holding the view's numbers (Generate's once something was generated). The views that compute
+    from the model are checked in tests/test_app_interp.py."""
+    import csv as csv_module
+
+    from views.registry import ViewInput
+
+    ctx, cap, focus = export_case
+    steps = tuple(
+        generate_with_attention(ckpt.model, ids, GenerationSettings(3, temperature=0.0), Switches())
+    )
+    if view.key == "generate":  # the page analyses prompt + generated text afterwards
+        seq = tuple(ids) + tuple(s.token for s in steps)
+        cap = capture(ckpt.model, ckpt.tokenizer, seq, Switches(causal_mask=False))
+    inp = ViewInput(focus=focus, generation=steps, step=1, lab=None)
+    files = {f.suffix: f.data(ctx, cap, inp) for f in view.exports}
+    assert set(files) == {"png", "svg", "html", "csv", "npz"}, view.key
+    assert files["png"].startswith(PNG_SIGNATURE)
+    assert ET.fromstring(files["svg"]).tag.endswith("svg")
+    assert "<html>" in files["html"][:200] and len(files["html"]) > 2_000
+    rows = list(csv_module.reader(io.StringIO(files["csv"])))
+    assert len(rows) > 2 and not rows[0][0].startswith("#"), (view.key, rows[:2])
+    with np.load(io.BytesIO(files["npz"]), allow_pickle=False) as npz:
+        assert len(npz.files) > 1
 
 
 def test_png_and_svg_exports(export_case):

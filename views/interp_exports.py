@@ -15,7 +15,7 @@ import numpy as np
 from analysis.capture import Capture
 from views.exports import ExportContext, metadata
 from views.interp_lab import Matrix
-from views.items import Callout, Chart, Item, Note, SideBySide
+from views.items import Callout, Chart, Html, Item, Note, SideBySide, Table
 
 if TYPE_CHECKING:
     from views.view_input import ViewInput
@@ -90,6 +90,17 @@ def npz(name: str, matrices: Matrices) -> Make:
     return make
 
 
+def _table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
 def page(name: str, build: Build) -> Make:
     def make(ctx: ExportContext, cap: Capture, inp: ViewInput) -> str:
         parts, first = [f"<h2>{html.escape(ctx.title(name))}</h2>"], True
@@ -101,6 +112,10 @@ def page(name: str, build: Build) -> Make:
                     first = False
             if isinstance(item, Note | Callout):
                 parts.append(f"<p>{html.escape(item.text)}</p>")
+            elif isinstance(item, Html):  # already escaped by its builder
+                parts.append(item.html)
+            elif isinstance(item, Table):
+                parts.append(_table(item.rows))
         body = "\n".join(parts)
         return (
             f'<html>\n<head><meta charset="utf-8"><title>{html.escape(ctx.title(name))}'

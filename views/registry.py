@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from analysis.capture import Capture
 from interp import VIEWS_BY_KEY as INTERP_VIEWS
 from interp.views import PATCHING_BUDGET_S, VIEW_BUDGET_S
+from views import classic_exports as ce
 from views import (
     exports,
     interp_attribution,
@@ -164,6 +166,15 @@ GRID_EXPORTS = (
 )
 
 
+def view_files(
+    name: str, what: str, build: Callable, matrices: Callable, with_npz: bool = False
+) -> tuple[ExportFile, ...]:
+    """PNG, SVG, HTML and CSV of a view that reads the capture, from its matrices
+    (`views.classic_exports`); with_npz: also their NPZ (else the capture's NPZ covers it)."""
+    files = interp_files(name, what, SimpleNamespace(build=build, matrices=matrices))
+    return files if with_npz else files[:4]
+
+
 def interp_files(name: str, what: str, module: object) -> tuple[ExportFile, ...]:
     """PNG, SVG, HTML, CSV and NPZ of an interpretability view (see `views.interp_exports`)."""
     build, matrices = module.build, module.matrices  # type: ignore[attr-defined]
@@ -188,7 +199,11 @@ VIEWS: tuple[View, ...] = (
         needs_attention=True,
         build=_grid,
         controls=("grid_layers", "gamma"),
-        exports=(*GRID_EXPORTS, NPZ),
+        exports=(
+            *GRID_EXPORTS,
+            ExportFile("CSV", "grid", "csv", "text/csv", interp_exports.csv("grid", ce.grid), True),
+            NPZ,
+        ),
         help="Every head at once: rows are layers, columns heads; in each panel a query (row) "
         "spreads its weight over the keys (columns) it may see.",
     ),
@@ -207,7 +222,10 @@ VIEWS: tuple[View, ...] = (
         needs_attention=True,
         build=_pipeline,
         controls=("layer_head",),
-        exports=(NPZ,),
+        exports=(
+            *view_files("score pipeline", "L{layer}H{head}_pipeline", _pipeline, ce.pipeline),
+            NPZ,
+        ),
         help="How one head's scores become weights: raw q·k, scaled, masked, softmax.",
     ),
     View(
@@ -216,7 +234,7 @@ VIEWS: tuple[View, ...] = (
         needs_attention=True,
         build=_qkv,
         controls=("layer_head", "positions"),
-        exports=(NPZ,),
+        exports=(*view_files("q/k/v", "L{layer}H{head}_qkv", _qkv, ce.qkv), NPZ),
         help="One query-key pair: their vectors, the dot product, and how the weights mix values.",
     ),
     View(
@@ -224,7 +242,7 @@ VIEWS: tuple[View, ...] = (
         "stream",
         needs_attention=False,
         build=_stream,
-        exports=(NPZ,),
+        exports=(*view_files("residual stream", "stream", _stream, ce.stream), NPZ),
         help="The size of the stream at each layer and position, and what each LayerNorm sees.",
     ),
     View(
@@ -232,7 +250,7 @@ VIEWS: tuple[View, ...] = (
         "entropy",
         needs_attention=True,
         build=_entropy,
-        exports=(NPZ,),
+        exports=(*view_files("entropy", "entropy", _entropy, ce.entropy), NPZ),
         help="How spread out each head's attention is, against a head that attends uniformly.",
     ),
     View(
@@ -240,7 +258,7 @@ VIEWS: tuple[View, ...] = (
         "loss",
         needs_attention=False,
         build=_loss,
-        exports=(NPZ,),
+        exports=(*view_files("per-token loss", "loss", _loss, ce.loss), NPZ),
         help="Which tokens surprised the model, and what it predicted instead.",
     ),
     View(
@@ -249,6 +267,7 @@ VIEWS: tuple[View, ...] = (
         needs_attention=False,
         build=_generation,
         controls=("generation",),
+        exports=view_files("generation", "generation", _generation, ce.generation, True),
         help="Sample a continuation; each step's attention of the predicting query is kept.",
         timed=False,
     ),
