@@ -18,6 +18,7 @@ from analysis.catalog import ENV_ROOT  # noqa: E402
 from tests.app_checkpoints import make_checkpoints  # noqa: E402
 from tests.hf_gpt2_folders import SMALL, build_gpt2_folder  # noqa: E402
 from ui.state import STRICT_ENV  # noqa: E402
+from views.head_names import layer_windows, parse_head  # noqa: E402
 from views.registry import VIEWS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -179,3 +180,32 @@ def test_gpt2_small_shape_every_page_view(tmp_path: Path) -> None:
         at.session_state["view"] = view.name
         ok(at)
         assert not at.error, (view.key, [e.value for e in at.error])
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("L5H1", (5, 1)),
+        ("l5h1", (5, 1)),
+        (" L11 H11 ", (11, 11)),
+        ("5.1", (5, 1)),
+        ("L0H0", (0, 0)),
+    ],
+)
+def test_head_names_parse(text: str, want: tuple[int, int]) -> None:
+    assert parse_head(text, 12, 12) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "says"), [("L12H0", "outside"), ("H5", "not a head"), ("", "not")]
+)
+def test_bad_head_names_say_why(text: str, says: str) -> None:
+    message = parse_head(text, 12, 12)
+    assert isinstance(message, str) and says in message
+
+
+def test_layer_windows_cover_every_layer_once() -> None:
+    assert layer_windows(4, 4) == [(0, 3)]  # a small model: one window, no control drawn
+    assert layer_windows(12, 12) == [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9), (10, 11)]
+    windows = layer_windows(48, 25)  # gpt2-xl: wider than a window, one layer each
+    assert windows == [(i, i) for i in range(48)]
