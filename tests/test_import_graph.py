@@ -52,8 +52,6 @@ PACKAGES = (*FLOORS, *BESIDE)
 
 # edge -> where the piece both ends share belongs
 PENDING: dict[tuple[str, str], str] = {
-    ("training.induction_record", "training.suite_record"): "Spread in a module of its own, below "
-    "the record writer and the measurements it calls",
     ("training.snapshots", "analysis.capture"): "the capture imports only model: below training",
     ("training.snapshots", "analysis.snapshots"): "the snapshot format imports nothing of the "
     "project: below training",

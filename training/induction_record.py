@@ -16,6 +16,7 @@ from interp.phase import phase_change
 from training.measurements import PROBE_PROMPT, ROWS, SNAPSHOTS
 from training.metrics import read_metrics
 from training.suite import RunKey, Suite
+from training.verdict import Spread
 
 FINAL_KEYS = ("copy_gain", "best_induction", "first_copy_loss", "second_copy_loss", "val_loss")
 
@@ -36,8 +37,6 @@ def measurement_record(
 ) -> dict[str, Any] | None:
     """The record's `measurements` table; None when no seed measured anything (measure_steps 0).
     Copies the shipped seed's snapshots to dest (or removes a stale copy)."""
-    from training.suite_record import Spread
-
     rows = {k.seed: read_metrics(suite.run_dir(k) / ROWS) for k in keys}
     target = dest / SNAPSHOTS
     if not any(rows.values()):

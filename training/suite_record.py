@@ -13,7 +13,6 @@ import dataclasses
 import json
 import math
 import os
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from training.suite import (
     summary_of,
 )
 from training.train import CHECKPOINT, METRICS
+from training.verdict import Spread
 
 SCHEMA_VERSION = 2
 RECORD = "record.json"
@@ -60,31 +60,6 @@ def _spaced(n: int, k: int) -> list[int]:
     if n <= k:
         return list(range(n))
     return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
-
-
-@dataclass
-class Spread:
-    mean: float | None
-    std: float | None  # sample standard deviation over seeds (ddof 1); None with fewer than 2
-    n: int  # seeds with a finite value
-
-    @classmethod
-    def of(cls, values: list[float | None]) -> Spread:
-        xs = [v for v in values if v is not None and math.isfinite(v)]
-        return cls(
-            statistics.fmean(xs) if xs else None,
-            statistics.stdev(xs) if len(xs) > 1 else None,
-            len(xs),
-        )
-
-    def text(self, digits: int = 3, *, say_one_seed: bool = False) -> str:
-        """'1.861 ± 0.020'; the mean alone without a spread ('(1 seed)' after it if asked)."""
-        if self.mean is None:
-            return "–"
-        if self.std is None:
-            one = " (1 seed)" if say_one_seed and self.n == 1 else ""
-            return f"{self.mean:.{digits}f}{one}"
-        return f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
 
 
 @dataclass

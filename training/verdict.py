@@ -1,16 +1,43 @@
-"""One rule for reading a difference between two seed spreads, used by the results table and the
-Curriculum page alike: a difference smaller than twice the larger standard deviation is "no clear
-difference", one under three times it is clear but marginal; without a spread on both sides there
-is no verdict at all."""
+"""A value's spread over seeds, and one rule for reading a difference between two spreads, used by
+the results table and the Curriculum page alike: a difference smaller than twice the larger
+standard deviation is "no clear difference", one under three times it is clear but marginal;
+without a spread on both sides there is no verdict at all."""
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Label = Literal["lower", "higher", "no clear difference", "no spread"]
 CLEAR = 2.0  # a difference is clear beyond this many times the larger standard deviation
 MARGINAL = 3.0  # and marginal under this many
+
+
+@dataclass
+class Spread:
+    mean: float | None
+    std: float | None  # sample standard deviation over seeds (ddof 1); None with fewer than 2
+    n: int  # seeds with a finite value
+
+    @classmethod
+    def of(cls, values: list[float | None]) -> Spread:
+        xs = [v for v in values if v is not None and math.isfinite(v)]
+        return cls(
+            statistics.fmean(xs) if xs else None,
+            statistics.stdev(xs) if len(xs) > 1 else None,
+            len(xs),
+        )
+
+    def text(self, digits: int = 3, *, say_one_seed: bool = False) -> str:
+        """'1.861 ± 0.020'; the mean alone without a spread ('(1 seed)' after it if asked)."""
+        if self.mean is None:
+            return "–"
+        if self.std is None:
+            one = " (1 seed)" if say_one_seed and self.n == 1 else ""
+            return f"{self.mean:.{digits}f}{one}"
+        return f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
 
 
 class SpreadLike(Protocol):
