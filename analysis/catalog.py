@@ -112,7 +112,8 @@ class RecordRead:
 
 def read_record_json(path: Path) -> dict[str, Any] | None:
     """record.json as a plain dict, any schema; None when missing or unreadable (never raises).
-    Only the Curriculum page still reads records this way, until it moves to `read_record`."""
+    For readers that need one field whatever the schema (the scrubber's loss curve,
+    `analysis.dynamics`); everything else reads a typed record through `read_record`."""
     try:
         data = read_json(path / RECORD, RECORD_LIMIT)
     except (OSError, ValueError):

@@ -2,7 +2,7 @@
 
 Why not the usual `make_subplots` + `add_trace` + `update_*`: plotly validates every property
 write, creates an axis object per subplot and deep-copies the figure again and again; for the
-Explore page's multi-panel figures that was most of the page's 150 ms budget (issue 5). A builder
+Explore page's multi-panel figures that costs most of the page's 150 ms budget. A builder
 here writes the whole figure in plotly's canonical form (`title={"text": ...}`, never a bare
 string; lists or numpy arrays, never tuples) and `figure` wraps it in one step without
 re-validating it. `tests/test_viz.py` checks that plotly's validator changes nothing in any
