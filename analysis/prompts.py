@@ -36,16 +36,25 @@ def alphabet(tokenizer: Tokenizer) -> str | None:
     return tokenizer.decode(list(range(tokenizer.n_vocab)))
 
 
+def _fit(tokenizer: Tokenizer, ids: list[int], n_ctx: int) -> str:
+    """The example's first n_ctx tokens, ended at a word break where one is near: an example
+    longer than the context would greet the user with a truncation warning."""
+    text = tokenizer.decode(list(ids[:n_ctx]))
+    cut = max(text.rfind(" "), text.rfind("\n"))
+    return text[:cut].rstrip() if cut > len(text) * 0.8 else text
+
+
 def examples_for(tokenizer: Tokenizer, n_ctx: int) -> dict[str, str]:
-    """The example prompts this model can read: the built-in texts it can encode, else (a model
+    """The example prompts this model can read: the built-in texts it can encode (cut to its
+    context), else (a model
     trained on a synthetic alphabet, such as the reversal task's) examples in its own symbols."""
     usable = {}
     for name, text in EXAMPLES.items():
         try:
-            tokenizer.encode(text)
+            ids = tokenizer.encode(text)
         except TokenizerError:
             continue
-        usable[name] = text
+        usable[name] = text if len(ids) <= n_ctx else _fit(tokenizer, ids, n_ctx)
     if usable:
         return usable
     chars = alphabet(tokenizer)

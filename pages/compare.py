@@ -30,7 +30,7 @@ from ui.sidebar import (
     switch_keys,
     switch_panel,
 )
-from ui.state import capture_for, clamp_choice, guard, init_state
+from ui.state import capture_for, clamp_choice, guard, init_state, keep_state
 from viz.attention import head_heatmap, pattern_difference
 from viz.colors import run_colors
 from viz.curves import metric_bars, position_loss_curves, training_curves
@@ -50,6 +50,8 @@ init_state(
         **switch_defaults("b_"),
     }
 )
+# Model B's picker is not drawn in one-model mode; keep its choice for the way back
+keep_state(["cmp_b_model", "cmp_b_path"])
 
 
 def sidebar() -> tuple[Checkpoint | None, Checkpoint | None, str, Switches, Switches]:

@@ -56,6 +56,9 @@ def sidebar() -> tuple[Checkpoint | None, str, Switches]:
         if ckpt is not None and (chars := alphabet(ckpt.tokenizer)) is not None:
             if len(chars) <= 40:
                 st.caption(f"This model reads only these characters: `{chars}`")
+            else:  # too long for a caption line, still worth a look before typing
+                with st.expander(f"This model reads {len(chars)} characters"):
+                    st.code(chars, language=None, wrap_lines=True)
         st.subheader("Inference switches")
         switches = switch_panel("sw_", ckpt.config) if ckpt is not None else Switches()
     return ckpt, text, switches

@@ -394,6 +394,33 @@ def test_compare_switches_set_in_one_model_mode_stay_in_sight_in_two_models_mode
     assert "−mask" in " ".join(m.label for m in at.metric)
 
 
+def test_compare_keeps_model_b_across_a_round_trip_through_one_model_mode():
+    at = compare()
+    ok(at.selectbox(key="cmp_b_model").set_value("lstm"))
+    ok(at.radio(key="cmp_mode").set_value("One model, two switch sets"))
+    ok(at.radio(key="cmp_mode").set_value("Two models"))
+    assert at.selectbox(key="cmp_b_model").value == "lstm"
+
+
+def test_a_long_alphabet_is_shown_folded():
+    at = explore()
+    chars = "".join(sorted(set(TEXT)))
+    assert len(chars) > 40
+    (folded,) = [e for e in at.sidebar.expander if "characters" in e.label]
+    assert folded.label == f"This model reads {len(chars)} characters"
+
+
+def test_every_example_fits_the_models_context():
+    from analysis.prompts import EXAMPLES, examples_for, prepare_prompt
+    from model.tokenizers import CharTokenizer
+
+    tok = CharTokenizer.train("".join(EXAMPLES.values()))
+    for n_ctx in (64, 128):
+        for name, text in examples_for(tok, n_ctx).items():
+            prepared = prepare_prompt(text, tok, n_ctx)
+            assert prepared.ok and not prepared.messages, (n_ctx, name, prepared.messages)
+
+
 def test_compare_with_an_lstm_and_bad_prompt():
     at = compare()
     ok(at.selectbox(key="cmp_b_model").set_value("lstm"))

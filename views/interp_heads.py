@@ -55,7 +55,7 @@ def build(cap: Capture, inp: ViewInput) -> list[Item]:
         Note(
             f"Scores on {scores.probe.shape[0]} sequences of {n // 2} random tokens repeated "
             f"once ({n} tokens), not on your prompt: every type can be read there. Click a "
-            "head's cell, or pick it below the map, to open it in Focused head."
+            "head's cell, or pick it in the box above the map, to open it in Focused head."
         ),
     ]
 

@@ -97,15 +97,16 @@ def read_npz_metadata(data: bytes) -> dict[str, Any]:
 def head_to_csv(pattern: Float[np.ndarray, "q_pos k_pos"], tokens: Sequence[str]) -> str:
     """One head's pattern as CSV: a header of key tokens, then one row per query.
 
-    Columns: q_pos, query token, then one column per key token. Tokens are written as they are
-    (the csv module quotes commas, quotes and newlines), values with 6 significant digits.
+    Columns: q_pos, query token, then one column per key, headed by its position and token
+    ("3 t": repeated tokens stay apart). Tokens are written as they are (the csv module quotes
+    commas, quotes and newlines), values with 6 significant digits.
     """
     s = Shapes("head_to_csv")
     p = s.array(pattern, "q_pos k_pos", "pattern")
     toks = s.tokens(tokens, "q_pos", "k_pos")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["q_pos", "query", *toks])
+    writer.writerow(["q_pos", "query", *(f"{i} {t}" for i, t in enumerate(toks))])
     for i, row in enumerate(p):
         writer.writerow([i, toks[i], *(f"{v:.6g}" for v in row)])
     return out.getvalue()

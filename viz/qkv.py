@@ -44,8 +44,11 @@ def _strip(values: np.ndarray, name: str, axis: int, coloraxis: str, fmt: str) -
     }
 
 
-def _colorbar(top: Sequence[float], bottom: Sequence[float], title: str) -> dict:
-    """A colour bar right of the figure, level with the rows from span `top` to span `bottom`."""
+def _colorbar(
+    top: Sequence[float], bottom: Sequence[float], title: str, span: float | None = None
+) -> dict:
+    """A colour bar right of the figure, level with the rows from span `top` to span `bottom`;
+    span: the scale's half-range, which a one-strip bar labels at -span, 0 and +span."""
     low, high = bottom[0], top[1]
     bar = {
         "title": {"text": title},
@@ -55,8 +58,11 @@ def _colorbar(top: Sequence[float], bottom: Sequence[float], title: str) -> dict
         "yanchor": "middle",
         "x": 1.02,
     }
-    if top is bottom:  # one strip high: plotly's default ticks would overlap, three fit
-        bar["nticks"] = 3
+    if top is bottom and span:  # one strip high: plotly's own ticks thin out to a lone "0"
+        bar["tickmode"] = "array"
+        bar["tickvals"] = [-span, 0.0, span]
+        bar["ticktext"] = [f"{-span:.2g}", "0", f"{span:.2g}"]
+        bar["tickfont"] = {"size": 9}
     return bar
 
 
@@ -203,7 +209,7 @@ def qkv_inspector(
             "colorscale": scale,
             "cmin": -product_span,
             "cmax": product_span,
-            "colorbar": _colorbar(rows[2], rows[2], "q⊙k"),
+            "colorbar": _colorbar(rows[2], rows[2], "q⊙k", product_span),
         },
         coloraxis3={
             "colorscale": scale,
