@@ -1,7 +1,7 @@
 """Small numpy summaries of captured activations, shared by the app, the figures and the tests.
 
-Pure numpy. The summaries of attention patterns themselves (entropy, the share on the future)
-live below training, in `interp/attention_stats.py`.
+Pure numpy, [layer, pos, ...] in. The summaries of attention patterns (entropy and its uniform
+ceiling, the share on the future) live below training, in `interp/attention_stats.py`.
 """
 
 from __future__ import annotations
@@ -34,15 +34,3 @@ def layernorm_input_stats(
     if a.ndim != 3:
         raise ValueError(f"layernorm_input_stats: x must be [layer, pos, d_model], got {a.shape}")
     return a.mean(axis=-1), a.std(axis=-1)
-
-
-def uniform_entropy(n_pos: int, *, causal: bool = True) -> float:
-    """Bits of `attention_entropy` for a head that spreads evenly over every key it may see.
-
-    Causal: query i sees i + 1 keys, so the ceiling is the mean of log2(i + 1), below log2(n_pos).
-    """
-    if n_pos < 1:
-        raise ValueError(f"uniform_entropy: n_pos must be >= 1, got {n_pos}")
-    if not causal:
-        return float(np.log2(n_pos))
-    return float(np.log2(np.arange(1, n_pos + 1)).mean())

@@ -60,3 +60,15 @@ def future_attention_fraction(
     ahead = np.where(future, p, 0.0).sum(axis=(-2, -1))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(total > 0, ahead / total, 0.0)
+
+
+def uniform_entropy(n_pos: int, *, causal: bool = True) -> float:
+    """Bits of `attention_entropy` for a head that spreads evenly over every key it may see.
+
+    Causal: query i sees i + 1 keys, so the ceiling is the mean of log2(i + 1), below log2(n_pos).
+    """
+    if n_pos < 1:
+        raise ValueError(f"uniform_entropy: n_pos must be >= 1, got {n_pos}")
+    if not causal:
+        return float(np.log2(n_pos))
+    return float(np.log2(np.arange(1, n_pos + 1)).mean())

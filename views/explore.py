@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from analysis.capture import Capture, GenerationStep
-from analysis.metrics import uniform_entropy
+from interp.attention_stats import uniform_entropy
 from viz.attention import head_heatmap, score_pipeline
 from viz.mosaic import pattern_mosaic
 from viz.qkv import qkv_inspector
