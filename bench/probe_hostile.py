@@ -2,7 +2,7 @@
 
     python bench/probe_hostile.py [--light]    # --light: without the 60 MB header and 300 MB config
 
-The cases are tests/hostile_cases.py's (the tests use the same table), built in a temporary folder
+The cases are fixtures/hostile_cases.py's (the tests use the same table), built in a temporary folder
 and deleted afterwards; nothing large is ever written into the repository. Surfaces:
 
 - api     load_checkpoint in a fresh process: a CheckpointError with the case's words.
@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.hostile_cases import (  # noqa: E402
+from fixtures.hostile_cases import (  # noqa: E402
     CHECKPOINT_CASES,
     TRAIN_CASES,
     build_case,

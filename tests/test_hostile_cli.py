@@ -21,7 +21,7 @@ import training.evaluate
 import training.lambada
 import training.train
 import views.export_cli
-from tests.hostile_cases import CHECKPOINT_CASES, TRAIN_CASES, build_case
+from fixtures.hostile_cases import CHECKPOINT_CASES, TRAIN_CASES, build_case
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = [c for c in CHECKPOINT_CASES if c.in_argv and not c.heavy]

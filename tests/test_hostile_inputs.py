@@ -1,7 +1,7 @@
 """Hostile inputs through the API: every one a CheckpointError (or the reader's ReadRefused) with
 the words that say what is wrong, quickly, and no read ever changes the folder it reads.
 
-The cases live in tests/hostile_cases.py, shared with bench/probe_hostile.py, which also times the
+The cases live in fixtures/hostile_cases.py, shared with bench/probe_hostile.py, which also times the
 heavy ones (a 60 MB safetensors header, a 300 MB config.json) and measures their memory.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.hostile_cases import CHECKPOINT_CASES, build_case, good_checkpoint, snapshot_tree
 from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from model.safe_read import (
     ReadRefused,
@@ -25,7 +26,6 @@ from model.safe_read import (
     read_toml,
     shown,
 )
-from tests.hostile_cases import CHECKPOINT_CASES, build_case, good_checkpoint, snapshot_tree
 
 FAST = [c for c in CHECKPOINT_CASES if not c.heavy]
 HEAVY = [c for c in CHECKPOINT_CASES if c.heavy]

@@ -58,7 +58,6 @@ PENDING: dict[tuple[str, str], str] = {
     ("tests.curriculum_fixture", "tests.test_evidence"): "the record builder in fixtures/",
     ("bench.bench_curriculum", "tests.curriculum_fixture"): "the suite root builder in fixtures/",
     ("bench.bench_browser", "tests.browser_server"): "the app server for a browser in fixtures/",
-    ("bench.probe_hostile", "tests.hostile_cases"): "the hostile inputs in fixtures/",
 }
 
 
