@@ -353,3 +353,29 @@ def test_export_cli_on_a_gpt2_folder(tiny: tuple[Path, object], tmp_path: Path) 
     args = ["--checkpoint", str(tiny[0]), "--prompt", "The cat sat on the mat.", "--out", str(out)]
     assert export_cli.main([*args, "--format", "html", "npz"]) == 0
     assert sorted(p.suffix for p in out.iterdir()) == [".html", ".npz"]
+
+
+def test_download_only_when_asked(
+    tmp_path: Path, tiny: tuple[Path, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ATTENTION_LAB_HF_DOWNLOAD=1 lets huggingface_hub fetch (here a stand-in); without it the
+    hub is never asked to go online."""
+    import huggingface_hub
+
+    calls: list[dict] = []
+
+    def fake_snapshot_download(repo_id: str, **kwargs: object) -> str:
+        calls.append({"repo_id": repo_id, **kwargs})
+        return str(tiny[0])
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(HFSourceError):
+        load_checkpoint("hf:openai-community/gpt2")
+    assert calls == []  # nothing cached, no download asked: refused before the hub is imported
+    monkeypatch.setenv("ATTENTION_LAB_HF_DOWNLOAD", "1")
+    ckpt = load_checkpoint("hf:openai-community/gpt2")
+    assert ckpt.name == "openai-community/gpt2"
+    assert calls[0]["repo_id"] == "openai-community/gpt2"
+    assert calls[0]["local_files_only"] is False
+    assert set(calls[0]["allow_patterns"]) == {"*.safetensors", "*.json", "*.txt"}
