@@ -24,6 +24,10 @@ from views.items import Callout
 from views.registry import Chart, Html, Item, Note, SideBySide, Table, View, ViewInput, views_for
 
 PLOT_CONFIG = {"displaylogo": False}
+# Fourteen tabs overflow one row below ~1700 px and hide behind a scroll arrow: wrap them instead
+TABS_WRAP = (
+    "<style>[data-testid=stTabs] [role=tablist] { flex-wrap: wrap; row-gap: 0.25rem; }</style>"
+)
 
 init_state(
     {"prompt": EXAMPLES[DEFAULT_EXAMPLE], "example": DEFAULT_EXAMPLE, **controls.DEFAULTS}
@@ -173,6 +177,8 @@ def body() -> None:
         st.info(f"{ckpt.name} is an LSTM: it has no attention, so {hidden} do not apply.")
     names = [v.name for v in views]
     clamp_choice("view", names, names[0])
+    # a markdown element stays on the page; style-only st.html goes to a container that clears
+    st.markdown(TABS_WRAP, unsafe_allow_html=True)
     tabs = st.tabs(names, key="view", on_change="rerun")
     page = controls.Page(ckpt, cap, text, switches)
     knocked = tuple((a.layer, a.head) for a in switches.head_ablations)

@@ -192,3 +192,27 @@ def test_a_new_user_session_end_to_end(server: str, tmp_path: Path):
             # would turn these into flaky failures; the bars are for the README's table
         finally:
             browser.close()
+
+
+# every Explore tab lies inside the tab bar's box (none behind a scroll arrow)
+TABS_IN_VIEW = """() => {
+    const box = document.querySelector('[data-testid=stTabs]').getBoundingClientRect();
+    return Array.from(document.querySelectorAll('[data-testid=stTabs] [role=tab]'))
+        .filter((t) => t.getBoundingClientRect().right > box.right + 1).map((t) => t.innerText);
+}"""
+
+
+def test_every_explore_tab_is_in_sight_at_1280_px(server: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(server, timeout=60_000)
+            page.wait_for_function(GRID_Z, timeout=90_000)
+            wait_quiet(page)
+            assert page.locator("[data-testid=stTabs] [role=tab]").count() >= 14
+            assert page.evaluate(TABS_IN_VIEW) == []
+        finally:
+            browser.close()
