@@ -159,6 +159,11 @@ def attention_patterns(
     return torch.stack([cache[h].float() for h in hooks])
 
 
+# Longest default probe: GPT-2's 1,024-token context would make 4 probes' patterns 2.4 GB at
+# 12 x 12 heads (and minutes on a CPU); 256 positions read every detector as well.
+PROBE_POSITIONS = 256
+
+
 def detect_heads(
     model: Transformer,
     tokens: Int[Tensor, "batch pos"] | None = None,
@@ -173,13 +178,14 @@ def detect_heads(
     """Score every head with every detector.
 
     tokens: the sequences to take patterns on; by default `n_probe` repeated random-token
-    sequences as long as the context, which every detector can be read on (induction and
-    duplicate-token heads need repeats). future_leakage is scored only where queries can see
+    sequences as long as the context up to PROBE_POSITIONS, which every detector can be read on
+    (induction and duplicate-token heads need repeats). future_leakage is scored only where queries can see
     later keys (no causal mask, or the causal-mask switch off).
     """
     layout = stream_layout(model, switches)
     if tokens is None:
-        tokens = repeated_random_tokens(model.cfg.vocab_size, model.cfg.n_ctx, n_probe, seed)
+        n_pos = min(model.cfg.n_ctx, PROBE_POSITIONS)
+        tokens = repeated_random_tokens(model.cfg.vocab_size, n_pos, n_probe, seed)
     if tokens.dim() == 1:
         tokens = tokens[None]
     if detectors is None:
