@@ -419,8 +419,9 @@ def test_loss_by_position_is_read_in_ranges_and_the_far_context_is_said_plainly(
 
 
 def test_a_resumed_run_counts_its_time_before_the_resume(tmp_path: Path) -> None:
-    """run.json written before the fix held only the time since the last resume (45 s for a run
-    that trained 291 s); the record takes the metrics' last elapsed_s, which carries it over."""
+    """A run.json whose seconds cover only the time since the last resume (45 s of a run that
+    trained 291 s) does not shorten the record: it takes the metrics' last elapsed_s, which a
+    resume carries over."""
     from training.metrics import read_metrics
     from training.suite_record import run_seconds
 

@@ -84,7 +84,7 @@ def with_causal_mask(model: LanguageModel, causal: bool) -> LanguageModel:
 
 
 def context_gain(loss_by_position: list[float]) -> float | None:
-    """Loss at position 2 minus the mean loss over the window's second half (the issue's measure
+    """Loss at position 2 minus the mean loss over the window's second half (the suite's measure
     of using context): how much lower the loss is once half a window of context is there than
     with two characters of it. It says nothing of *where* the loss fell: most of it can be earned
     in the first dozens of positions (`range_means` shows where)."""

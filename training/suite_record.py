@@ -214,8 +214,8 @@ def _speed_against_reference(
 
 def run_seconds(summary: RunSummary, metrics: list[dict[str, Any]]) -> float:
     """Seconds of training the run took in all: its metrics' last elapsed_s, which a resumed run
-    carries over from its checkpoint. (Before that was fixed, run.json held only the time since
-    the last resume.) Work lost between the last checkpoint and an interruption is not counted."""
+    carries over from its checkpoint, or run.json's seconds where those are larger. Work lost
+    between the last checkpoint and an interruption is not counted."""
     elapsed = [r["elapsed_s"] for r in metrics if isinstance(r.get("elapsed_s"), int | float)]
     return round(max([summary.seconds, *elapsed[-1:]]), 1)
 
