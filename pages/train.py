@@ -14,7 +14,7 @@ from ui.train_panel import live_panel, registry, run_buttons, run_form, session_
 INTRO = (
     "Train a small model on Tiny Shakespeare while you watch. Start from any variant of the suite "
     "and change any switch it was trained with. The loss curve and the attention of the probe "
-    "prompt refresh about once a second; **Stop** keeps a checkpoint you can **Resume** exactly, "
+    "prompt refresh about once a second; **Stop training** keeps a checkpoint you can **Resume** exactly, "
     "and **Save** puts the model in Explore's and Compare's pickers, where the step slider "
     "replays its training."
 )

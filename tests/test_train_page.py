@@ -60,7 +60,7 @@ def start_small(at: AppTest, steps: int = 2000) -> AppTest:
 
 
 def stop_button(at: AppTest):
-    return next(b for b in at.button if b.label == "Stop")
+    return next(b for b in at.button if b.label == "Stop training")
 
 
 def caption_text(at: AppTest) -> str:

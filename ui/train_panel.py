@@ -159,12 +159,16 @@ def run_buttons(session: str, run: LiveRun) -> None:
     if p.active:
         # keyed by the worker: a click is never carried over to the run a Resume starts
         stop_key = f"tr_stop_{run.proc.pid if run.proc else 0}"
-        if c1.button("Stop", key=stop_key, help="Stops after the current step, keeping it."):
+        if c1.button(
+            "Stop training", key=stop_key, help="Stops after the current step, keeping it."
+        ):
             run.stop()
             st.toast("Stopping: the run saves a checkpoint of the steps done.")
         return
     if p.step < p.max_steps and (run.checkpoint() / "model.safetensors").is_file():
-        if c1.button("Resume", key="tr_resume", help="Continues from the checkpoint, exactly."):
+        if c1.button(
+            "Resume training", key="tr_resume", help="Continues from the checkpoint, exactly."
+        ):
             try:
                 registry().resume(session)
             except (TooManyRuns, ValueError) as e:
