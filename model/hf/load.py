@@ -9,7 +9,6 @@ anything is allocated, then tensors are copied one at a time.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -26,7 +25,13 @@ from model.hf.convert import (
     our_name,
     split_qkv,
 )
-from model.hf.source import SourceError, is_hf_name, name_of_snapshot, resolve_hf_name
+from model.hf.source import (
+    HF_PREFIX,
+    SourceError,
+    is_hf_name,
+    name_of_snapshot,
+    resolve_hf_name,
+)
 from model.safe_read import ReadRefused, read_json
 from model.safetensors_header import check_header_length, header_cap
 from model.tokenizers import TokenizerError
@@ -80,7 +85,8 @@ def maybe_load_hf(source: str | Path, device: str | torch.device = "cpu") -> Che
         if named:
             raise CheckpointError(folder / CONFIG, "missing or not a Hugging Face config")
         return None
-    name = str(source)[3:] if named else name_of_snapshot(folder.resolve()) or folder.name
+    name = str(source).removeprefix(HF_PREFIX) if named else None
+    name = name or name_of_snapshot(folder.resolve()) or folder.name
     return load_hf_folder(folder, data, name, device)
 
 
@@ -204,8 +210,3 @@ def _load_weights(weights: Path, config: ModelConfig) -> Transformer:
     if missing:
         raise CheckpointError(weights, f"lacks the tensors for {missing[:6]}")
     return model
-
-
-def hf_folder_offered(folder: Path) -> bool:
-    """Whether `folder` holds a Hugging Face config (for pickers that filter folders)."""
-    return os.path.isdir(folder) and _hf_config(folder) is not None
