@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.root:
         root = Path(args.root)
     else:
-        from tests.curriculum_fixture import make_root
+        from fixtures.curriculum import make_root
 
         root = make_root(Path(tempfile.mkdtemp()) / "suite", full_size=LIVE)
     os.environ[ENV_ROOT] = str(root)

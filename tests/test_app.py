@@ -11,8 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis.catalog import ENV_ROOT
+from fixtures.app_checkpoints import TEXT, TINY, make_checkpoints
 from model.switches import SWITCHES
-from tests.app_checkpoints import TEXT, TINY, make_checkpoints
 from ui.state import STRICT_ENV
 from views.registry import VIEWS
 
@@ -482,7 +482,7 @@ def test_compare_lists_a_variant_recorded_without_weights(ckpt_root):
     model pickers do not offer it."""
     import shutil
 
-    from tests.app_checkpoints import record
+    from fixtures.app_checkpoints import record
 
     folder = ckpt_root / "record_only"
     folder.mkdir()

@@ -25,12 +25,12 @@ from analysis.catalog import (
     seed_std,
 )
 from analysis.prompts import MIN_CHARS_KEPT, examples_for, prepare_prompt
+from fixtures.app_checkpoints import TEXT, make_checkpoints
 from interp.attention_stats import attention_entropy
 from model.checkpoint import load_checkpoint
 from model.generate import GenerationSettings
 from model.hooks import _ACTIVE_HOOKS
 from model.switches import HeadAblation, Switches
-from tests.app_checkpoints import TEXT, make_checkpoints
 from views import exports
 from views.explore import (
     GRID_POSITIONS,

@@ -22,12 +22,12 @@ from streamlit.testing.v1 import AppTest
 
 from analysis.capture import capture
 from analysis.catalog import ENV_ROOT, checkpoint_root, list_variants
+from fixtures.app_checkpoints import TEXT, TINY
 from model.build import build_model
 from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from model.config import ModelConfig
 from model.switches import NO_SWITCHES, Switches
 from model.tokenizers import CharTokenizer
-from tests.app_checkpoints import TEXT, TINY
 from tests.variants import VARIANTS
 from ui.state import STRICT_ENV
 from views.exports import ExportContext

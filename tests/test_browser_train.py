@@ -73,11 +73,11 @@ def scrub_model(root: Path) -> None:
     """root/baseline: the shipped baseline's shape, with snapshots of a 120-token prompt."""
     import torch
 
+    from fixtures.app_checkpoints import TEXT
     from model.build import build_model
     from model.checkpoint import save_checkpoint
     from model.config import ModelConfig
     from model.tokenizers import CharTokenizer
-    from tests.app_checkpoints import TEXT
     from training.snapshots import SnapshotWriter
 
     tok = CharTokenizer.train(TEXT)

@@ -20,10 +20,8 @@ from streamlit.testing.v1 import AppTest
 from analysis import curriculum as cur
 from analysis.catalog import ENV_ROOT
 from curriculum.evidence import RECALL, SUITE_SPEC, load_evidence, suite_order
-from model.checkpoint import load_checkpoint
-from model.config import ModelConfig
-from tests.app_checkpoints import TINY
-from tests.curriculum_fixture import (
+from fixtures.app_checkpoints import TINY
+from fixtures.curriculum import (
     BASE,
     build,
     edit,
@@ -32,6 +30,8 @@ from tests.curriculum_fixture import (
     variant_record,
     write_record,
 )
+from model.checkpoint import load_checkpoint
+from model.config import ModelConfig
 from training.suite_record import Spread
 from ui.state import STRICT_ENV
 from views import curriculum_live_text as says

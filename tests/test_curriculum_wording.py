@@ -12,9 +12,9 @@ import torch
 
 from analysis import curriculum as cur
 from curriculum.evidence import load_evidence
+from fixtures.app_checkpoints import TINY
+from fixtures.curriculum import BASE, build, edit, make_root, rewrite
 from model.config import ModelConfig
-from tests.app_checkpoints import TINY
-from tests.curriculum_fixture import BASE, build, edit, make_root, rewrite
 from training.suite_record import Spread
 from views import curriculum_live_text as says
 
@@ -95,10 +95,10 @@ def test_the_sinusoidal_verdict_names_the_position_scales_it_mixes_in(tmp_path: 
     """Measured from the weights beside the records: positions far smaller than the learned ones
     make the verdict possibly one of scale; the same config edited to the learned ratio does not;
     an edited record changes the verdict the note repeats."""
+    from fixtures.app_checkpoints import TEXT
     from model.build import build_model
     from model.checkpoint import save_checkpoint
     from model.tokenizers import CharTokenizer
-    from tests.app_checkpoints import TEXT
 
     root = make_root(tmp_path)
     tok = CharTokenizer.train(TEXT)

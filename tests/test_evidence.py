@@ -8,51 +8,8 @@ from pathlib import Path
 import pytest
 
 from curriculum import answers, equal_time, evidence, recipe
-from training.suite_record import SCHEMA_VERSION, SeedRun, Spread, VariantRecord
-
-
-def record(name: str, losses: list[float | None], **extra) -> VariantRecord:
-    seeds = [
-        SeedRun(
-            seed=i,
-            status="completed" if v is not None else "diverged",
-            steps=10,
-            train_seconds=1.0,
-            device="cpu:test",
-            precision="float32",
-            val_loss=v,
-        )
-        for i, v in enumerate(losses)
-    ]
-    return VariantRecord(
-        schema_version=SCHEMA_VERSION,
-        name=name,
-        description="",
-        question="",
-        changes={},
-        suite="t",
-        config={},
-        model_config={"n_heads": 4, "d_head": 32},
-        status="completed",
-        message="",
-        steps=10,
-        n_params=1,
-        train_seconds=1.0,
-        tokens_per_s=1.0,
-        corpus="c",
-        tokenizer="char",
-        device="cpu:test",
-        precision="float32",
-        recipe={"selection": "holdout_loss", "chosen": "lr=0.01", "grid": []},
-        seeds=seeds,
-        shipped_seed=0,
-        spread={"val_loss": Spread.of(losses)},
-        references={"unigram_loss": 3.3, "bigram_loss": 2.5},
-        mask_flip={},
-        curve=[],
-        final={},
-        **extra,
-    )
+from fixtures.curriculum import record
+from training.suite_record import Spread, VariantRecord
 
 
 def ev(*records: VariantRecord) -> evidence.Evidence:
@@ -245,7 +202,7 @@ def test_recipe_note_names_failed_grid_points() -> None:
 
 def test_recall_record_is_read_or_refused() -> None:
     from curriculum.recall import read_recall, recall_findings
-    from tests.curriculum_fixture import recall_record
+    from fixtures.curriculum import recall_record
 
     e = evidence.Evidence({}, recall_record())
     rec = read_recall(e)

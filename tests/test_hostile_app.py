@@ -11,8 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis.catalog import ENV_ROOT
+from fixtures.app_checkpoints import make_checkpoints
 from fixtures.hostile_cases import CHECKPOINT_CASES, build_case, snapshot_tree
-from tests.app_checkpoints import make_checkpoints
 from ui.state import STRICT_ENV
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

@@ -55,8 +55,6 @@ PENDING: dict[tuple[str, str], str] = {
     ("training.snapshots", "analysis.capture"): "the capture imports only model: below training",
     ("training.snapshots", "analysis.snapshots"): "the snapshot format imports nothing of the "
     "project: below training",
-    ("tests.curriculum_fixture", "tests.test_evidence"): "the record builder in fixtures/",
-    ("bench.bench_curriculum", "tests.curriculum_fixture"): "the suite root builder in fixtures/",
     ("bench.bench_browser", "tests.browser_server"): "the app server for a browser in fixtures/",
 }
 

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis.catalog import ENV_ROOT, checkpoint_root, list_variants
 from analysis.prompts import examples_for, prepare_prompt
+from fixtures.app_checkpoints import TINY
 from interp import (
     SMALL_GAP,
     MetricGap,
@@ -28,7 +29,6 @@ from interp import (
 from model.build import build_model
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import ModelConfig
-from tests.app_checkpoints import TINY
 from ui.state import STRICT_ENV
 from views.interp_lab import Patching
 from views.interp_patching import gap_callout

@@ -21,11 +21,11 @@ from analysis.snapshots import (
     read_series,
     step_file,
 )
+from fixtures.app_checkpoints import TEXT, TINY
 from model.build import build_model
 from model.config import ModelConfig
 from model.switches import Switches
 from model.tokenizers import CharTokenizer
-from tests.app_checkpoints import TEXT, TINY
 from training.snapshots import SnapshotWriter
 from views.registry import VIEWS, ViewInput
 
@@ -217,3 +217,17 @@ def test_phase_reading_says_why_there_is_none(tmp_path):
     (tmp_path / "measurements.jsonl").write_text(rows([0.0, -0.01, -0.02], [0.0, 0.0, 0.0]))
     reading = phase_reading(tmp_path)
     assert reading.start is None and "fall" in reading.reason
+
+
+def test_a_cli_run_with_measurement_steps_keeps_snapshots(tmp_path):
+    from tests.test_training import MODEL, tiny_run
+    from training.measurements import log_spaced_steps
+    from training.snapshots import run_snapshots
+    from training.train import train
+
+    run = tiny_run(tmp_path, "cli", MODEL.replace(n_ctx=40), measure_steps=3)  # copies need 32
+    train(run, on_measure=run_snapshots(run, PROMPT))
+    series = read_series(tmp_path / "cli")
+    assert list(series.steps) == log_spaced_steps(12, 3)
+    assert series.index.prompt == PROMPT
+    assert loss_curve(tmp_path / "cli"), "metrics.jsonl beside it"

@@ -12,8 +12,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from analysis.catalog import ENV_ROOT
+from fixtures.app_checkpoints import make_checkpoints
 from model.checkpoint import load_checkpoint
-from tests.app_checkpoints import make_checkpoints
 from training.snapshots import SnapshotWriter
 from ui.state import STRICT_ENV
 
