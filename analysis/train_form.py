@@ -20,9 +20,10 @@ from analysis.catalog import REPO, checkpoint_root
 from model.config import ModelConfig
 from training.config import RunConfig
 from training.live_worker import LiveSpec
+from training.snapshots import DEFAULT_PROBE
 
 SUITE = REPO / "configs" / "suite.toml"
-PROBE_PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun."
+PROBE_PROMPT = DEFAULT_PROBE  # the suite's, so a run's snapshots read like the variants'
 EVAL_TOKENS = 4096  # validation tokens per evaluation along the way (the last one reads them all)
 EVALS_PER_RUN = 25
 SNAPSHOT_STEPS = 30  # log-spaced snapshot steps of an app run

@@ -219,6 +219,7 @@ def test_phase_reading_says_why_there_is_none(tmp_path):
     assert reading.start is None and "fall" in reading.reason
 
 
+@pytest.mark.slow
 def test_a_cli_run_with_measurement_steps_keeps_snapshots(tmp_path):
     from tests.test_training import MODEL, tiny_run
     from training.measurements import log_spaced_steps

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,11 @@ from interp.detectors import detect_heads
 from model.build import LanguageModel
 from model.switches import Switches
 from model.tokenizers import Tokenizer
+from training.config import RunConfig
 
 DETECTOR_PROBES = 4  # repeated-random-token sequences the head detectors are scored on
+# the suite's probe prompt: a run's snapshots read like the shipped variants'
+DEFAULT_PROBE = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun."
 
 
 @torch.no_grad()
@@ -120,3 +124,25 @@ def write_index(index: SnapshotIndex, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(index.to_json()))
     os.replace(tmp, path)
+
+
+def run_snapshots(
+    run: RunConfig, prompt: str = DEFAULT_PROBE
+) -> Callable[[int, LanguageModel], dict]:
+    """The training loop's on_measure for a run of the CLI: snapshots in <out_dir>/snapshots/.
+    The tokenizer is the run's own, read on the first call (the loop has prepared it by then, so
+    the tokenized corpus comes from the cache); a resumed run first drops the later steps."""
+    writer: SnapshotWriter | None = None
+
+    def on_measure(step: int, model: LanguageModel) -> dict:
+        nonlocal writer
+        if writer is None:
+            from training.prepare import prepare_data
+
+            tokenizer = prepare_data(run).tokenizer
+            writer = SnapshotWriter(Path(run.train.out_dir), tokenizer, prompt, run.model.n_ctx)
+            writer.resume_at(step - 1)
+        writer(step, model)
+        return {}
+
+    return on_measure

@@ -57,6 +57,7 @@ from training.optim import build_optimizer, load_optimizer_tensors, lr_at, optim
 from training.prepare import BatchSource, RunData, check_data_fits, model_config_for, prepare_data
 from training.repeats import holdout_loss
 from training.reversal import accuracy_per_position, half_accuracies
+from training.snapshots import run_snapshots
 
 CHECKPOINT = "checkpoint"
 METRICS = "metrics.jsonl"
@@ -485,7 +486,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(e))
     is_main = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     try:
-        result = train(run, resume=args.resume, overwrite=args.overwrite)
+        # with measurement steps, the CLI's runs keep snapshots the app's step scrubber reads
+        on_measure = (
+            run_snapshots(run) if run.train.measure_steps and run.train.task == "lm" else None
+        )
+        result = train(run, resume=args.resume, overwrite=args.overwrite, on_measure=on_measure)
     except (RunRefused, SaveFailed) as e:
         if is_main:
             print(f"{parser.prog}: error: {e}", file=sys.stderr)

@@ -15,7 +15,13 @@ import streamlit as st
 from analysis.catalog import checkpoint_stamp
 from analysis.dynamics import loss_curve, phase_reading
 from analysis.snapshot_capture import StepCapture, capture_from, why_not
-from analysis.snapshots import SnapshotError, SnapshotSeries, nearest_at_or_before, read_series
+from analysis.snapshots import (
+    SNAPSHOT_DIR,
+    SnapshotError,
+    SnapshotSeries,
+    nearest_at_or_before,
+    read_series,
+)
 from model.checkpoint import Checkpoint
 from viz.dynamics import detector_lines, loss_at_step
 
@@ -25,7 +31,12 @@ PLOT_CONFIG = {"displaylogo": False}
 
 
 def _folder(ckpt: Checkpoint) -> Path:
-    return Path(ckpt.path).resolve()
+    """Where a model's snapshots and logs are: a CLI run's checkpoint/ sits in its run folder,
+    beside snapshots/, metrics.jsonl and measurements.jsonl."""
+    path = Path(ckpt.path).resolve()
+    if path.name == "checkpoint" and not (path / SNAPSHOT_DIR).is_dir():
+        return path.parent
+    return path
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
