@@ -190,8 +190,8 @@ def test_a_full_disk_ends_in_one_line_and_keeps_the_last_checkpoint(tmp_path, ca
 
 
 def test_truncating_the_metrics_log_replaces_the_file_whole(tmp_path, monkeypatch):
-    """A kill inside the rewrite used to lose records; now it happens before a rename, which a
-    kill leaves either undone (every record) or done (the kept ones)."""
+    """The rewrite goes to a temporary file renamed over the log, so a kill during it leaves the
+    rename either undone (every record) or done (the kept ones), never a log cut short."""
     log = MetricsLog(tmp_path / "metrics.jsonl")
     for step in range(1, 31):
         log.write({"step": step, "loss": 1.0 / step})
