@@ -204,7 +204,8 @@ def direct_logit_attribution(
             for layer in range(layout.n_layers)
         ]
     )
-    mlps = torch.stack([by_name[f"L{layer}MLP"] for layer in range(layout.n_layers)])
+    # an attention-only block writes nothing besides its heads: its MLP term is exactly 0
+    mlps = torch.stack([by_name.get(f"L{layer}MLP", zeros) for layer in range(layout.n_layers)])
     return Attribution(
         tokens=tokens.cpu(),
         target=tgt.cpu(),

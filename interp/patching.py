@@ -43,7 +43,7 @@ from torch import Tensor
 
 from interp.corruption import MetricGap, PatchingGapWarning
 from interp.forward import forward_from
-from interp.layout import check_prompt, stream_layout
+from interp.layout import DecompositionError, check_prompt, stream_layout
 from model.hook_names import hook_name
 from model.hooks import HookPoint
 from model.kv_cache import LayerKV
@@ -321,7 +321,9 @@ def patch_mlps(
 ) -> PatchingResult:
     """Patch each MLP's output at one position: a layer x pos map (chunk: as `patch_resid`)."""
     if not model.cfg.mlp:
-        raise ValueError("this model has no MLP (an attention-only transformer): nothing to patch")
+        raise DecompositionError(
+            "this model has no MLP (an attention-only transformer): nothing to patch"
+        )
     return _patch_positions(model, setup, direction, "mlp_out", chunk, progress, switches)
 
 

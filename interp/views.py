@@ -33,7 +33,8 @@ from interp.stream_health import stream_health
 from model.switches import NO_SWITCHES, Switches
 from model.transformer import Transformer
 
-Need = Literal["residual", "pair"]  # a residual stream; a clean/corrupted pair of prompts
+# a residual stream; a clean/corrupted pair of prompts; MLPs in the blocks
+Need = Literal["residual", "pair", "mlp"]
 
 VIEW_BUDGET_S = 0.300  # any one view for a 128-token prompt on a shipped model
 PATCHING_BUDGET_S = 3.0  # patching every head of every layer (with a progress bar)
@@ -69,6 +70,8 @@ class InterpView:
             return f"{type(model).__name__} has no attention heads or residual stream"
         if "residual" in self.needs and not stream_layout(model, switches).residual:
             return "no residual stream: the logits are not a sum of what components wrote"
+        if "mlp" in self.needs and not model.cfg.mlp:
+            return "this model has no MLP (an attention-only transformer)"
         return None
 
 
@@ -147,7 +150,7 @@ VIEWS: tuple[InterpView, ...] = (
         "patch_mlps",
         "Patching: MLPs",
         "Each MLP's output at one position copied between the prompts: layer x position.",
-        ("pair",),
+        ("pair", "mlp"),
         PATCHING_BUDGET_S,
         lambda m, i: patch_mlps(
             m, _setup(i), i.direction, progress=i.progress, switches=i.switches

@@ -31,6 +31,7 @@ def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
         shapes |= {
             f"{b}.hook_{n}": (B, P, m)
             for n in ("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")
+            if n != "mlp_out" or cfg.mlp  # an attention-only block has no MLP
         }
         shapes |= {f"{b}.attn.hook_{n}": (B, P, h, d) for n in "qkvz"}
         shapes |= {
@@ -38,9 +39,10 @@ def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
             for n in ("raw_scores", "scaled_scores", "attn_scores", "pattern")
         }
         shapes[f"{b}.attn.hook_result"] = (B, P, h, m)
-        shapes[f"{b}.mlp.hook_pre"] = shapes[f"{b}.mlp.hook_post"] = (B, P, f)
+        if cfg.mlp:
+            shapes[f"{b}.mlp.hook_pre"] = shapes[f"{b}.mlp.hook_post"] = (B, P, f)
         if cfg.norm != "none":
-            for ln in ("ln1", "ln2"):
+            for ln in ("ln1", "ln2") if cfg.mlp else ("ln1",):
                 shapes |= {f"{b}.{ln}.hook_mean": (B, P), f"{b}.{ln}.hook_std": (B, P)}
                 shapes |= {
                     f"{b}.{ln}.hook_scale": (B, P, 1),
@@ -160,10 +162,12 @@ def test_hook_names_made_by_helpers_exist_in_every_variant(name: str) -> None:
     model = build_model(cfg)
     for layer in range(cfg.n_layers):
         for kind in ATTENTION_HOOKS + BLOCK_HOOKS:
-            assert hook_name(kind, layer) in model.hook_dict
+            # an attention-only block has no MLP, so no MLP output and no ln2 before it
+            assert (hook_name(kind, layer) in model.hook_dict) == (kind != "mlp_out" or cfg.mlp)
         if cfg.norm != "none":
             for ln in ("ln1", "ln2"):
-                assert layernorm_hook(ln, "mean", layer) in model.hook_dict
+                has = ln == "ln1" or cfg.mlp
+                assert (layernorm_hook(ln, "mean", layer) in model.hook_dict) == has
     assert pattern_hooks(cfg.n_layers) == [hook_name("pattern", i) for i in range(cfg.n_layers)]
     assert len(model.stream_hooks()) == len(model.stream_labels()) == cfg.n_layers + 1
     assert all(n in model.hook_dict for n in model.stream_hooks())

@@ -91,5 +91,13 @@ def test_interp_views_cope_without_mlp() -> None:
     health = stream_health(model, tokens)
     assert not any(c.startswith("mlp") for c in health.components)
     assert not any("mlp_out" in s for s in every_component(model))
+    from interp.patching import setup_from_predictions
+    from interp.views import VIEWS_BY_KEY
+
+    corrupted = tokens.clone()
+    corrupted[2] = (corrupted[2] + 1) % TINY.vocab_size
+    setup = setup_from_predictions(model, tokens, corrupted)
     with pytest.raises(ValueError, match="no MLP"):
-        patch_mlps(model, None, "denoising")  # type: ignore[arg-type]
+        patch_mlps(model, setup, "denoising")
+    assert "no MLP" in (VIEWS_BY_KEY["patch_mlps"].unavailable(model) or "")
+    assert VIEWS_BY_KEY["patch_heads"].unavailable(model) is None

@@ -20,5 +20,6 @@ VARIANTS: dict[str, ModelConfig] = {
     "cosine": TINY.replace(attn_score="cosine"),
     "tied_no_bias": TINY.replace(tied_embeddings=True, bias=False),
     "exact_gelu": TINY.replace(gelu="exact"),
+    "attention_only": TINY.replace(mlp=False),
 }
 CAUSAL_VARIANTS = {k: v for k, v in VARIANTS.items() if v.causal_mask}

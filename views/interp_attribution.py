@@ -77,7 +77,11 @@ def build(cap: Capture, inp: ViewInput) -> list[Item]:
             if inp.interp.target is None
             else "The same token at every position."
         ),
-    ]
+    ] + (
+        []
+        if inp.lab is None or inp.lab.model.cfg.mlp
+        else [Note("This model has no MLP (attention only): its MLP rows are 0.")]
+    )
 
 
 def matrices(cap: Capture, inp: ViewInput) -> list[Matrix] | Note:
