@@ -125,12 +125,12 @@ def render(root: Path, suite_path: Path) -> str:
     names = [v.name for v in suite.variants]
     records = load_records(root, names)
     missing = [n for n in names if n not in {r.name for r in records}]
-    parts = [table(records), "", *bars(records)]
+    parts = [table(records), "", *bars(records), ""] if records else []
     if missing:
-        parts += ["", f"Not trained yet: {', '.join(missing)}."]
+        parts += [f"Not trained yet: {', '.join(missing)}.", ""]
     if records:
-        parts += ["", _cost(records)]
-    return "\n".join(parts) + "\n"
+        parts += [_cost(records), ""]
+    return "\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
