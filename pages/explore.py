@@ -104,7 +104,7 @@ def show(items: list[Item]) -> None:
             for col, chart in zip(st.columns(len(item.charts)), item.charts, strict=True):
                 col.plotly_chart(chart.figure, config=PLOT_CONFIG, key=chart.key)
         elif isinstance(item, Html):
-            st.html(item.html)
+            st.html(item.html, unsafe_allow_javascript=item.javascript)
         elif isinstance(item, Table):
             st.dataframe(item.rows, hide_index=True, key=item.key)
         elif isinstance(item, Note):

@@ -151,9 +151,12 @@ def test_every_registered_view_renders_with_its_controls_and_exports(view):
     if "layer_head" in view.controls:
         ok(at.selectbox(key="layer").set_value(1))
         ok(at.selectbox(key="head").set_value(1))
-    if view.key != "generate":  # the Generate view draws once something was generated
+    if view.key == "tokens":  # HTML, not a chart: the focused layer, its focused head lit
+        (page,) = [h.proto.body for h in at.get("html")]
+        assert 'data-layer="1"' in page and "new Set([1])" in page
+    elif view.key != "generate":  # the Generate view draws once something was generated
         assert charts(at) or at.dataframe
-    if "layer_head" in view.controls:
+    if "layer_head" in view.controls and view.key != "tokens":
         assert "Layer 1 head 1" in dump(charts(at)[0]["layout"]["title"])
     buttons = at.get("download_button")
     assert len(buttons) == len(view.exports)

@@ -216,3 +216,35 @@ def test_every_explore_tab_is_in_sight_at_1280_px(server: str):
             assert page.evaluate(TABS_IN_VIEW) == []
         finally:
             browser.close()
+
+
+# the token view's shading of one column, as the hover left it: weight per token
+SHADES = """(side) => Array.from(document.querySelectorAll('.tv-' + side))
+    .map((e) => Number(e.dataset.w || 0))"""
+
+
+def test_hovering_a_token_in_the_token_view_shows_its_attention(server: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(server, timeout=60_000)
+            page.wait_for_function(GRID_Z, timeout=90_000)
+            page.get_by_role("tab", name="Token view").click()
+            wait_quiet(page)
+            page.wait_for_function("() => document.querySelector('.tv-root[data-ready]')")
+            query = 9
+            page.locator(f".tv-q[data-pos='{query}']").hover()
+            keys = page.evaluate(SHADES, "k")
+            # one head of a causal model: the keys shaded are the query's row of weights
+            assert sum(keys) == pytest.approx(1.0, abs=0.05)
+            assert max(keys[query + 1 :]) == 0.0 and max(keys[: query + 1]) > 0.0
+            assert page.locator(".tv-root line").count() > 0
+            # a key: the queries that attend to it, none before it
+            page.locator(".tv-k[data-pos='3']").hover()
+            queries = page.evaluate(SHADES, "q")
+            assert max(queries[:3]) == 0.0 and max(queries[3:]) > 0.0
+        finally:
+            browser.close()

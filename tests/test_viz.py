@@ -40,6 +40,7 @@ from viz.pooling import pool_last2
 from viz.qkv import qkv_inspector
 from viz.static import grid_image, head_image
 from viz.stats import entropy_bars, entropy_heatmap, layer_pos_heatmap, residual_row_labels
+from viz.token_view import token_view_html
 from viz.tokens import token_loss_html, topk_table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -127,6 +128,27 @@ def test_pattern_mosaic_tiles_every_head_into_one_labelled_heatmap(grid):
     assert texts == ["H0", "H1", "H2", "L0", "L1", "knocked out"]
     window = pattern_mosaic(grid[1:], TOKENS, first_layer=1, marked=[(1, 0)])
     assert [a.text for a in window.layout.annotations][3:] == ["L1", "knocked out"]
+
+
+def test_a_one_strip_colour_bar_is_labelled_at_both_ends_and_zero():
+    rng = np.random.default_rng(0)
+    fig = qkv_inspector(*rng.normal(size=(2, 8)), 0.3, rng.normal(size=(5, 8)), rng.normal(size=8))
+    bar = fig.layout.coloraxis2.colorbar  # the q⊙k row: one strip high
+    span = fig.layout.coloraxis2.cmax
+    assert list(bar.tickvals) == [-span, 0.0, span] and list(bar.ticktext)[1] == "0"
+
+
+def test_token_view_inlines_each_heads_weights_and_escapes_tokens(grid):
+    import re
+
+    page = token_view_html(grid[1], TOKENS, layer=1, heads=(2,))
+    assert "&lt;b&gt;" in page and "<b>" not in page.split("<script>")[0]
+    script = page.split("<script>")[1].split("</script>")[0]
+    # the page's sanitiser drops a script whose text looks like markup
+    assert not re.search(r"<[/\w]", script)
+    weights = json.loads(re.search(r"const W = (\[.*?\]\]\]),", script).group(1))
+    np.testing.assert_allclose(np.array(weights) / 255, grid[1], atol=0.5 / 255)
+    assert "new Set([2])" in script and page.count('class="tv-q"') == len(TOKENS)
 
 
 def test_pool_absmax_keeps_sign_and_mean_and_partial_blocks():
@@ -544,11 +566,11 @@ def test_to_npz_round_trips_without_pickle():
         to_npz({}, {"bad": object()})
 
 
-def test_head_to_csv_header_of_tokens_and_one_row_per_query():
+def test_head_to_csv_header_of_positioned_tokens_and_one_row_per_query():
     tokens = ["a,b", '"q"', "\n", "x"]
     pattern = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]
     rows = list(csv.reader(io.StringIO(head_to_csv(pattern, tokens))))
-    assert rows[0] == ["q_pos", "query", *tokens]
+    assert rows[0] == ["q_pos", "query", "0 a,b", '1 "q"', "2 \n", "3 x"]
     assert len(rows) == 1 + 4
     assert rows[2][:2] == ["1", '"q"']
     np.testing.assert_allclose(np.array(rows[4][2:], dtype=float), pattern[3], rtol=1e-5)

@@ -39,6 +39,16 @@ def grid(cap: Capture, inp: ViewInput) -> list[Matrix] | Note:
     ]
 
 
+def layer_heads(cap: Capture, inp: ViewInput) -> list[Matrix] | Note:
+    """Every head of the focused layer (what the token view draws), one matrix per head."""
+    assert cap.patterns is not None
+    layer, labels = inp.focus.layer, position_labels(cap.tokens)
+    return [
+        Matrix(f"L{layer}H{h}", f"Layer {layer} head {h}", p, labels, labels, False, "weight")
+        for h, p in enumerate(cap.patterns[layer])
+    ]
+
+
 def pipeline(cap: Capture, inp: ViewInput) -> list[Matrix] | Note:
     assert cap.raw_scores is not None and cap.scaled_scores is not None
     assert cap.masked_scores is not None and cap.patterns is not None

@@ -28,6 +28,7 @@ class SideBySide:
 @dataclass(frozen=True)
 class Html:
     html: str
+    javascript: bool = False  # it carries a script of ours (never user text) that must run
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 from analysis.capture import Capture
 from interp import VIEWS_BY_KEY as INTERP_VIEWS
 from interp.views import PATCHING_BUDGET_S, VIEW_BUDGET_S
 from views import classic_exports as ce
 from views import (
-    exports,
     interp_attribution,
     interp_circuits,
     interp_exports,
@@ -49,29 +47,18 @@ from views.explore import (
     resid_figure,
     topk_rows,
 )
+from views.export_files import (
+    GRID_EXPORTS,
+    HEAD_EXPORTS,
+    NPZ,
+    ExportFile,
+    interp_files,
+    view_files,
+)
 from views.interp_lab import InterpLab
 from views.items import Chart, Html, Item, Note, SideBySide, Table
 from views.view_input import Control, ViewInput
-
-
-@dataclass(frozen=True)
-class ExportFile:
-    label: str  # button label
-    what: (
-        str  # the file-name part after the model, e.g. "L1H2" or "grid"; "{layer}"/"{head}" filled
-    )
-    suffix: str  # file extension
-    mime: str
-    make: Callable[..., bytes | str]  # (context, capture, focus); with whole_input: (..., input)
-    whole_input: bool = False  # make reads the whole ViewInput (the interpretability views)
-
-    def data(self, ctx: exports.ExportContext, cap: Capture, inp: ViewInput) -> bytes | str:
-        """The file's bytes for what the user chose."""
-        return self.make(ctx, cap, inp if self.whole_input else inp.focus)
-
-    def file_name(self, ctx: exports.ExportContext, focus: Focus) -> str:
-        what = self.what.format(layer=focus.layer, head=focus.head)
-        return f"{ctx.stem}_{what}.{self.suffix}"
+from viz.token_view import token_view_html
 
 
 @dataclass(frozen=True)
@@ -96,6 +83,19 @@ def _grid(cap: Capture, inp: ViewInput) -> list[Item]:
 
 def _head(cap: Capture, inp: ViewInput) -> list[Item]:
     return [Chart("head_fig", head_figure(cap, inp.focus, inp.gamma))]
+
+
+def _token_view(cap: Capture, inp: ViewInput) -> list[Item]:
+    assert cap.patterns is not None
+    f = inp.focus
+    html = token_view_html(cap.patterns[f.layer], cap.tokens, layer=f.layer, heads=(f.head,))
+    return [
+        Html(html, javascript=True),
+        Note(
+            "Hover a token on the left for where it attends, on the right for what attends to "
+            "it; the buttons add or remove heads of this layer."
+        ),  # fmt: skip
+    ]
 
 
 def _pipeline(cap: Capture, inp: ViewInput) -> list[Item]:
@@ -150,46 +150,6 @@ def _generation(cap: Capture, inp: ViewInput) -> list[Item]:
 
 # --- exports ----------------------------------------------------------------------------------------
 
-NPZ = ExportFile(
-    "NPZ (all tensors)", "activations", "npz", "application/octet-stream", exports.npz_bytes
-)
-HEAD_EXPORTS = (
-    ExportFile("PNG", "L{layer}H{head}", "png", "image/png", exports.head_png),
-    ExportFile("SVG", "L{layer}H{head}", "svg", "image/svg+xml", exports.head_svg),
-    ExportFile("HTML", "L{layer}H{head}", "html", "text/html", exports.head_html),
-    ExportFile("CSV", "L{layer}H{head}", "csv", "text/csv", exports.head_csv),
-)
-GRID_EXPORTS = (
-    ExportFile("PNG", "grid", "png", "image/png", exports.grid_png),
-    ExportFile("SVG", "grid", "svg", "image/svg+xml", exports.grid_svg),
-    ExportFile("HTML", "grid", "html", "text/html", exports.grid_html),
-)
-
-
-def view_files(
-    name: str, what: str, build: Callable, matrices: Callable, with_npz: bool = False
-) -> tuple[ExportFile, ...]:
-    """PNG, SVG, HTML and CSV of a view that reads the capture, from its matrices
-    (`views.classic_exports`); with_npz: also their NPZ (else the capture's NPZ covers it)."""
-    files = interp_files(name, what, SimpleNamespace(build=build, matrices=matrices))
-    return files if with_npz else files[:4]
-
-
-def interp_files(name: str, what: str, module: object) -> tuple[ExportFile, ...]:
-    """PNG, SVG, HTML, CSV and NPZ of an interpretability view (see `views.interp_exports`)."""
-    build, matrices = module.build, module.matrices  # type: ignore[attr-defined]
-    return tuple(
-        ExportFile(label, what, suffix, mime, make, whole_input=True)
-        for label, suffix, mime, make in (
-            ("PNG", "png", "image/png", interp_exports.image(name, matrices, "png")),
-            ("SVG", "svg", "image/svg+xml", interp_exports.image(name, matrices, "svg")),
-            ("HTML", "html", "text/html", interp_exports.page(name, build)),
-            ("CSV", "csv", "text/csv", interp_exports.csv(name, matrices)),
-            ("NPZ", "npz", "application/octet-stream", interp_exports.npz(name, matrices)),
-        )
-    )
-
-
 # --- the registry -----------------------------------------------------------------------------------
 
 VIEWS: tuple[View, ...] = (
@@ -215,6 +175,16 @@ VIEWS: tuple[View, ...] = (
         controls=("layer_head", "gamma"),
         exports=(*HEAD_EXPORTS, NPZ),
         help="One head at full resolution; hover a cell for the exact weight.",
+    ),
+    View(
+        "Token view",
+        "tokens",
+        needs_attention=True,
+        build=_token_view,
+        controls=("layer_head",),
+        exports=(*view_files("token view", "L{layer}_tokens", _token_view, ce.layer_heads), NPZ),
+        help="BertViz's head view: each query token joined to the keys it attends to, one "
+        "colour per head.",
     ),
     View(
         "Score pipeline",
