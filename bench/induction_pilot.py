@@ -1,7 +1,8 @@
 """Pilot for configs/induction.toml: time a training step of each model, or train one briefly.
 
     python bench/induction_pilot.py time                      # median s/step of each model, 1 thread
-    python bench/induction_pilot.py train NAME LR STEPS [SHARE]   # short run with measurements
+    python bench/induction_pilot.py train NAME LR STEPS SHARE VOCAB [FIELD=VALUE ...]
+    python bench/induction_pilot.py summary [runs/pilot]     # each pilot's steps and best numbers
 
 Prints medians side by side; the training mode prints the measurement rows (copy gain, best
 induction score) so a recipe can be checked before the suite is launched.
@@ -86,8 +87,26 @@ def train_one(name: str, lr: float, steps: int, share: float, vocab: int, extra:
               f"ind {row.get('best_induction', float('nan')):.3f}")
 
 
+def summary(root: str = "runs/pilot") -> None:
+    """One line per pilot run: the steps it reached and the best it measured."""
+    from pathlib import Path
+
+    for rows_path in sorted(Path(root).glob(f"*/{ROWS}")):
+        rows = read_metrics(rows_path)
+        if not rows:
+            continue
+        best = max(r.get("best_induction", 0.0) for r in rows)
+        prev = max(max(max(h) for h in r["previous_token"]) for r in rows if "previous_token" in r)
+        last = rows[-1]
+        print(f"{rows_path.parent.name}: step {last['step']}, best induction {best:.4f}, "
+              f"best previous-token {prev:.3f}, copy gain {last['copy_gain']:+.3f}, "
+              f"val {last['val_loss']:.3f}")
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "time":
+    if sys.argv[1] == "summary":
+        summary(*sys.argv[2:])
+    elif sys.argv[1] == "time":
         time_models()
     else:
         import ast
