@@ -162,6 +162,18 @@ def test_every_registered_view_renders_with_its_controls_and_exports(view):
     assert len(buttons) == len(view.exports)
 
 
+def test_focused_head_labels_every_token():
+    at = explore()
+    at.session_state["view"] = "Focused head"
+    ok(at)
+    (fig,) = charts(at)
+    n = int(metric(at, "Tokens analysed"))
+    for axis in ("xaxis", "yaxis"):
+        assert (
+            len(fig["layout"][axis]["tickvals"]) == n == len(set(fig["layout"][axis]["tickvals"]))
+        )
+
+
 def test_layer_head_and_gamma_survive_an_empty_prompt():
     at = explore()
     at.session_state["view"] = "Focused head"

@@ -66,14 +66,24 @@ def grid_figure(
     )
 
 
+HEAD_ROW_PX = 11  # one token's row in Focused head: room for a 9-pt label on every row
+
+
 def head_figure(cap: Capture, focus: Focus, gamma: float = 1.0) -> go.Figure:
+    """One head at full resolution, every query and key labelled (plotly's automatic ticks skip
+    every other token); the figure grows with the prompt so the labels keep their room."""
     assert cap.patterns is not None
-    return head_heatmap(
+    n = len(cap.tokens)
+    fig = head_heatmap(
         cap.patterns[focus.layer, focus.head],
         cap.tokens,
         title=f"Layer {focus.layer} head {focus.head}",
         gamma=gamma,
+        height=max(620, HEAD_ROW_PX * n + 190),
     )
+    every = {"tickmode": "array", "tickvals": list(fig.data[0].x), "ticktext": list(fig.data[0].x)}
+    fig.update_layout(xaxis=every, yaxis=every)
+    return fig
 
 
 def pipeline_figure(cap: Capture, focus: Focus) -> go.Figure:
