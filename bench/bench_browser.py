@@ -31,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.browser_server import (  # noqa: E402
+from fixtures.browser_server import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     FIRST_LOAD_BAR_S,

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from fixtures.app_checkpoints import TINY, make_checkpoints
-from tests.browser_server import (
+from fixtures.browser_server import (
     CHROMIUM,
     CHROMIUM_ARGS,
     FIRST_LOAD_BAR_S,

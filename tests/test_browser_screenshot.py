@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_server import CHROMIUM, CHROMIUM_ARGS, GRID_Z, REPO, streamlit_server, wait_quiet
+from fixtures.browser_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    GRID_Z,
+    REPO,
+    streamlit_server,
+    wait_quiet,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_server import (
+from fixtures.browser_server import (
     CHROMIUM,
     CHROMIUM_ARGS,
     GRID_Z,

@@ -55,7 +55,6 @@ PENDING: dict[tuple[str, str], str] = {
     ("training.snapshots", "analysis.capture"): "the capture imports only model: below training",
     ("training.snapshots", "analysis.snapshots"): "the snapshot format imports nothing of the "
     "project: below training",
-    ("bench.bench_browser", "tests.browser_server"): "the app server for a browser in fixtures/",
 }
 
 
