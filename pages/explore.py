@@ -17,6 +17,7 @@ from model.switches import Switches, switch_applies
 from ui import controls, scrubber
 from ui.sidebar import describe, load_error_key, model_picker, switch_defaults, switch_panel
 from ui.state import capture_for, clamp_choice, guard, init_state, keep_state
+from ui.url_state import read_url, write_url
 from views.explore import Focus
 from views.exports import ExportContext
 from views.intro import intro_text
@@ -29,6 +30,7 @@ TABS_WRAP = (
     "<style>[data-testid=stTabs] [role=tablist] { flex-wrap: wrap; row-gap: 0.25rem; }</style>"
 )
 
+read_url("sw_")  # a shared link's state, before any widget exists (once per session)
 init_state(
     {"prompt": EXAMPLES[DEFAULT_EXAMPLE], "example": DEFAULT_EXAMPLE, **controls.DEFAULTS}
     | switch_defaults("sw_")
@@ -196,6 +198,9 @@ def body() -> None:
             inp = controls.draw(view.controls, page, base_input)
             show(view.build(cap, inp))
             export_panel(view, ctx, cap, inp)
+    # the address bar links to what is on screen (the model's name, never a typed folder's path)
+    model = st.session_state.get("explore_model", ckpt.name)
+    write_url(model, text, switches, st.session_state.get("view", names[0]))
 
 
 with guard("Explore"):

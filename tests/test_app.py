@@ -174,6 +174,42 @@ def test_focused_head_labels_every_token():
         )
 
 
+LINK = {
+    "model": "no_pos",
+    "prompt": "the cat sat on the mat",
+    "causal_mask": "0",
+    "ko": "L0H1",
+    "ko_mode": "mean",
+    "view": "Focused head",
+    "layer": "1",
+    "head": "1",
+}
+
+
+def test_a_link_reopens_the_same_model_prompt_switches_view_and_head():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(LINK)
+    ok(at)
+    assert at.selectbox(key="explore_model").value == "no_pos"
+    assert at.text_area(key="prompt").value == LINK["prompt"]
+    assert at.checkbox(key="sw_causal_mask").value is False
+    assert at.multiselect(key="sw_knockouts").value == ["L0H1"]
+    assert at.radio(key="sw_ko_mode").value == "mean"
+    assert "Layer 1 head 1" in dump(charts(at)[0]["layout"]["title"])
+    # and the page writes what it shows back into the link
+    assert {k: at.query_params[k] for k in at.query_params} == LINK
+    ok(at.checkbox(key="sw_causal_mask").check())
+    assert "causal_mask" not in at.query_params
+
+
+def test_a_link_with_nonsense_is_ignored_without_an_error():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(model="nope", layer="99", head="x", ko="L9H9,<b>", view="Nope")
+    ok(at)
+    assert at.selectbox(key="explore_model").value == "baseline"
+    assert not at.error and charts(at)
+
+
 def test_layer_head_and_gamma_survive_an_empty_prompt():
     at = explore()
     at.session_state["view"] = "Focused head"

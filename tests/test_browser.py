@@ -248,3 +248,47 @@ def test_hovering_a_token_in_the_token_view_shows_its_attention(server: str):
             assert max(queries[:3]) == 0.0 and max(queries[3:]) > 0.0
         finally:
             browser.close()
+
+
+def test_a_link_reopens_the_same_state_in_a_new_browser(server: str):
+    """The address bar holds the state after a change; that address, opened in a new browser
+    context (another user), shows the same model, prompt, switches, view and head."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(server, timeout=60_000)
+            page.wait_for_function(GRID_Z, timeout=90_000)
+            pick(page, "Model", "no_pos")
+            wait_quiet(page)
+            page.get_by_label("Prompt", exact=True).fill("the cat sat on the mat")
+            page.get_by_label("Prompt", exact=True).press("Control+Enter")
+            wait_quiet(page)
+            mask_switch(page).click()
+            wait_quiet(page)
+            page.get_by_role("tab", name="Focused head").click()
+            wait_quiet(page)
+            page.get_by_test_id("stSelectbox").filter(has_text="Head").last.click()
+            page.get_by_role("option", name="1", exact=True).click()
+            wait_quiet(page)
+            page.wait_for_function("() => location.search.includes('head=1')", timeout=30_000)
+            link = page.url
+            assert "causal_mask=0" in link and "head=1" in link
+
+            other = browser.new_page(viewport={"width": 1440, "height": 900})
+            other.goto(link, timeout=60_000)
+            other.wait_for_function(CHART_TITLE_HAS, arg="Layer 0 head 1", timeout=90_000)
+            wait_quiet(other)
+            assert (
+                other.get_by_label("Prompt", exact=True).input_value() == "the cat sat on the mat"
+            )
+            sidebar = other.get_by_test_id("stSidebarUserContent")
+            model = sidebar.get_by_test_id("stSelectbox").first.locator("input")
+            assert model.input_value() == "no_pos"
+            assert not sidebar.get_by_role("checkbox", name="Causal mask").is_checked()
+            tab = other.get_by_role("tab", name="Focused head")
+            assert tab.get_attribute("aria-selected") == "true"
+        finally:
+            browser.close()
