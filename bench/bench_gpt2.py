@@ -42,7 +42,7 @@ PROMPT_TOKENS = 128
 PAGE_BAR_S, CAPTURE_RATIO_BAR, MEMORY_BAR_GB = 1.5, 1.5, 2.0
 _BUILD = (
     "import sys; from pathlib import Path; sys.path.insert(0, {repo!r}); "
-    "from tests.hf_gpt2_folders import SMALL, build_gpt2_folder; "
+    "from fixtures.hf_gpt2_folders import SMALL, build_gpt2_folder; "
     "build_gpt2_folder(Path({folder!r}), 50257, **SMALL)"
 )
 

@@ -16,7 +16,7 @@ pytest.importorskip("transformers")
 
 from analysis.catalog import ENV_ROOT  # noqa: E402
 from fixtures.app_checkpoints import make_checkpoints  # noqa: E402
-from tests.hf_gpt2_folders import SMALL, build_gpt2_folder  # noqa: E402
+from fixtures.hf_gpt2_folders import SMALL, build_gpt2_folder  # noqa: E402
 from ui.state import STRICT_ENV  # noqa: E402
 from views.head_names import layer_windows, parse_head  # noqa: E402
 from views.registry import VIEWS  # noqa: E402

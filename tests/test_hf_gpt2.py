@@ -19,13 +19,13 @@ import torch
 
 pytest.importorskip("transformers")
 
+from fixtures.hf_gpt2_folders import SMALL, build_gpt2_folder  # noqa: E402
 from model.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
 from model.generate import GenerationSettings, generate  # noqa: E402
 from model.hf import HFSourceError, cached_gpt2_models  # noqa: E402
 from model.hook_names import hook_name  # noqa: E402
 from model.switches import SWITCHES, HeadAblation, Switches  # noqa: E402
 from model.tokenizers.gpt2 import gpt2_tokenizer_from_folder  # noqa: E402
-from tests.hf_gpt2_folders import SMALL, build_gpt2_folder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 N_VOCAB = 1000
@@ -111,7 +111,7 @@ def test_config_variants_match(tmp_path: Path, variant: dict) -> None:
 
 
 def _tiny_sizes() -> dict:
-    from tests.hf_gpt2_folders import TINY
+    from fixtures.hf_gpt2_folders import TINY
 
     return dict(TINY)
 
