@@ -4,7 +4,7 @@ Every `.py` file of the project's packages is parsed (never imported); each `imp
 `from ... import` statement, at module level, inside a function or under `TYPE_CHECKING`, is an
 edge from the module that holds it to the project module it names (`from pkg import name` names
 `pkg.name` when that is a module, else `pkg`). Third-party and standard-library imports are not
-edges; code run from a string (a subprocess's `-c`) is not seen.
+edges. An import statement written in a string (a subprocess's `-c` code) counts too.
 
 The floors, lowest first; a package imports its own floor and the floors below, never above:
 
@@ -28,6 +28,7 @@ checks skip those edges and fail when one has gone, so the list only shrinks.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,12 +111,28 @@ def import_graph() -> dict[str, set[str]]:
     for module, path in sources.items():
         tree = ast.parse(path.read_text(), filename=str(path))
         is_package = path.name == "__init__.py"
-        for node in ast.walk(tree):
+        for node in [*ast.walk(tree), *_code_in_strings(tree)]:
             for name, attr in _named(node, module, is_package):
                 target = _resolve(name, attr, modules)
                 if target is not None and target != module:
                     graph[module].add(target)
     return graph
+
+
+def _code_in_strings(tree: ast.AST) -> Iterator[ast.AST]:
+    """Import statements written in string constants (a subprocess's `-c` code, a template with
+    holes): each statement of a string that parses on its own, as far as it is an import."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            continue
+        for statement in re.split(r"[;\n]", node.value):
+            if "import " not in statement:
+                continue
+            try:
+                parsed = ast.parse(statement.strip())
+            except SyntaxError:  # prose, or a statement with a template's hole
+                continue
+            yield from (n for n in ast.walk(parsed) if isinstance(n, ast.Import | ast.ImportFrom))
 
 
 def _package(module: str) -> str:
@@ -176,6 +193,7 @@ def test_the_graph_sees_the_project(graph) -> None:
     assert {"model.transformer", "training.train", "views.registry", "app"} <= set(graph)
     assert "model.config" in graph["model.transformer"]
     assert "training.suite_record" in graph["training.experiments"]  # imported in a function
+    assert "fixtures.hf_gpt2_folders" in graph["bench.bench_gpt2"]  # in a subprocess's code
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
