@@ -8,12 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file, save_file
 
 from analysis.induction import figure_inputs, findings
+from model.tokenizers import CharTokenizer
 from tests.test_evidence import record
 from training.induction_record import measurement_record
 from training.induction_table import render
-from training.measurements import ROWS, log_spaced_steps
+from training.measurements import ROWS, SNAPSHOTS, log_spaced_steps
 from training.suite import RunKey, read_suite
 from training.suite_record import GridRun, VariantRecord
 
@@ -50,9 +53,18 @@ def make_root(tmp_path: Path, head_at: dict[str, int | None]) -> Path:
             folder = suite.run_dir(k)
             folder.mkdir(parents=True)
             (folder / ROWS).write_text("".join(json.dumps(r) + "\n" for r in rows(at, k.seed)))
+        shipped = suite.run_dir(keys[1])
+        save_file(
+            {
+                "steps": torch.tensor(STEPS),
+                "patterns": torch.rand(len(STEPS), 2, 1, 2, 2).half(),
+                "tokens": torch.tensor([0, 1]),
+            },
+            shipped / SNAPSHOTS,
+        )
         dest = root / name
         dest.mkdir(parents=True)
-        m = measurement_record(suite, keys, keys[1], dest, ["a", "b"])
+        m = measurement_record(suite, keys, keys[1], dest, CharTokenizer.train("ab"))
         r = record(name, [4.0, 4.1, 4.2], measurements=m)
         layers = 1 if name.endswith("1") else 2
         r.model_config.update(n_layers=layers, architecture="transformer", mlp=False)
@@ -73,8 +85,9 @@ def test_record_carries_rows_phase_and_spread_for_every_seed(tmp_path: Path) -> 
         assert p["found"] and p["start"] < 300 <= p["end"] and p["score_rises"]
     assert m["spread"]["copy_gain"]["mean"] == pytest.approx(2.1)
     assert m["spread"]["copy_gain"]["n"] == 3
-    # no snapshots in the run folders: none claimed
-    assert m["snapshots"] is None
+    # the shipped seed's snapshots sit beside the weights, their probe spelled out
+    assert m["snapshots"] == {"file": SNAPSHOTS, "prompt": "ab", "tokens": ["a", "b"]}
+    assert load_file(root / "induction_attn2" / SNAPSHOTS)["steps"].tolist() == STEPS
 
 
 def test_findings_and_figure_inputs(tmp_path: Path) -> None:

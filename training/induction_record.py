@@ -12,8 +12,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import load_file
+
 from interp.phase import phase_change
-from training.measurements import PROBE_PROMPT, ROWS, SNAPSHOTS
+from training.measurements import ROWS, SNAPSHOTS
 from training.metrics import read_metrics
 from training.suite import RunKey, Suite
 from training.verdict import Spread
@@ -33,10 +35,11 @@ def seed_phase(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def measurement_record(
-    suite: Suite, keys: list[RunKey], shipped: RunKey, dest: Path, tokens: list[str] | None
+    suite: Suite, keys: list[RunKey], shipped: RunKey, dest: Path, tokenizer: Any
 ) -> dict[str, Any] | None:
     """The record's `measurements` table; None when no seed measured anything (measure_steps 0).
-    Copies the shipped seed's snapshots to dest (or removes a stale copy)."""
+    Copies the shipped seed's snapshots to dest (or removes a stale copy); their probe tokens are
+    spelled with `tokenizer` (the shipped checkpoint's)."""
     rows = {k.seed: read_metrics(suite.run_dir(k) / ROWS) for k in keys}
     target = dest / SNAPSHOTS
     if not any(rows.values()):
@@ -46,7 +49,12 @@ def measurement_record(
     snapshots = None
     if source.exists():
         shutil.copyfile(source, target)
-        snapshots = {"file": SNAPSHOTS, "prompt": PROBE_PROMPT, "tokens": tokens}
+        ids = load_file(target)["tokens"].tolist()
+        snapshots = {
+            "file": SNAPSHOTS,
+            "prompt": tokenizer.decode(ids),
+            "tokens": tokenizer.token_strings(ids),
+        }
     else:
         target.unlink(missing_ok=True)
     finals = {seed: (r[-1] if r else {}) for seed, r in rows.items()}

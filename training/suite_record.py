@@ -29,7 +29,6 @@ from training.evaluate import evaluate
 from training.induction_record import measurement_record
 from training.lambada import lambada_eval
 from training.lambada_record import lambada_record
-from training.measurements import PROBE_PROMPT
 from training.metrics import read_metrics
 from training.ngram import fitting_orders, ngram_reference
 from training.prepare import model_config_for, prepare_data
@@ -414,10 +413,7 @@ def write_variant_record(suite: Suite, variant: Variant) -> VariantRecord:
     elif (dest / SNAPSHOTS).exists():
         (dest / SNAPSHOTS).unlink()
 
-    probe_ids = data.tokenizer.encode(PROBE_PROMPT)[: sized.model.n_ctx]
-    measurements = measurement_record(
-        suite, keys, shipped_key, dest, ckpt.tokenizer.token_strings(probe_ids)
-    )
+    measurements = measurement_record(suite, keys, shipped_key, dest, ckpt.tokenizer)
     speed = _speed_against_reference(suite, variant, run_config, data)
     evals = [r for r in curve if "step" in r]
     tps = next((r["tokens_per_s"] for r in reversed(evals) if "tokens_per_s" in r), 0.0)
