@@ -55,6 +55,7 @@ TINY_CFG = ModelConfig(**TINY)
 
 def test_the_interpretability_views_are_in_the_registry():
     assert [v.key for v in INTERP] == [
+        "walk",
         "heads",
         "lens",
         "attribution",

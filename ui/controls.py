@@ -17,11 +17,10 @@ from model.checkpoint import Checkpoint
 from model.generate import GenerationSettings
 from model.switches import Switches
 from ui.head_finder import GRID_PANELS, grid_layers, head_finder
+from ui.interp_controls import patching, position_picker, walk
 from ui.state import clamp_choice, load_model, stamp_of
 from views import interp_heads
 from views.interp_lab import InterpLab, Request, run_or_note
-from views.interp_patching import corrupted_ids
-from views.items import Note
 from views.registry import Control, ViewInput
 
 # session keys the controls own (kept across runs that do not draw them; see ui.state.keep_state)
@@ -39,6 +38,8 @@ KEYS = (
     "dla_pos",
     "patch_corrupted",
     "patch_direction",
+    "walk_pos",
+    "walk_temp",
 )
 FOCUSED_VIEW = "Focused head"  # the tab a head picked in Head types opens in
 DEFAULTS = {"layer": 0, "head": 0, "gamma": 1.0}
@@ -278,14 +279,6 @@ def head_focus(page: Page, inp: ViewInput) -> ViewInput:
     return inp
 
 
-def _position_picker(page: Page, key: str, label: str) -> int:
-    tokens = page.cap.tokens
-    options = list(range(len(tokens)))
-    clamp_choice(key, options, len(tokens) - 1)
-    names = {i: f"{i} {t}" for i, t in enumerate(tokens)}
-    return int(st.selectbox(label, options, key=key, format_func=names.__getitem__))
-
-
 def lens(page: Page, inp: ViewInput) -> ViewInput:
     c1, c2 = st.columns(2)
     clamp_choice("lens_measure", ["prob", "rank"], "prob")
@@ -298,7 +291,7 @@ def lens(page: Page, inp: ViewInput) -> ViewInput:
         help="Of the true next token, as the lens reads it after each layer.",
     )
     with c2:
-        position = _position_picker(page, "lens_pos", "Table: top tokens at position")
+        position = position_picker(page, "lens_pos", "Table: top tokens at position")
     return replace(inp, interp=replace(inp.interp, measure=measure, position=position))
 
 
@@ -329,48 +322,12 @@ def logit_target(page: Page, inp: ViewInput) -> ViewInput:
         help="A second token makes it a logit difference: which components favour one over the other.",
     )
     with c3:
-        position = _position_picker(page, "dla_pos", "Bars at position")
+        position = position_picker(page, "dla_pos", "Bars at position")
     choice = replace(
         inp.interp,
         target=None if target == NEXT else int(target),
         versus=None if versus == NEXT else int(versus),
         position=position,
-    )
-    return replace(inp, interp=choice)
-
-
-def patching(page: Page, inp: ViewInput) -> ViewInput:
-    """The corrupted prompt (a suggestion until the user types one) and the direction."""
-    ckpt, ids = page.ckpt, tuple(int(i) for i in page.cap.ids)
-    basis = f"{ckpt.name}:{hash(ids)}"
-    if st.session_state.get("patch_basis") != basis:  # a new prompt or model: a new suggestion
-        st.session_state["patch_basis"] = basis
-        # one token edited so that the model's answer flips (interp.corruption), through the cache
-        suggested = run_or_note(inp.lab, Request("corruption"))
-        suggested = ids if isinstance(suggested, Note) else suggested
-        st.session_state["patch_corrupted"] = ckpt.tokenizer.decode(list(suggested))
-    text = st.text_area(
-        f"Corrupted prompt ({len(ids)} tokens, like the prompt)",
-        key="patch_corrupted",
-        height=90,
-        help="The prompt with a few tokens changed; the suggestion is a one-token edit that flips "
-        "the model's answer. The metric is the logit difference between the clean run's answer "
-        "and the corrupted run's at the last position.",
-    )
-    direction = st.radio(
-        "Direction",
-        ["denoising", "noising"],
-        key="patch_direction",
-        horizontal=True,
-        help="denoising: run the corrupted prompt, patch in one clean activation (is it "
-        "sufficient?). noising: run the clean prompt, patch in one corrupted activation (is it "
-        "necessary?).",
-    )
-    corrupted, problem = corrupted_ids(text, ckpt.tokenizer, ckpt.config.n_ctx, len(ids))
-    if problem is not None:
-        st.warning(problem)
-    choice = replace(
-        inp.interp, corrupted=corrupted, corrupted_problem=problem, direction=direction
     )
     return replace(inp, interp=choice)
 
@@ -385,6 +342,7 @@ DRAW = {
     "lens": lens,
     "logit_target": logit_target,
     "patching": patching,
+    "walk": walk,
     "grid_layers": grid_layers,
 }
 

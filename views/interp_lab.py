@@ -34,6 +34,7 @@ from interp import (
     suggest_corruption,
 )
 from interp.patching import Direction, Progress
+from interp.token_walk import token_walk
 from model.switches import Switches
 from views.items import Note
 
@@ -42,7 +43,14 @@ if TYPE_CHECKING:
     from model.tokenizers import Tokenizer
 
 Kind = Literal[
-    "heads", "logit_lens", "attribution", "patching", "corruption", "circuits", "stream_health"
+    "heads",
+    "logit_lens",
+    "attribution",
+    "patching",
+    "corruption",
+    "circuits",
+    "stream_health",
+    "walk",
 ]
 # the `interp.VIEWS` entry whose `unavailable` rule and budget each kind follows
 INTERP_KEY: dict[Kind, str] = {
@@ -51,6 +59,7 @@ INTERP_KEY: dict[Kind, str] = {
     "attribution": "attribution",
     "patching": "patch_heads",
     "corruption": "patch_heads",
+    "walk": "logit_lens",
     "circuits": "circuits",
     "stream_health": "stream_health",
 }
@@ -80,6 +89,7 @@ class InterpChoice:
     corrupted: tuple[int, ...] | None = None  # patching; None = the "corruption" request's
     corrupted_problem: str | None = None  # why the typed corrupted prompt cannot be used
     direction: Direction = "denoising"
+    temperature: float = 1.0  # token walk: the next-token probabilities' temperature
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,8 @@ class InterpLab:
             return Patching(setup, heads, resid, mlps)
         if kind == "corruption":  # a one-token edit that flips the answer (interp.corruption)
             return tuple(int(i) for i in suggest_corruption(model, tokens, switches=sw))
+        if kind == "walk":  # request.target: the position walked
+            return token_walk(model, tokens, request.target or 0, switches=sw)
         if kind == "circuits":
             return head_circuits(model, request.layer, request.head, tokens, switches=sw)
         if kind == "stream_health":

@@ -32,6 +32,7 @@ from views import (
     interp_lens,
     interp_patching,
     interp_stream,
+    token_walk,
 )
 from views.explore import (
     Focus,
@@ -240,6 +241,17 @@ VIEWS: tuple[View, ...] = (
         exports=view_files("generation", "generation", _generation, ce.generation, True),
         help="Sample a continuation; each step's attention of the predicting query is kept.",
         timed=False,
+    ),
+    View(
+        "Token walk",
+        "walk",
+        needs_attention=True,
+        build=token_walk.build,
+        controls=("interp", "layer_head", "walk"),
+        exports=interp_files("token walk", "walk", token_walk),
+        help="One token from its embedding through each block to the next-token probabilities, "
+        "every number the model's own; the temperature reshapes only the last step.",
+        budget_s=VIEW_BUDGET_S,
     ),
     View(
         "Head types",

@@ -24,6 +24,7 @@ from views.interp_lab import InterpChoice, InterpLab
 #   logit_target  attribution: which token's logit, minus which, bars at which position (-> interp)
 #   patching    the corrupted prompt, denoising or noising, the progress bar (-> interp)
 #   grid_layers which layers the Grid shows when all heads would not fit in one figure (-> grid_layers)
+#   walk        token walk: which token, the temperature of its probabilities (-> interp)
 Control = Literal[
     "layer_head",
     "gamma",
@@ -35,6 +36,7 @@ Control = Literal[
     "logit_target",
     "patching",
     "grid_layers",
+    "walk",
 ]
 
 
