@@ -286,7 +286,8 @@ def test_weight_decay_reaches_matrices_only_and_each_parameter_once(name):
         assert leaf in ("w", "b", "log_tau") or leaf.startswith(("b_", "bias")), n
     assert "embed.W_E" in decayed
     if cfg.bias and name != "lstm":  # per-head biases are 2-D: dimension alone does not tell
-        assert {"blocks.0.attn.b_Q", "blocks.0.mlp.b_in"} <= set(kept)
+        mlp = {"blocks.0.mlp.b_in"} if cfg.mlp else set()  # attention-only: no MLP
+        assert {"blocks.0.attn.b_Q"} | mlp <= set(kept)
     if cfg.norm != "none" and name != "lstm":
         assert "blocks.0.ln1.w" in kept
     if cfg.share_layers:
