@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from analysis.catalog import read_record_json, record_curve
 
 METRICS = "metrics.jsonl"
@@ -46,7 +48,44 @@ def loss_curve(folder: Path) -> list[dict[str, Any]]:
 
 
 def measurement_rows(folder: Path) -> list[dict[str, Any]]:
-    return _json_lines(folder / MEASUREMENTS)
+    """The run's rows at its measurement steps: measurements.jsonl, else (a shipped model) its
+    record's rows of the shipped seed."""
+    rows = _json_lines(folder / MEASUREMENTS)
+    if rows:
+        return rows
+    record = read_record_json(folder) or {}
+    try:
+        seed_rows = record["measurements"]["rows"][str(record["shipped_seed"])]
+    except (KeyError, TypeError):
+        return []
+    if not isinstance(seed_rows, list):
+        return []
+    return [r for r in seed_rows if isinstance(r, dict) and type(r.get("step")) is int]
+
+
+MEASURED_DETECTORS = ("induction", "previous_token")  # every head's score in each row
+
+
+def measured_detector_lines(folder: Path) -> tuple[list[int], dict[str, np.ndarray]]:
+    """(steps, detector -> [step, layer, head]) from the measurement rows' per-head scores; rows
+    whose scores do not form one [layer][head] table are left out."""
+    steps: list[int] = []
+    tables: dict[str, list[np.ndarray]] = {d: [] for d in MEASURED_DETECTORS}
+    shape = None
+    for row in measurement_rows(folder):
+        try:
+            found = {d: np.asarray(row[d], dtype=np.float32) for d in MEASURED_DETECTORS}
+        except (KeyError, TypeError, ValueError):
+            continue
+        shape = shape or found["induction"].shape
+        if any(t.ndim != 2 or t.shape != shape for t in found.values()):
+            continue
+        steps.append(row["step"])
+        for d, table in found.items():
+            tables[d].append(table)
+    if not steps:
+        return [], {}
+    return steps, {d: np.stack(t) for d, t in tables.items()}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ WEIGHTS = (
 NEEDS: dict[str, tuple[str, ...] | str] = {
     "grid": ("patterns",),
     "head": ("patterns",),
+    "tokens": ("patterns",),
     "entropy": ("patterns",),
     "stream": ("resid_norms",),
     "loss": ("losses", "top_ids", "top_probs"),
@@ -35,6 +36,8 @@ NEEDS: dict[str, tuple[str, ...] | str] = {
         "over training are the lines under the slider."
     ),
     "lens": f"The logit lens {WEIGHTS}.",
+    "walk": f"The token walk {WEIGHTS}.",
+    "knockout": f"Head knockout {WEIGHTS}: it reruns the model without each head.",
     "attribution": f"Logit attribution {WEIGHTS}.",
     "patching": f"Patching {WEIGHTS}.",
     "circuits": f"Weight circuits {WEIGHTS}.",

@@ -16,14 +16,14 @@ Activations and not weights, by measurement: the baseline's fp16 weights are 1.6
 weights (49 MB) alone would break the 50 MB the repository ships; activations (14 MB) fit, at the
 price that a view needing the weights (Q/K/V, patching, generation) cannot be drawn at a snapshot.
 
-The suite's older snapshots (`attention_snapshots.safetensors`: `steps` and `patterns` only, and
-record.json's `snapshots` block with the prompt and tokens) are read too, as patterns only.
+Two single-file formats are read too, as patterns only: the suite's (attention_snapshots.
+safetensors; record.json's `snapshots` block spells the prompt) and the measurement steps'
+(measurements.safetensors with the probe's ids; record.json's `measurements.snapshots` block).
 Index files are untrusted JSON: anything malformed is a `SnapshotError`, never a crash.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,9 @@ SNAPSHOT_DIR = "snapshots"
 INDEX = "index.json"
 SCHEMA_VERSION = 1
 SUITE_FILE = "attention_snapshots.safetensors"  # the suite's five-step pattern snapshots
+# the measurement steps' probe attention (training/measurements.py), shipped beside a record whose
+# `measurements.snapshots` block spells its tokens
+MEASURED_FILE = "measurements.safetensors"
 FIELDS = (
     "patterns",
     "resid_norms",
@@ -123,7 +126,7 @@ class SnapshotSeries:
 
     index: SnapshotIndex
     folder: Path
-    suite_file: bool = False  # the suite's single file of patterns (all steps in one)
+    one_file: str | None = None  # one file holding every step's patterns (the suite's, ...)
 
     @property
     def steps(self) -> tuple[int, ...]:
@@ -134,8 +137,8 @@ class SnapshotSeries:
         if step not in self.index.steps:
             raise SnapshotError(f"no snapshot at step {step}; steps: {list(self.index.steps)}")
         try:
-            if self.suite_file:
-                data = load_file(self.folder / SUITE_FILE)
+            if self.one_file is not None:
+                data = load_file(self.folder / self.one_file)
                 at = list(data["steps"]).index(step)
                 raw = {"patterns": data["patterns"][at]}
             else:
@@ -190,41 +193,42 @@ def read_series(folder: Path) -> SnapshotSeries | None:
         index = SnapshotIndex(**{**index.__dict__, "steps": tuple(present)})
         return SnapshotSeries(index, folder / SNAPSHOT_DIR) if present else None
     if (folder / SUITE_FILE).is_file():
-        return _suite_series(folder)
+        return _one_file_series(folder, SUITE_FILE, ("snapshots",))
+    if (folder / MEASURED_FILE).is_file() and (folder / "record.json").is_file():
+        return _one_file_series(folder, MEASURED_FILE, ("measurements", "snapshots"))
     return None
 
 
-def _suite_series(folder: Path) -> SnapshotSeries | None:
-    """The suite's snapshots: steps and patterns in one file, prompt and tokens in record.json."""
+def _one_file_series(folder: Path, file: str, path: tuple[str, ...]) -> SnapshotSeries | None:
+    """Steps and patterns in one file; prompt and tokens in the record.json block at `path`."""
     try:
         record = read_json(folder / "record.json", 16 * MiB)
-        block = record["snapshots"]
-        data = load_file(folder / SUITE_FILE)
+        block = record
+        for key in path:
+            block = block[key]
+        data = load_file(folder / file)
         steps = tuple(int(s) for s in data["steps"].tolist())
     except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
-        raise SnapshotError(f"{SUITE_FILE}: {type(e).__name__}: {e}") from None
+        raise SnapshotError(f"{file}: {type(e).__name__}: {e}") from None
     if not isinstance(block, dict):
-        raise SnapshotError("record.json's snapshots is not an object")
+        raise SnapshotError(f"record.json's {'.'.join(path)} is not an object")
     tokens = _seq(block.get("tokens"), str)
     n = int(data["patterns"].shape[-1])
     if len(tokens) != n:
         raise SnapshotError(f"record.json names {len(tokens)} tokens for {n}-token patterns")
+    ids = data["tokens"].tolist() if "tokens" in data else list(range(n))  # the suite kept none
     index = SnapshotIndex(
         prompt=_typed(block.get("prompt", ""), str),
-        ids=tuple(range(n)),  # the suite kept labels, not ids; nothing here reads them
+        ids=tuple(int(i) for i in ids),
         tokens=tokens,
         steps=tuple(sorted(steps)),
         fields=("patterns",),
         causal=bool(record.get("model_config", {}).get("causal_mask", True)),
     )
-    return SnapshotSeries(index, folder, suite_file=True)
+    return SnapshotSeries(index, folder, one_file=file)
 
 
 def nearest_at_or_before(steps: tuple[int, ...], step: int) -> int | None:
     """The latest snapshot step not after `step` (Compare's shared axis); None before the first."""
     earlier = [s for s in steps if s <= step]
     return earlier[-1] if earlier else None
-
-
-def finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None

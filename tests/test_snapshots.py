@@ -232,3 +232,50 @@ def test_a_cli_run_with_measurement_steps_keeps_snapshots(tmp_path):
     assert list(series.steps) == log_spaced_steps(12, 3)
     assert series.index.prompt == PROMPT
     assert loss_curve(tmp_path / "cli"), "metrics.jsonl beside it"
+
+
+def test_a_shipped_measurement_record_is_scrubbed_with_its_lines_and_phase(tmp_path, tok):
+    """The mechanisms experiment ships measurements.safetensors and its rows in record.json."""
+    from safetensors.torch import save_file
+
+    from analysis.dynamics import measured_detector_lines
+
+    pytest.importorskip("interp.phase")
+    ids = tok.encode(PROMPT)
+    n, steps = len(ids), [1, 4, 16, 64]
+    patterns = torch.softmax(torch.randn(len(steps), 2, 2, n, n), -1).tril().half()
+    save_file(
+        {"steps": torch.tensor(steps), "patterns": patterns, "tokens": torch.tensor(ids)},
+        tmp_path / "measurements.safetensors",
+    )
+    gaps, best = [0.0, -0.05, -2.0, -2.1], [0.0, 0.02, 0.6, 0.7]
+    rows = [
+        {
+            "step": s,
+            "first_copy_loss": 3.0,
+            "second_copy_loss": 3.0 + g,
+            "best_induction": b,
+            "induction": [[0.0, b], [0.01, 0.0]],
+            "previous_token": [[0.5, 0.1], [0.2, 0.3]],
+        }
+        for s, g, b in zip(steps, gaps, best, strict=True)
+    ]
+    record = {
+        "shipped_seed": 0,
+        "measurements": {
+            "rows": {"0": rows, "1": []},
+            "snapshots": {
+                "file": "measurements.safetensors",
+                "prompt": PROMPT,
+                "tokens": tok.token_strings(ids),
+            },
+        },
+    }
+    (tmp_path / "record.json").write_text(json.dumps(record))
+    series = read_series(tmp_path)
+    assert series.steps == tuple(steps) and series.index.ids == tuple(ids)
+    cap = capture_from(series.arrays(16), series.index, tok)
+    np.testing.assert_allclose(cap.patterns, patterns[2].float().numpy())
+    at, lines = measured_detector_lines(tmp_path)
+    assert at == steps and lines["induction"].shape == (4, 2, 2)
+    assert (phase_reading(tmp_path).start, phase_reading(tmp_path).end) == (4, 16)

@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from analysis.catalog import checkpoint_stamp
-from analysis.dynamics import loss_curve, phase_reading
+from analysis.dynamics import loss_curve, measured_detector_lines, phase_reading
 from analysis.snapshot_capture import StepCapture, capture_from, why_not
 from analysis.snapshots import (
     SNAPSHOT_DIR,
@@ -205,6 +205,8 @@ def dynamics(runs: dict[str, Checkpoint], step: int | None, key: str) -> None:
             found = series.detector_lines() if series is not None else {}
             if found:
                 lines[name] = (list(series.steps), found)  # type: ignore[union-attr]
+            elif (measured := measured_detector_lines(_folder(ck)))[0]:
+                lines[name] = measured  # the measurement rows' per-head scores
             reading = phase_reading(_folder(ck))
             if reading.start is not None and reading.end is not None:
                 phases[name] = (reading.start, reading.end)
