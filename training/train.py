@@ -137,8 +137,8 @@ def train(
     """Train as `run` says; with resume=True continue from <out_dir>/checkpoint if there is one.
 
     An out_dir that already holds a run (a checkpoint or metrics) is refused (RunRefused) unless
-    resume=True continues it or overwrite=True deletes it first: a fresh run used to replace a
-    300-step checkpoint and its metrics without a word.
+    resume=True continues it or overwrite=True deletes it first, so a fresh run never replaces a
+    finished one's checkpoint and metrics without a word.
 
     should_stop is asked before every step (see StopCheck); on_measure(step, model) is called at
     the measurement steps (TrainConfig.measure_steps), after the loop's own measurements."""
