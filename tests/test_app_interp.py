@@ -57,6 +57,7 @@ def test_the_interpretability_views_are_in_the_registry():
     assert [v.key for v in INTERP] == [
         "walk",
         "heads",
+        "knockout",
         "lens",
         "attribution",
         "patching",

@@ -33,6 +33,7 @@ from interp import (
     stream_health,
     suggest_corruption,
 )
+from interp.knockout import knockout_losses
 from interp.patching import Direction, Progress
 from interp.token_walk import token_walk
 from model.switches import Switches
@@ -51,6 +52,7 @@ Kind = Literal[
     "circuits",
     "stream_health",
     "walk",
+    "knockout",
 ]
 # the `interp.VIEWS` entry whose `unavailable` rule and budget each kind follows
 INTERP_KEY: dict[Kind, str] = {
@@ -60,6 +62,7 @@ INTERP_KEY: dict[Kind, str] = {
     "patching": "patch_heads",
     "corruption": "patch_heads",
     "walk": "logit_lens",
+    "knockout": "heads",
     "circuits": "circuits",
     "stream_health": "stream_health",
 }
@@ -176,6 +179,8 @@ class InterpLab:
             return Patching(setup, heads, resid, mlps)
         if kind == "corruption":  # a one-token edit that flips the answer (interp.corruption)
             return tuple(int(i) for i in suggest_corruption(model, tokens, switches=sw))
+        if kind == "knockout":
+            return knockout_losses(model, tokens, switches=sw)
         if kind == "walk":  # request.target: the position walked
             return token_walk(model, tokens, request.target or 0, switches=sw)
         if kind == "circuits":
