@@ -131,7 +131,6 @@ def test_two_sessions_train_their_own_runs_and_the_cap_says_so(shared_data, monk
     ra, rb = registry().get("a"), registry().get("b")
     assert ra.run_dir != rb.run_dir and ra.proc.pid != rb.proc.pid
     # a third session is told about the cap, and trains nothing
-    monkeypatch.setenv(MAX_RUNS_ENV, "2")
     c = start_small(page("c"))
     assert any("its limit" in w.value for w in c.warning)
     assert registry().get("c") is None
