@@ -423,6 +423,15 @@ def test_every_view_exports_png_svg_html_csv_and_npz(view, export_case, ckpt, id
         assert len(npz.files) > 1
 
 
+def test_exported_images_carry_their_context(export_case):
+    """An image pasted anywhere still says what made it: model and config, switches, prompt."""
+    ctx, cap, focus = export_case
+    for svg in (exports.head_svg(ctx, cap, focus), exports.grid_svg(ctx, cap)):
+        text = svg.decode()
+        assert "switched off: −mask" in text and "prompt: “the cat”" in text
+        assert f"baseline (config {ctx.config.hash()})" in text
+
+
 def test_png_and_svg_exports(export_case):
     ctx, cap, focus = export_case
     assert exports.head_png(ctx, cap, focus).startswith(PNG_SIGNATURE)

@@ -97,6 +97,37 @@ def test_the_view_shows_a_reversed_gap_as_a_warning():
     assert "signs are flipped" in callout.text
 
 
+def test_an_exported_patching_image_names_its_metric():
+    from model.switches import Switches
+    from model.tokenizers import CharTokenizer
+    from views.exports import ExportContext
+    from views.interp_lab import InterpLab
+    from views.registry import VIEW_BY_NAME
+    from views.view_input import ViewInput
+
+    tok = CharTokenizer.train("abcdefghij klmnop")
+    model = _tiny_for(tok.n_vocab)
+    ids = tuple(tok.encode("abc defg hij"))
+    lab = InterpLab(model, tok, ids, Switches())
+    from analysis.capture import capture
+
+    cap = capture(model, tok, ids, Switches())
+    ctx = ExportContext("tiny", model.cfg, "abc defg hij", Switches())
+    (svg,) = [f for f in VIEW_BY_NAME["Patching"].exports if f.suffix == "svg"]
+    text = svg.data(ctx, cap, ViewInput(lab=lab)).decode()
+    assert "metric: logit(" in text and "corrupted prompt: “" in text and "prompt: “abc" in text
+
+
+def _tiny_for(vocab: int) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=vocab, **TINY))
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2:
+                p.mul_(12.0)
+    return model.eval()
+
+
 def _shipped() -> list:
     out = []
     for v in list_variants(checkpoint_root()):

@@ -61,11 +61,12 @@ def view_files(
 def interp_files(name: str, what: str, module: object) -> tuple[ExportFile, ...]:
     """PNG, SVG, HTML, CSV and NPZ of an interpretability view (see `views.interp_exports`)."""
     build, matrices = module.build, module.matrices  # type: ignore[attr-defined]
+    caption = getattr(module, "caption", None)  # what the view adds to an image's context
     return tuple(
         ExportFile(label, what, suffix, mime, make, whole_input=True)
         for label, suffix, mime, make in (
-            ("PNG", "png", "image/png", interp_exports.image(name, matrices, "png")),
-            ("SVG", "svg", "image/svg+xml", interp_exports.image(name, matrices, "svg")),
+            ("PNG", "png", "image/png", interp_exports.image(name, matrices, "png", caption)),
+            ("SVG", "svg", "image/svg+xml", interp_exports.image(name, matrices, "svg", caption)),
             ("HTML", "html", "text/html", interp_exports.page(name, build)),
             ("CSV", "csv", "text/csv", interp_exports.csv(name, matrices)),
             ("NPZ", "npz", "application/octet-stream", interp_exports.npz(name, matrices)),

@@ -31,6 +31,19 @@ class ExportContext:
         """File-name stem: the model and what was switched off ("baseline_no-mask")."""
         return f"{self.model_name}{self.switches.slug()}"
 
+    def caption(self, extra: str = "") -> str:
+        """What an exported image was made from, printed at its foot: the model and config, the
+        switches, the prompt (its start, when long) and anything the view adds (a metric)."""
+        switches = self.switches.describe() if not self.switches.is_default else "none"
+        prompt = self.prompt if len(self.prompt) <= 240 else self.prompt[:239] + "…"
+        parts = [
+            f"{self.model_name} (config {self.config.hash()})",
+            f"switched off: {switches}",
+            *([extra] if extra else []),
+            f"prompt: “{prompt}”",
+        ]
+        return " · ".join(parts)
+
     def title(self, what: str) -> str:
         """ "baseline · layer 1 head 2", or "baseline (−mask) · layer 1 head 2"."""
         model = self.model_name
@@ -71,14 +84,24 @@ def head_png(ctx: ExportContext, cap: Capture, focus: Focus) -> bytes:
     from viz.export import to_png
 
     assert cap.patterns is not None
-    return to_png(cap.patterns[focus.layer, focus.head], cap.tokens, title=head_title(ctx, focus))
+    return to_png(
+        cap.patterns[focus.layer, focus.head],
+        cap.tokens,
+        title=head_title(ctx, focus),
+        caption=ctx.caption(),
+    )
 
 
 def head_svg(ctx: ExportContext, cap: Capture, focus: Focus) -> bytes:
     from viz.export import to_svg
 
     assert cap.patterns is not None
-    return to_svg(cap.patterns[focus.layer, focus.head], cap.tokens, title=head_title(ctx, focus))
+    return to_svg(
+        cap.patterns[focus.layer, focus.head],
+        cap.tokens,
+        title=head_title(ctx, focus),
+        caption=ctx.caption(),
+    )
 
 
 def head_html(ctx: ExportContext, cap: Capture, focus: Focus) -> str:
@@ -100,14 +123,14 @@ def grid_png(ctx: ExportContext, cap: Capture, focus: Focus | None = None) -> by
     from viz.export import to_png
 
     assert cap.patterns is not None
-    return to_png(cap.patterns, cap.tokens, title=grid_title(ctx))
+    return to_png(cap.patterns, cap.tokens, title=grid_title(ctx), caption=ctx.caption())
 
 
 def grid_svg(ctx: ExportContext, cap: Capture, focus: Focus | None = None) -> bytes:
     from viz.export import to_svg
 
     assert cap.patterns is not None
-    return to_svg(cap.patterns, cap.tokens, title=grid_title(ctx))
+    return to_svg(cap.patterns, cap.tokens, title=grid_title(ctx), caption=ctx.caption())
 
 
 def grid_html(ctx: ExportContext, cap: Capture, focus: Focus | None = None) -> str:

@@ -38,12 +38,22 @@ def _title(ctx: ExportContext, name: str, matrices: list[Matrix] | Note) -> str:
     return title + (f" · {matrices.text}" if isinstance(matrices, Note) else "")
 
 
-def image(name: str, matrices: Matrices, fmt: str) -> Make:
+def image(
+    name: str,
+    matrices: Matrices,
+    fmt: str,
+    caption: Callable[[Capture, ViewInput], str] | None = None,
+) -> Make:
+    """caption: what the view adds to the image's context line (patching: its metric)."""
+
     def make(ctx: ExportContext, cap: Capture, inp: ViewInput) -> bytes:
         from viz.interp_static import panels_image
 
         found = matrices(cap, inp)
-        return panels_image(_panels(found), title=_title(ctx, name, found), fmt=fmt)
+        extra = caption(cap, inp) if caption is not None and not isinstance(found, Note) else ""
+        return panels_image(
+            _panels(found), title=_title(ctx, name, found), fmt=fmt, caption=ctx.caption(extra)
+        )
 
     return make
 

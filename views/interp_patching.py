@@ -70,6 +70,20 @@ def summary(cap: Capture, inp: ViewInput, p: Patching) -> str:
     )
 
 
+def caption(cap: Capture, inp: ViewInput) -> str:
+    """The metric and the corrupted prompt, for an exported image's context line."""
+    p = result(cap, inp)
+    if isinstance(p, Note) or inp.lab is None:
+        return ""
+    answer, wrong = inp.lab.token_strings([p.setup.answer, p.setup.wrong])
+    corrupted = inp.lab.tokenizer.decode([int(i) for i in p.setup.corrupted])
+    return (
+        f"metric: logit({answer!r}) − logit({wrong!r}) at the last position, clean "
+        f"{p.heads.clean_metric:.3f}, corrupted {p.heads.corrupted_metric:.3f}; "
+        f"{inp.interp.direction}; corrupted prompt: “{corrupted}”"
+    )
+
+
 def gap_callout(p: Patching) -> Callout | None:
     """A warning when the runs' gap makes the maps noise or flips their sign
     (`interp.corruption.MetricGap`); a note when the answer was not flipped."""

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from viz.colors import symmetric_range
 from viz.labels import mpl_text, thinned_ticks, visible
+from viz.static import CAPTION_LINE_IN, add_caption, caption_lines
 
 ImageFormat = Literal["png", "svg"]
 _MAX_LABEL = 14  # characters of a tick label
@@ -45,14 +46,25 @@ def _ticks(labels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
 
 
 def panels_image(
-    panels: Sequence[Panel], *, title: str = "", fmt: ImageFormat = "png", dpi: int = 150
+    panels: Sequence[Panel],
+    *,
+    title: str = "",
+    fmt: ImageFormat = "png",
+    dpi: int = 150,
+    caption: str = "",
 ) -> bytes:
     """Every panel as a heatmap under the other; signed panels on a diverging scale centred on
-    zero, the others on viridis from their minimum to their maximum. No panel: the title alone."""
+    zero, the others on viridis from their minimum to their maximum. No panel: the title alone.
+    caption: the context (model, switches, prompt, metric), printed at the foot."""
     if fmt not in ("png", "svg"):
         raise ValueError(f"fmt must be 'png' or 'svg', got {fmt!r}")
     heights = [min(7.0, 1.6 + 0.12 * max(1, p.values.shape[0])) for p in panels] or [0.6]
-    fig = Figure(figsize=(9.0, sum(heights) + 0.8 + 0.9 * len(panels)), layout="constrained")
+    lines = caption_lines(caption)
+    foot = CAPTION_LINE_IN * len(lines)
+    fig = Figure(figsize=(9.0, sum(heights) + 0.8 + 0.9 * len(panels) + foot), layout="constrained")
+    if lines:  # the constrained layout keeps the panels above the caption's band
+        fig.get_layout_engine().set(rect=(0, foot / fig.get_figheight(), 1, 1))
+    add_caption(fig, lines)
     if title:
         fig.suptitle(mpl_text(title))
     if panels:

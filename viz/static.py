@@ -55,6 +55,28 @@ def _check_format(fmt: str) -> None:
         raise ValueError(f"fmt must be 'png' or 'svg', got {fmt!r}")
 
 
+CAPTION_CHARS = 150  # characters per caption line
+CAPTION_LINE_IN = 0.16  # inches a caption line takes at the figure's foot
+
+
+def caption_lines(caption: str) -> list[str]:
+    """The caption wrapped for the figure's foot (at most four lines, the last cut with '…')."""
+    import textwrap
+
+    lines = textwrap.wrap(caption, CAPTION_CHARS) if caption else []
+    if len(lines) > 4:
+        lines = lines[:3] + [lines[3][: CAPTION_CHARS - 1] + "…"]
+    return lines
+
+
+def add_caption(fig: Figure, lines: list[str]) -> None:
+    """What made the figure (model, switches, prompt), in small grey type at its foot, so an
+    image carries its context wherever it is pasted."""
+    if lines:
+        fig.text(0.01, 0.004, mpl_text("\n".join(lines)), fontsize=6.5, color="#555555",
+                 ha="left", va="bottom")  # fmt: skip
+
+
 def _save(fig: Figure, fmt: ImageFormat, dpi: int) -> bytes:
     buf = io.BytesIO()
     # No creation date in the metadata, so exporting the same figure twice gives the same bytes.
@@ -84,15 +106,22 @@ def head_image(
     cmap: str = "viridis",
     value_name: str = "attention weight",
     max_ticks: int = 48,
+    caption: str = "",
 ) -> bytes:
-    """One head: queries down, keys across, token labels on both axes, colour bar, title."""
+    """One head: queries down, keys across, token labels on both axes, colour bar, title;
+    caption: the context, printed at the foot."""
     _check_format(fmt)
     s = Shapes("head_image")
     p = s.array(pattern, "q_pos k_pos", "pattern")
     toks = s.tokens(tokens, "q_pos", "k_pos")
     # Fixed margins in inches instead of constrained layout: that layout engine measures every
     # tick label in an extra draw pass and more than doubled the export time.
-    fig, (left, bottom, right, top) = _figure(7.0, 6.6, left=0.95, bottom=0.95, right=1.1, top=0.45)
+    lines = caption_lines(caption)
+    foot = CAPTION_LINE_IN * len(lines)
+    fig, (left, bottom, right, top) = _figure(
+        7.0, 6.6 + foot, left=0.95, bottom=0.95 + foot, right=1.1, top=0.45
+    )
+    add_caption(fig, lines)
     ax = fig.add_axes((left, bottom, right - left, top - bottom))
     image = ax.imshow(
         np.ma.masked_invalid(p),
@@ -123,8 +152,10 @@ def grid_image(
     gamma: float = 1.0,
     cmap: str = "viridis",
     max_ticks: int = 10,
+    caption: str = "",
 ) -> bytes:
-    """Every layer (rows) x head (columns) on one shared colour scale with one colour bar.
+    """Every layer (rows) x head (columns) on one shared colour scale with one colour bar
+    (caption: the context, printed at the foot).
 
     Token labels run along the bottom and left of the outer panels, thinned to `max_ticks` each.
     Non-finite cells are drawn as weight 0 here (white is kept for the gaps between panels).
@@ -144,9 +175,17 @@ def grid_image(
             r, c = layer * step, head * step
             mosaic[r : r + n, c : c + n] = np.where(np.isfinite(p[layer, head]), p[layer, head], 0)
     panel = 1.9  # inches per head
+    lines = caption_lines(caption)
+    foot = CAPTION_LINE_IN * len(lines)
     fig, (left, bottom, right, top) = _figure(
-        panel * n_heads + 1.6, panel * n_layers + 1.3, left=0.8, bottom=0.65, right=1.0, top=0.65
+        panel * n_heads + 1.6,
+        panel * n_layers + 1.3 + foot,
+        left=0.8,
+        bottom=0.65 + foot,
+        right=1.0,
+        top=0.65,
     )
+    add_caption(fig, lines)
     ax = fig.add_axes((left, bottom, right - left, top - bottom))
     # The gaps are NaN, drawn in the "bad" colour: white, so panels stand apart on the page.
     colours = colormaps[cmap].with_extremes(bad="white")
