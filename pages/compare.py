@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from analysis.capture import Capture
@@ -31,9 +32,11 @@ from ui.sidebar import (
     switch_panel,
 )
 from ui.state import capture_for, clamp_choice, guard, init_state, keep_state
+from views.explore import GRID_POSITIONS
 from viz.attention import head_heatmap, pattern_difference
 from viz.colors import run_colors
 from viz.curves import metric_bars, position_loss_curves, training_curves
+from viz.mosaic import pattern_mosaic
 from viz.stats import layer_pos_heatmap
 
 MODES = ["Two models", "One model, two switch sets"]
@@ -117,6 +120,23 @@ def loss_row(cap_a: Capture, cap_b: Capture, label_a: str, label_b: str, per_cha
     cols[2].metric("B − A", "—" if math.isnan(delta) else f"{delta:+.4f}")
 
 
+def difference_grid(
+    cap_a: Capture, cap_b: Capture, n_layers: int, n_heads: int, la: str, lb: str
+) -> go.Figure:
+    """A − B for every head both sides have, on one diverging scale."""
+    assert cap_a.patterns is not None and cap_b.patterns is not None
+    a = cap_a.patterns[:n_layers, :n_heads]
+    b = cap_b.patterns[:n_layers, :n_heads]
+    return pattern_mosaic(
+        a - b,
+        cap_a.tokens,
+        title=f"Every head: {la} − {lb} (red: A attends more)",
+        max_positions=GRID_POSITIONS,
+        signed=True,
+        value_name="A − B",
+    )
+
+
 def patterns(
     cap_a: Capture, cap_b: Capture, ckpt_a: Checkpoint, ckpt_b: Checkpoint, la: str, lb: str
 ) -> None:
@@ -127,6 +147,13 @@ def patterns(
         return
     n_layers = min(ckpt_a.config.n_layers, ckpt_b.config.n_layers)
     n_heads = min(ckpt_a.config.n_heads, ckpt_b.config.n_heads)
+    assert cap_a.patterns is not None and cap_b.patterns is not None
+    if cap_a.tokens == cap_b.tokens:  # every head at once, then one head in detail below
+        st.plotly_chart(
+            difference_grid(cap_a, cap_b, n_layers, n_heads, la, lb),
+            config=PLOT_CONFIG,
+            key="cmp_grid_diff_fig",
+        )
     clamp_choice("cmp_layer", list(range(n_layers)), 0)
     clamp_choice("cmp_head", list(range(n_heads)), 0)
     c1, c2 = st.columns(2)

@@ -409,6 +409,15 @@ def test_compare_two_models_side_by_side_and_records():
     assert bars["data"][0]["error_y"]["array"]  # the spread over seeds, as error bars
 
 
+def test_compare_shows_every_heads_difference_in_one_map():
+    at = compare()
+    ok(at.selectbox(key="cmp_b_model").set_value("no_pos"))
+    (grid,) = [c for c in charts(at) if "Every head" in dump(c["layout"].get("title"))]
+    (trace,) = grid["data"]
+    assert grid["layout"]["coloraxis"]["cmin"] == -grid["layout"]["coloraxis"]["cmax"] < 0
+    assert trace["x"][0].startswith("H0 · k 0") and trace["y"][-1].startswith("L1 · q")
+
+
 def test_compare_gives_each_variant_one_colour_on_every_chart():
     at = compare()
     figs = charts(at)

@@ -239,6 +239,9 @@ def small_figures() -> dict[str, go.Figure]:
         "pattern_grid_pooled": pattern_grid(patterns, TOKENS, max_positions=3),
         "pattern_mosaic": pattern_mosaic(patterns, TOKENS, gamma=0.5, marked=[(1, 2)]),
         "pattern_mosaic_pooled": pattern_mosaic(patterns, TOKENS, max_positions=3),
+        "pattern_mosaic_signed": pattern_mosaic(
+            patterns - patterns[:, ::-1], TOKENS, signed=True, value_name="A − B"
+        ),
         "head_heatmap": head_heatmap(patterns[0, 0], TOKENS, title="L0 H0"),
         "head_heatmap_scores": head_heatmap(
             scores[0, 0], TOKENS, zmin=None, zmax=None, zmid=0.0, max_positions=3

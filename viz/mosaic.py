@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.colors import PATTERN_SCALE, power_colorscale
+from viz.colors import (
+    PATTERN_SCALE,
+    SIGNED_SCALE,
+    explicit_colorscale,
+    power_colorscale,
+    symmetric_range,
+)
 from viz.figure import figure, title_with_note
 from viz.labels import block_labels, plotly_text, thinned_ticks
 from viz.pooling import compact, pool_factor, pool_last2
@@ -81,6 +87,8 @@ def pattern_mosaic(
     marked: Sequence[tuple[int, int]] = (),
     width_px: int = 1100,
     first_layer: int = 0,
+    signed: bool = False,
+    value_name: str | None = None,
 ) -> go.Figure:
     """Layers as rows and heads as columns of one heatmap, one shared colour scale in [0, 1].
 
@@ -90,16 +98,18 @@ def pattern_mosaic(
     """
     s = Shapes("pattern_mosaic")
     p = s.array(patterns, "layer head q_pos k_pos", "patterns", dtype=np.float32)
+    if signed:
+        p = np.where(np.isfinite(p), p, np.nan)
     toks = s.tokens(tokens, "q_pos", "k_pos")
     n_layers, n_heads = p.shape[:2]
     factor = pool_factor(len(toks), max_positions)
-    z = compact(pool_last2(p, factor, "max"))
+    z = compact(pool_last2(p, factor, "absmax" if signed else "max"))
     n = z.shape[-1]
     names = block_labels(toks, factor)
     gap = _gap(n)
     x = _labels("H", [f"k {nm}" for nm in names], n, gap, n_heads)
     y = _labels("L", [f"q {nm}" for nm in names], n, gap, n_layers, first_layer)
-    value_name = "max weight" if factor > 1 else "weight"
+    value_name = value_name or ("max weight" if factor > 1 else "weight")
     trace = {
         "type": "heatmap",
         "z": tile(z, gap),
@@ -135,11 +145,8 @@ def pattern_mosaic(
         if 0 <= i < n_layers and 0 <= h < n_heads
     ]
     panel_w = width_px // max(n_heads, 1)
-    note = (
-        f"each cell: the largest weight in a {factor}×{factor} block of positions"
-        if factor > 1
-        else None
-    )
+    kept = "the value of largest magnitude" if signed else "the largest weight"
+    note = f"each cell: {kept} in a {factor}×{factor} block of positions" if factor > 1 else None
     layout = {
         "title": title_with_note(title, note),
         "height": PANEL_PX * n_layers + 170,
@@ -160,9 +167,11 @@ def pattern_mosaic(
             **_ticks(y, names, n, gap, n_layers, PANEL_PX),
         },
         "coloraxis": {
-            "colorscale": power_colorscale(PATTERN_SCALE, gamma),
-            "cmin": 0.0,
-            "cmax": 1.0,
+            "colorscale": explicit_colorscale(SIGNED_SCALE)
+            if signed
+            else power_colorscale(PATTERN_SCALE, gamma),
+            "cmin": -symmetric_range(z) if signed else 0.0,
+            "cmax": symmetric_range(z) if signed else 1.0,
             "colorbar": {"title": {"text": value_name}, "thickness": 12, "x": 1.04},
         },
     }
