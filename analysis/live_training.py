@@ -34,8 +34,8 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file
 
 from analysis.snapshot_capture import StepCapture, capture_from
-from analysis.snapshots import SnapshotError, SnapshotIndex
 from training.live_worker import HEARTBEAT, LIVE, LIVE_INDEX, SPEC, STATE, STOP, LiveSpec
+from training.snapshot_format import SnapshotError, SnapshotIndex
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_RUNS_ENV = "ATTENTION_LAB_MAX_RUNS"  # concurrent runs per server

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.capture import Capture
-from analysis.snapshots import SnapshotIndex
 from model.tokenizers import Tokenizer
+from training.snapshot_format import SnapshotIndex
 
 WEIGHTS = (
     "needs the weights at that step, and snapshots keep the probe prompt's activations only "
-    "(30 steps of weights would not fit the repository's 50 MB; see analysis/snapshots.py)"
+    "(30 steps of weights would not fit the repository's 50 MB; see training/snapshot_format.py)"
 )
 # view key (views.registry.VIEWS) -> the snapshot arrays it draws from, or why it cannot be drawn
 NEEDS: dict[str, tuple[str, ...] | str] = {

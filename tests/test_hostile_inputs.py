@@ -185,8 +185,8 @@ def test_folder_problem(tmp_path):
 def test_records_beside_a_checkpoint_are_read_bounded(tmp_path):
     """Files the app and the resume path read from a user's folder: a deep line in metrics.jsonl
     ends the log there (as a line cut short does); a deep snapshot index is a SnapshotError."""
-    from analysis.snapshots import SnapshotError, read_series
     from training.metrics import read_metrics
+    from training.snapshot_format import SnapshotError, read_series
 
     log = tmp_path / "metrics.jsonl"
     log.write_text('{"step": 1}\n' + "[" * 100_000 + "]" * 100_000 + '\n{"step": 3}\n')

@@ -54,8 +54,6 @@ PACKAGES = (*FLOORS, *BESIDE)
 # edge -> where the piece both ends share belongs
 PENDING: dict[tuple[str, str], str] = {
     ("training.snapshots", "analysis.capture"): "the capture imports only model: below training",
-    ("training.snapshots", "analysis.snapshots"): "the snapshot format imports nothing of the "
-    "project: below training",
 }
 
 

@@ -13,7 +13,12 @@ import torch
 from analysis.capture import capture
 from analysis.dynamics import loss_curve, phase_reading
 from analysis.snapshot_capture import NEEDS, capture_from, why_not
-from analysis.snapshots import (
+from fixtures.app_checkpoints import TEXT, TINY
+from model.build import build_model
+from model.config import ModelConfig
+from model.switches import Switches
+from model.tokenizers import CharTokenizer
+from training.snapshot_format import (
     INDEX,
     SNAPSHOT_DIR,
     SnapshotError,
@@ -21,11 +26,6 @@ from analysis.snapshots import (
     read_series,
     step_file,
 )
-from fixtures.app_checkpoints import TEXT, TINY
-from model.build import build_model
-from model.config import ModelConfig
-from model.switches import Switches
-from model.tokenizers import CharTokenizer
 from training.snapshots import SnapshotWriter
 from views.registry import VIEWS, ViewInput
 

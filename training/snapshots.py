@@ -1,4 +1,4 @@
-"""Take training snapshots: the probe prompt's activations at chosen steps, in `analysis.snapshots`'
+"""Take training snapshots: the probe prompt's activations at chosen steps, in `training.snapshot_format`'
 format (that module says what is stored, and why activations rather than weights).
 
 A `SnapshotWriter` is a callable (step, model): the training loop's measurement callback calls it
@@ -18,12 +18,12 @@ import torch
 from safetensors.numpy import save_file
 
 from analysis.capture import Capture, capture
-from analysis.snapshots import INDEX, SCHEMA_VERSION, SNAPSHOT_DIR, SnapshotIndex, step_file
 from interp.detectors import detect_heads
 from model.build import LanguageModel
 from model.switches import Switches
 from model.tokenizers import Tokenizer
 from training.config import RunConfig
+from training.snapshot_format import INDEX, SCHEMA_VERSION, SNAPSHOT_DIR, SnapshotIndex, step_file
 
 DETECTOR_PROBES = 4  # repeated-random-token sequences the head detectors are scored on
 # the suite's probe prompt: a run's snapshots read like the shipped variants'

@@ -15,14 +15,14 @@ import streamlit as st
 from analysis.catalog import checkpoint_stamp
 from analysis.dynamics import loss_curve, measured_detector_lines, phase_reading
 from analysis.snapshot_capture import StepCapture, capture_from, why_not
-from analysis.snapshots import (
+from model.checkpoint import Checkpoint
+from training.snapshot_format import (
     SNAPSHOT_DIR,
     SnapshotError,
     SnapshotSeries,
     nearest_at_or_before,
     read_series,
 )
-from model.checkpoint import Checkpoint
 from viz.dynamics import detector_lines, loss_at_step
 
 FINAL = "final"  # the slider's last stop: the checkpoint's own weights, every view live
