@@ -6,6 +6,7 @@ The tabs are `views.registry.VIEWS`: each view's controls, content and exports c
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import partial
 
 import streamlit as st
@@ -18,6 +19,7 @@ from ui import controls, scrubber
 from ui.sidebar import describe, load_error_key, model_picker, switch_defaults, switch_panel
 from ui.state import capture_for, clamp_choice, guard, init_state, keep_state
 from ui.url_state import read_url, write_url
+from views.archive import archive_bytes
 from views.explore import Focus
 from views.exports import ExportContext
 from views.intro import intro_text
@@ -132,6 +134,31 @@ def export_panel(view: View, ctx: ExportContext, cap: Capture, inp: ViewInput) -
             )
 
 
+def export_everything(
+    views: list[View], ctx: ExportContext, cap: Capture, page: controls.Page, knocked: tuple
+) -> None:
+    """One ZIP of every view's files for the state on screen, made only when clicked."""
+    n = len(cap.tokens)
+    layer, head = st.session_state.get("layer", 0), st.session_state.get("head", 0)
+    base = ViewInput(focus=Focus(layer, head, n - 1, n // 2), knocked=knocked)
+    lab = controls.interp(page, base).lab
+    gen = st.session_state.get("generation") or {}
+    steps = tuple(gen.get("steps", ())) if gen.get("model") == page.ckpt.name else ()
+
+    def input_for(view: View) -> ViewInput:
+        return replace(base, lab=lab if view.budget_s is not None else None, generation=steps)
+
+    st.download_button(
+        "Export everything (.zip)",
+        lambda: archive_bytes(ctx, cap, views, input_for),
+        f"{ctx.stem}_all.zip",
+        "application/zip",
+        key="dl_everything",
+        on_click="ignore",
+        help="Every view's PNG, SVG, CSV and NPZ for what is on screen, and a manifest.",
+    )
+
+
 def unmasked_loss(ckpt: Checkpoint, ids: tuple[int, ...]) -> float | None:
     """The prompt's loss with only the causal mask switched off (cached: the toggle reuses it)."""
     if not switch_applies("causal_mask", ckpt.config):
@@ -198,6 +225,7 @@ def body() -> None:
             inp = controls.draw(view.controls, page, base_input)
             show(view.build(cap, inp))
             export_panel(view, ctx, cap, inp)
+    export_everything(views, ctx, cap, page, knocked)
     # the address bar links to what is on screen (the model's name, never a typed folder's path)
     model = st.session_state.get("explore_model", ckpt.name)
     write_url(model, text, switches, st.session_state.get("view", names[0]))

@@ -81,7 +81,8 @@ def test_landing_page_opens_on_baseline_with_example_prompt_and_grid():
     (grid,) = charts(at)
     (mosaic,) = grid["data"]  # every head tiled into one heatmap
     assert [a["text"] for a in grid["layout"]["annotations"]][:4] == ["H0", "H1", "L0", "L1"]
-    assert len(at.get("download_button")) == len(VIEWS[0].exports)  # the Grid view's files
+    # the Grid view's files and "export everything"
+    assert len(at.get("download_button")) == len(VIEWS[0].exports) + 1
     assert at.expander[0].label == "What am I looking at?"  # a first visit gets an orientation
 
 
@@ -159,7 +160,7 @@ def test_every_registered_view_renders_with_its_controls_and_exports(view):
     if "layer_head" in view.controls and view.key != "tokens":
         assert any("Layer 1 head 1" in dump(c["layout"]["title"]) for c in charts(at))
     buttons = at.get("download_button")
-    assert len(buttons) == len(view.exports)
+    assert len(buttons) == len(view.exports) + 1  # and "export everything"
 
 
 def test_focused_head_labels_every_token():

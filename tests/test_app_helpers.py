@@ -432,6 +432,35 @@ def test_exported_images_carry_their_context(export_case):
         assert f"baseline (config {ctx.config.hash()})" in text
 
 
+@pytest.mark.slow
+def test_export_everything_zips_every_views_files_and_a_manifest(export_case, ckpt, ids):
+    import zipfile
+    from dataclasses import replace
+
+    from views.archive import archive_bytes
+    from views.interp_lab import InterpLab
+    from views.registry import ViewInput, views_for
+
+    ctx, cap, focus = export_case
+    lab = InterpLab(ckpt.model, ckpt.tokenizer, tuple(ids), Switches(causal_mask=False))
+    views = views_for(True)
+    base = ViewInput(focus=focus)
+
+    def input_for(view):
+        return replace(base, lab=lab if view.budget_s is not None else None)
+
+    with zipfile.ZipFile(io.BytesIO(archive_bytes(ctx, cap, views, input_for))) as zf:
+        names = zf.namelist()
+        manifest = zf.read("MANIFEST.txt").decode()
+        assert ctx.caption() in manifest and "not exported" not in manifest
+        for view in views:
+            mine = [n for n in names if n.startswith(f"{view.key}/")]
+            wanted = {f.suffix for f in view.exports} - {"html"}
+            assert {n.rsplit(".", 1)[1] for n in mine} == wanted, view.key
+        png = next(n for n in names if n.startswith("grid/") and n.endswith(".png"))
+        assert zf.read(png).startswith(PNG_SIGNATURE)
+
+
 def test_png_and_svg_exports(export_case):
     ctx, cap, focus = export_case
     assert exports.head_png(ctx, cap, focus).startswith(PNG_SIGNATURE)
