@@ -218,6 +218,8 @@ class LiveRun:
         tmp.mkdir(parents=True)
         for file in SAVED_FILES:
             shutil.copy2(src / file, tmp / file)
+        meta = _read_json(tmp / "meta.json") or {}
+        (tmp / "meta.json").write_text(json.dumps({**meta, "name": name}, indent=1))  # its label
         for log in ("metrics.jsonl", "measurements.jsonl"):  # the curve, the phase-change rule's
             if (self.run_dir / log).is_file():
                 shutil.copy2(self.run_dir / log, tmp / log)

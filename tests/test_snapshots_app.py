@@ -4,6 +4,7 @@ says why for the others, exports carry the step, Compare scrubs two models on on
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,9 @@ def test_explore_scrubs_through_the_snapshots():
         loss = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
         assert loss["title"]["text"] == "Loss through training"
         assert [shape["x0"] for shape in loss["shapes"]] == [step]  # the step marked
+        lines = json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]
+        assert lines["xaxis"]["type"] == "log"  # shapes on a log axis sit in log10 units
+        assert [shape["x0"] for shape in lines["shapes"]] == [pytest.approx(math.log10(step))]
         grid = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
         grids.append(json.dumps(grid[-1]["data"][0]["z"]))
     assert grids[0] != grids[1], "the grid redraws at another step"

@@ -156,6 +156,7 @@ def test_stop_resume_and_save_lists_the_model_in_explore(shared_data, monkeypatc
     ok(a.button[-1].click())
     assert any("app/my_run" in s.value for s in a.success)
     assert "app/my_run" in [v.name for v in list_variants()]
+    assert load_checkpoint(app_env / "my_run").meta["name"] == "my_run"
     monkeypatch.setenv(ENV_ROOT, str(REPO / "checkpoints"))
     monkeypatch.setenv(USER_ENV, str(app_env))
     explore = ok(AppTest.from_file(str(REPO / "pages/explore.py"), default_timeout=TIMEOUT))

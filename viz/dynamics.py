@@ -3,6 +3,7 @@ scrubbed step marked and the phase change shaded."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,9 +18,15 @@ PHASE_COLOR = "rgba(255, 165, 0, 0.25)"
 DASHES = ("solid", "dash", "dot", "dashdot")
 
 
-def mark_step(fig: go.Figure, step: int | None) -> go.Figure:
+def mark_step(fig: go.Figure, step: int | None, log_x: bool = False) -> go.Figure:
+    """A vertical line at `step`; on a log axis plotly places shapes in log10 units."""
     if step is not None:
-        fig.add_vline(x=step, line_color=STEP_COLOR, line_width=2, annotation_text=f"step {step:,}")
+        fig.add_vline(
+            x=math.log10(max(step, 1)) if log_x else step,
+            line_color=STEP_COLOR,
+            line_width=2,
+            annotation_text=f"step {step:,}",
+        )
     return fig
 
 
@@ -58,8 +65,8 @@ def detector_lines(
             )
     for run, (start, end) in (phases or {}).items():
         fig.add_vrect(
-            x0=start,
-            x1=end,
+            x0=math.log10(max(start, 1)),
+            x1=math.log10(max(end, 1)),
             fillcolor=PHASE_COLOR,
             line_width=0,
             annotation_text=f"phase change{f' ({run})' if len(series) > 1 else ''}",
@@ -73,5 +80,5 @@ def detector_lines(
         height=height,
         margin=dict(t=40, b=30),
     )
-    fig.update_xaxes(type="log")
-    return mark_step(fig, step)
+    fig.update_xaxes(type="log")  # the snapshot steps are log-spaced
+    return mark_step(fig, step, log_x=True)
