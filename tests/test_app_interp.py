@@ -279,6 +279,14 @@ def test_patching_asks_for_a_corrupted_prompt_of_the_same_length():
     assert len(charts(at)) == 3 and "noising" in titles(at)
 
 
+def test_patching_one_picked_site_reports_its_recovered_fraction():
+    at = open_view(explore(), "Patching")
+    ok(at.selectbox(key="patch_hook").set_value("blocks.1.hook_resid_pre"))
+    ok(at.selectbox(key="patch_pos").set_value(3))
+    (info,) = [i.value for i in at.info if "patched alone" in i.value]
+    assert info.startswith("blocks.1.hook_resid_pre at position 3") and "recovered" in info
+
+
 def test_picking_a_head_focuses_it_in_explore():
     at = open_view(explore(), "Head types")
     assert "Head types" in titles(at)

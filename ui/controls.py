@@ -40,6 +40,8 @@ KEYS = (
     "patch_direction",
     "walk_pos",
     "walk_temp",
+    "patch_hook",
+    "patch_pos",
 )
 FOCUSED_VIEW = "Focused head"  # the tab a head picked in Head types opens in
 DEFAULTS = {"layer": 0, "head": 0, "gamma": 1.0}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from interp.patch_site import patchable_hooks
 from ui.state import clamp_choice
 from views.interp_lab import Request, run_or_note
 from views.interp_patching import corrupted_ids
@@ -54,11 +55,28 @@ def patching(page: Page, inp: ViewInput) -> ViewInput:
         "sufficient?). noising: run the clean prompt, patch in one corrupted activation (is it "
         "necessary?).",
     )
+    hooks = ["none", *patchable_hooks(ckpt.model)]
+    clamp_choice("patch_hook", hooks, "none")
+    c1, c2 = st.columns(2)
+    hook = c1.selectbox(
+        "Also patch one site",
+        hooks,
+        key="patch_hook",
+        help="Any activation with a position axis (the stream, what a sublayer writes, a head's "
+        "q, k, v or z), copied at the position on the right alone.",
+    )
+    with c2:
+        site_pos = position_picker(page, "patch_pos", "at position")
     corrupted, problem = corrupted_ids(text, ckpt.tokenizer, ckpt.config.n_ctx, len(ids))
     if problem is not None:
         st.warning(problem)
     choice = replace(
-        inp.interp, corrupted=corrupted, corrupted_problem=problem, direction=direction
+        inp.interp,
+        corrupted=corrupted,
+        corrupted_problem=problem,
+        direction=direction,
+        site_hook=None if hook == "none" else hook,
+        site_pos=site_pos,
     )
     return replace(inp, interp=choice)
 

@@ -34,6 +34,7 @@ from interp import (
     suggest_corruption,
 )
 from interp.knockout import knockout_losses
+from interp.patch_site import patch_site
 from interp.patching import Direction, Progress
 from interp.token_walk import token_walk
 from model.switches import Switches
@@ -53,6 +54,7 @@ Kind = Literal[
     "stream_health",
     "walk",
     "knockout",
+    "patch_site",
 ]
 # the `interp.VIEWS` entry whose `unavailable` rule and budget each kind follows
 INTERP_KEY: dict[Kind, str] = {
@@ -63,6 +65,7 @@ INTERP_KEY: dict[Kind, str] = {
     "corruption": "patch_heads",
     "walk": "logit_lens",
     "knockout": "heads",
+    "patch_site": "patch_heads",
     "circuits": "circuits",
     "stream_health": "stream_health",
 }
@@ -79,6 +82,7 @@ class Request:
     versus: int | None = None  # attribution: minus this token's logit
     corrupted: tuple[int, ...] = ()  # patching: the corrupted prompt's ids
     direction: Direction = "denoising"  # patching
+    hook: str = ""  # patch_site: the hook patched (its position: `target`)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class InterpChoice:
     corrupted_problem: str | None = None  # why the typed corrupted prompt cannot be used
     direction: Direction = "denoising"
     temperature: float = 1.0  # token walk: the next-token probabilities' temperature
+    site_hook: str | None = None  # patching: one hook to patch at `site_pos`; None: none
+    site_pos: int = 0
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,12 @@ class InterpLab:
             return Patching(setup, heads, resid, mlps)
         if kind == "corruption":  # a one-token edit that flips the answer (interp.corruption)
             return tuple(int(i) for i in suggest_corruption(model, tokens, switches=sw))
+        if kind == "patch_site":
+            corrupted = torch.tensor(request.corrupted, dtype=torch.long)
+            setup = setup_from_predictions(model, tokens, corrupted, switches=sw)
+            return patch_site(
+                model, setup, request.hook, request.target or 0, request.direction, switches=sw
+            )
         if kind == "knockout":
             return knockout_losses(model, tokens, switches=sw)
         if kind == "walk":  # request.target: the position walked

@@ -84,6 +84,27 @@ def caption(cap: Capture, inp: ViewInput) -> str:
     )
 
 
+def site_note(cap: Capture, inp: ViewInput) -> list[Item]:
+    """The one site the user picked, patched alone: its recovered fraction in a sentence."""
+    hook = inp.interp.site_hook
+    req = request(cap, inp)
+    if hook is None or isinstance(req, Note):
+        return []
+    pos = min(max(inp.interp.site_pos, 0), len(cap.tokens) - 1)
+    site = Request("patch_site", corrupted=req.corrupted, direction=req.direction, hook=hook,
+                   target=pos)  # fmt: skip
+    found = run_or_note(inp.lab, site)
+    if isinstance(found, Note):
+        return [found]
+    return [
+        Callout(
+            f"{hook} at position {pos} ({cap.tokens[pos]!r}), patched alone ({found.direction}): "
+            f"recovered {found.recovered:.3f} of the clean logit difference.",
+            "info",
+        )
+    ]
+
+
 def gap_callout(p: Patching) -> Callout | None:
     """A warning when the runs' gap makes the maps noise or flips their sign
     (`interp.corruption.MetricGap`); a note when the answer was not flipped."""
@@ -103,6 +124,7 @@ def build(cap: Capture, inp: ViewInput) -> list[Item]:
     return [
         Note(summary(cap, inp, p)),
         *([callout] if callout is not None else []),
+        *site_note(cap, inp),
         Chart(
             "patch_heads_fig",
             patching_map(
