@@ -22,7 +22,7 @@ def test_the_suite_ships_its_variants() -> None:
     names = {p.name for p in SHIPPED}
     assert {"baseline", "no_residual", "no_causal_mask"} <= names
     size = sum(f.stat().st_size for f in ROOT.rglob("*") if f.is_file())
-    assert size < 25 * 2**20, f"shipped weights and records take {size / 2**20:.1f} MB"
+    assert size < 50 * 2**20, f"shipped weights and records take {size / 2**20:.1f} MB"
 
 
 def test_every_shipped_record_is_a_result_of_the_shipped_spec() -> None:
