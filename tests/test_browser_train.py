@@ -169,12 +169,14 @@ def test_scrubbing_a_step_redraws_the_grid(server):
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.goto(url, timeout=60_000)
             page.wait_for_function(GRID_Z, timeout=90_000)
-            slider = page.get_by_test_id("stSidebarUserContent").get_by_role("slider")
+            slider = page.get_by_role("slider", name="Training step")
             slider.focus()
             page.keyboard.press("Home")  # step 1
+            page.wait_for_function(
+                "() => document.body.innerText.includes('120 tokens')", timeout=60_000
+            )
             wait_quiet(page)
             page.wait_for_function(GRID_Z, timeout=60_000)
-            assert "120 tokens" in page.inner_text("body")
             times, shown = [], page.evaluate(GRID_Z)
             for _ in range(6):
                 start = time.perf_counter()
