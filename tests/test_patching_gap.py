@@ -147,16 +147,23 @@ def test_the_suggested_corruption_flips_every_shipped_model_that_can_flip():
         pytest.skip(f"no shipped transformer checkpoint in {checkpoint_root()}")
     torch.set_num_threads(1)
     for ckpt in ckpts:
-        text = next(iter(examples_for(ckpt.tokenizer, ckpt.config.n_ctx).values()))
-        clean = torch.tensor(prepare_prompt(text, ckpt.tokenizer, ckpt.config.n_ctx).ids)
-        setup = setup_from_predictions(ckpt.model, clean, suggest_corruption(ckpt.model, clean))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PatchingGapWarning)
-            gap = patch_heads(ckpt.model, setup).gap
-        if ckpt.config.residual:
-            assert setup.flipped and gap.gap >= SMALL_GAP, (ckpt.name, gap)
-        else:  # each block replaces the stream: the last position forgets its context
-            assert setup.flipped or gap.status != "ok", (ckpt.name, gap)
+        # the first example prompt that works: a model trained on other text (the LAMBADA models
+        # read Shakespeare's first example with a 0.04-logit margin) can barely flip on some
+        tried = []
+        for text in examples_for(ckpt.tokenizer, ckpt.config.n_ctx).values():
+            clean = torch.tensor(prepare_prompt(text, ckpt.tokenizer, ckpt.config.n_ctx).ids)
+            setup = setup_from_predictions(ckpt.model, clean, suggest_corruption(ckpt.model, clean))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PatchingGapWarning)
+                gap = patch_heads(ckpt.model, setup).gap
+            tried.append(gap)
+            if ckpt.config.residual and setup.flipped and gap.gap >= SMALL_GAP:
+                break
+            # each block replaces the stream: the last position forgets its context
+            if not ckpt.config.residual and (setup.flipped or gap.status != "ok"):
+                break
+        else:
+            pytest.fail(f"{ckpt.name}: no example prompt gives a usable gap: {tried}")
 
 
 @pytest.mark.slow
