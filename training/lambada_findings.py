@@ -216,7 +216,9 @@ def lambada_figure_from_records(root: Path = ROOT) -> Any:
         for b in f.baselines
         if b["name"] != "context_ceiling"
     }
-    seeds = "; ".join(f"{m.label} {len(m.seeds)} seeds" for m in f.models)
+    seeds = "; ".join(
+        f"{m.label} {len(m.seeds)} seed{'' if len(m.seeds) == 1 else 's'}" for m in f.models
+    )
     note = f"{f.n_held_out} held-out passages; bands and whiskers: lowest to highest seed ({seeds})"
     return lambada_figure(series, lines, bins, [f.models[0].bin_counts[b] for b in bins], note=note)
 

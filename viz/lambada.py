@@ -83,7 +83,7 @@ def _band_traces(
         "x": list(steps),
         "y": mean,
         "mode": "lines+markers",
-        "name": f"{name} ({len(rows)} seeds)",
+        "name": f"{name} ({len(rows)} seed{'' if len(rows) == 1 else 's'})",
         "line": {"color": color},
         "legendgroup": name,
         "showlegend": axis == 1,
