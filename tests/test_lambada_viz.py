@@ -63,3 +63,9 @@ def test_bad_input_is_named() -> None:
         lambada_figure({"m": short}, {}, BINS, [1, 1])
     with pytest.raises(ValueError, match="no accuracy for bins"):
         lambada_figure({"m": _series(1.0)}, {}, ["1-16", "49+"], [1, 1])
+
+
+def test_one_seed_is_named_in_the_singular() -> None:
+    one = ModelSeries([200], [[9.0]], [[0.01]], {"1-16": [0.1], "not in context": [0.0]})
+    fig = lambada_figure({"LSTM": one}, {}, BINS, [91, 97])
+    assert {t.name for t in fig.data if t.name} == {"LSTM (1 seed)"}
