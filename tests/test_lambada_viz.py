@@ -68,4 +68,4 @@ def test_bad_input_is_named() -> None:
 def test_one_seed_is_named_in_the_singular() -> None:
     one = ModelSeries([200], [[9.0]], [[0.01]], {"1-16": [0.1], "not in context": [0.0]})
     fig = lambada_figure({"LSTM": one}, {}, BINS, [91, 97])
-    assert {t.name for t in fig.data if t.name} == {"LSTM (1 seed)"}
+    assert {t.name for t in fig.data if t.type == "scatter" and t.name} == {"LSTM (1 seed)"}
