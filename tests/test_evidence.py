@@ -82,7 +82,7 @@ def test_load_evidence_skips_old_records(tmp_path: Path) -> None:
 
 
 def test_load_evidence_skips_a_record_of_another_spec(tmp_path: Path) -> None:
-    """The page answers from the spec's runs only, as the README's table does: a record written at
+    """The page answers from the spec's runs only, as the results table does: a record written at
     another budget is set aside like an older schema (one without a config cannot be checked)."""
     import dataclasses
 
@@ -325,20 +325,21 @@ def test_the_equal_time_reading_names_the_hardware_it_holds_on(tmp_path: Path) -
     assert "may reverse" not in sentence() and "the baseline gets through about 20," in sentence()
 
 
-def test_the_readme_warmup_reading_follows_the_verdict_rule(tmp_path: Path) -> None:
-    """The README's sentence on the baseline's warmup probes is what the verdict rule says of its
-    table row against the shipped record's seeds; a record copy with a tighter spread changes it."""
+def test_the_methodology_warmup_reading_follows_the_verdict_rule(tmp_path: Path) -> None:
+    """docs/methodology.md's sentence on the baseline's warmup probes is what the verdict rule says
+    of its table row against the shipped record's seeds; a record copy with a tighter spread
+    changes it."""
     import re
 
     from curriculum.warmup import warmup_reading
 
     root = Path(__file__).resolve().parents[1]
-    readme = " ".join((root / "README.md").read_text().split())
+    readme = " ".join((root / "docs" / "methodology.md").read_text().split())
     row = re.search(
         r"\| baseline, 3e-3 \(its chosen lr\) \| ([\d.]+) \| ([\d.]+) .*?\| ([\d.]+) \|", readme
     )
     if row is None or not (root / "checkpoints" / "baseline" / "record.json").is_file():
-        pytest.skip("the README's warmup table or the shipped baseline record is not here")
+        pytest.skip("the warmup table or the shipped baseline record is not here")
     probes = dict(zip((50, 200, 800), map(float, row.groups()), strict=True))
     copy = tmp_path / "record.json"
     copy.write_text((root / "checkpoints" / "baseline" / "record.json").read_text())

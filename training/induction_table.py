@@ -1,9 +1,9 @@
 """The induction experiment's results table and bars, generated from its records; never typed by hand.
 
     python -m training.induction_table [--root checkpoints] [--suite configs/induction.toml]
-        [--readme README.md]
+        [--doc docs/induction.md]
 
-Prints the table (or replaces the text between the INDUCTION markers in the README). Every number
+Prints the table (or replaces the text between the INDUCTION markers of the page). Every number
 is read from checkpoints/induction_*/record.json: the final measurement of each seed (mean ± std
 over seeds), the phase change the rule (interp/phase.py) found in each seed, the recipe the
 ladder chose and the training cost. Running it twice on the same records gives the same bytes.
@@ -86,7 +86,7 @@ def table(records: list[VariantRecord]) -> str:
 
 
 def bars(records: list[VariantRecord]) -> list[str]:
-    """The issue's bars, each with its measured number: met, or not."""
+    """The experiment's bars, each with its measured number: met, or not."""
     out = []
     two = [r for r in records if r.model_config.get("n_layers") == 2 and _attention(r)]
     for r in two:
@@ -137,7 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default="checkpoints", type=Path)
     parser.add_argument("--suite", default="configs/induction.toml", type=Path)
-    parser.add_argument("--readme", type=Path, help="replace the INDUCTION block of this file")
+    parser.add_argument(
+        "--doc",
+        "--readme",
+        dest="readme",
+        type=Path,
+        help="replace the INDUCTION block of this page",
+    )
     args = parser.parse_args(argv)
     text = render(args.root, args.suite)
     if args.readme is None:

@@ -1,9 +1,9 @@
-"""The README's LAMBADA table, generated from the shipped records.
+"""docs/lambada.md's LAMBADA table, generated from the shipped records.
 
     python -m training.lambada_table [--root checkpoints]
 
-prints the markdown between the README's LAMBADA markers; `tests/test_lambada_table.py` checks that
-the README shows exactly this output, so the table cannot drift from the records.
+prints the markdown between that page's LAMBADA markers; `tests/test_lambada_table.py` checks that
+the page shows exactly this output, so the table cannot drift from the records.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Write the README's results tables from the suite's records; never typed by hand.
+"""Write the results tables of docs/results.md from the suite's records; never typed by hand.
 
-    python -m training.results_table [--root checkpoints] [--suite configs/suite.toml] [--readme README.md]
+    python -m training.results_table [--root checkpoints] [--suite configs/suite.toml] [--doc docs/results.md]
 
-Replaces the text between the RESULTS markers in the README. Every number is a mean ± standard
+Replaces the text between the RESULTS markers in that page. Every number is a mean ± standard
 deviation over the seeds of the variant's chosen recipe; a difference from the baseline smaller
 than twice the larger of the two standard deviations is written "no clear difference". Variants the
 suite lists but that have no record yet are listed as not trained, never left out silently.
@@ -178,7 +178,7 @@ def bars(records: list[VariantRecord]) -> list[str]:
         )
         line(
             gain is not None and gain >= 0.3,
-            f"baseline uses context, as the issue measures it: loss at position 2 minus mean over the second half of the context at least 0.3 nats ({fmt(base.spread['context_gain'])})",
+            f"baseline uses context: loss at position 2 minus mean over the second half of the context at least 0.3 nats ({fmt(base.spread['context_gain'])})",
         )
         far = far_context(base)
         if far is not None:
@@ -385,20 +385,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default="checkpoints")
     parser.add_argument("--suite", default="configs/suite.toml")
-    parser.add_argument("--readme", default="README.md")
-    parser.add_argument("--print", action="store_true", help="print the tables, leave the README")
+    parser.add_argument(
+        "--doc", "--readme", dest="doc", default="docs/results.md", help="the page to rewrite"
+    )
+    parser.add_argument("--print", action="store_true", help="print the tables, leave the page")
     args = parser.parse_args(argv)
     body = render(Path(args.root), Path(args.suite))
     if args.print:
         print(body)
         return 0
-    readme = Path(args.readme)
-    text = readme.read_text()
+    page = Path(args.doc)
+    text = page.read_text()
     if START not in text or END not in text:
-        raise SystemExit(f"{readme} has no {START} ... {END} markers")
+        raise SystemExit(f"{page} has no {START} ... {END} markers")
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{body}\n{END}{tail}")
+    page.write_text(f"{head}{START}\n{body}\n{END}{tail}")
     print(body)
     return 0
 
