@@ -1,6 +1,6 @@
 """The induction experiment's findings, read from its shipped records (checkpoints/induction_*).
 
-Pure reading: no model is run. The Curriculum (question 1) and the README take their numbers here,
+Pure reading: no model is run. The Curriculum (question 1) and docs/induction.md take their numbers here,
 each with its spread over seeds, so no sentence carries a number the records do not hold.
 """
 

@@ -18,7 +18,7 @@ alternating over rounds; the ratio is the median of per-round ratios.
 
     python -m bench.bench_baby_gpt [--rounds 2] [--nanogpt-recipe]     # ~5 min a round
 
-Needs the Tiny Shakespeare file: $ATTENTION_LAB_DATA or --data_dir (see README, "Data").
+Needs the Tiny Shakespeare file: $ATTENTION_LAB_DATA or --data_dir (see docs/usage.md, "Training").
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ class Evidence:
 def load_evidence(root: Path, spec: Path = SUITE_SPEC) -> Evidence:
     """Schema-2 records under root and the recall record. Older or unreadable records are
     skipped, and so is a record whose run config differs from what `spec` asks of that variant
-    (an earlier budget, say: the README's table leaves it out too). A record that carries no
+    (an earlier budget, say: the results table leaves it out too). A record that carries no
     config cannot be checked and is kept."""
     suite = read_suite(spec)
     known = {v.name for v in suite.variants}

@@ -1,6 +1,6 @@
-"""The README's reading of the warmup probes: single-seed runs at other warmups against the seeds
+"""docs/methodology.md's reading of the warmup probes: single-seed runs at other warmups against the seeds
 at the suite's own, by the one verdict rule (training/verdict.py). The probes are outside the
-records (the README's warmup table); the seeds' spread is the record's."""
+records (that page's warmup table); the seeds' spread is the record's."""
 
 from __future__ import annotations
 

@@ -189,7 +189,7 @@ def test_a_new_user_session_end_to_end(server: str, tmp_path: Path):
             assert "traceback" not in page.content().lower()
 
             # speed is measured and printed (above), never asserted: a shared, loaded machine
-            # would turn these into flaky failures; the bars are for the README's table
+            # would turn these into flaky failures; the bars are for docs/performance.md's table
         finally:
             browser.close()
 

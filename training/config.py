@@ -36,8 +36,8 @@ class TrainConfig:
     # `holdout_tokens` of the train split are never trained on: a slice for choosing recipes
     # (learning rate, warmup) without touching the validation split. "end" takes the split's
     # tail, which in Tiny Shakespeare is the text just before the validation split (the same
-    # play): holding it out measurably raises validation loss (README, "What holds the baseline
-    # back"); "start" takes the head instead.
+    # play): holding it out measurably raises validation loss (docs/methodology.md, "Where the held-out
+    # slice is cut"); "start" takes the head instead.
     holdout_tokens: int = 0
     holdout_at: HoldoutAt = "end"
     sampling: Sampling = "random"  # random windows (nanoGPT) or non-overlapping sequential windows
