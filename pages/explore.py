@@ -204,7 +204,7 @@ def body() -> None:
     if not cap.has_attention:
         hidden = ", ".join(v.name for v in views_for(True) if v not in views)
         st.info(f"{ckpt.name} is an LSTM: it has no attention, so {hidden} do not apply.")
-    names = [v.name for v in views]
+    names = [v.label(cap.has_attention) for v in views]
     clamp_choice("view", names, names[0])
     # a markdown element stays on the page; style-only st.html goes to a container that clears
     st.markdown(TABS_WRAP, unsafe_allow_html=True)
@@ -217,7 +217,7 @@ def body() -> None:
         if not tab.open:  # only the open tab is built: a toggle re-renders one view, not eight
             continue
         with tab:
-            st.caption(view.help)
+            st.caption(view.help_for(cap.has_attention))
             if at is not None and (why := scrubber.blocked(view.key, at)):
                 st.info(f"At step {at.step:,}: {why} Slide to 'final' to draw it.")
                 continue

@@ -211,6 +211,16 @@ def test_a_link_with_nonsense_is_ignored_without_an_error():
     assert not at.error and charts(at)
 
 
+def test_the_lstm_gets_a_hidden_state_tab_without_layernorm_help():
+    at = explore()
+    ok(at.selectbox(key="explore_model").set_value("lstm"))
+    labels = [t.label for t in at.tabs]
+    assert "Hidden states" in labels and "Residual & LayerNorm" not in labels
+    at.session_state["view"] = "Hidden states"
+    ok(at)
+    assert "no residual stream and no LayerNorm" in " ".join(c.value for c in at.caption)
+
+
 def test_layer_head_and_gamma_survive_an_empty_prompt():
     at = explore()
     at.session_state["view"] = "Focused head"

@@ -74,6 +74,13 @@ class View:
     help: str = ""  # one sentence under the tab: what to look at
     timed: bool = True  # False: the benchmark skips it (it needs user action first)
     budget_s: float | None = None  # its own time bar (interpretability); None: the page's total
+    lstm: tuple[str, str] | None = None  # (label, help) for an LSTM, where they differ
+
+    def label(self, has_attention: bool) -> str:
+        return self.name if has_attention or self.lstm is None else self.lstm[0]
+
+    def help_for(self, has_attention: bool) -> str:
+        return self.help if has_attention or self.lstm is None else self.lstm[1]
 
 
 # --- builders: Capture + ViewInput -> items -------------------------------------------------------
@@ -216,6 +223,11 @@ VIEWS: tuple[View, ...] = (
         build=_stream,
         exports=(*view_files("residual stream", "stream", _stream, ce.stream), NPZ),
         help="The size of the stream at each layer and position, and what each LayerNorm sees.",
+        lstm=(
+            "Hidden states",
+            "The size of each layer's hidden state at each position (an LSTM has no residual "
+            "stream and no LayerNorm).",
+        ),
     ),
     View(
         "Entropy",
