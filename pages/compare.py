@@ -205,7 +205,8 @@ def residuals_and_loss(cap_a: Capture, cap_b: Capture, la: str, lb: str) -> None
     st.plotly_chart(fig, config=PLOT_CONFIG, key="cmp_loss_fig")
 
 
-def records_section() -> None:
+def records_section(compared: list[str]) -> None:
+    """compared: the models in the sidebar, the curves drawn at first."""
     st.header("Recorded training runs")
     variants = list_recorded()  # weights or not: the suite may record without shipping them
     colors = run_colors([v.name for v in variants])  # one colour per variant on every chart
@@ -228,6 +229,15 @@ def records_section() -> None:
         )
     y = (PER_CHAR,) if mixed else ("train_loss", "val_loss")
     curves = {name: c for name, r in records.items() if (c := record_curve(r))}
+    if curves:  # forty runs on one chart (the reversal task's among them) read as noise
+        default = [n for n in dict.fromkeys(compared) if n in curves] or list(curves)[:2]
+        if st.session_state.get("cmp_curve_basis") != default:  # other models compared: theirs
+            st.session_state["cmp_curve_basis"] = default
+            st.session_state["cmp_curve_runs"] = default
+        kept = [n for n in st.session_state.get("cmp_curve_runs", default) if n in curves]
+        st.session_state["cmp_curve_runs"] = kept  # a record gone since is dropped, not an error
+        chosen = st.multiselect("Runs on the curves chart", list(curves), key="cmp_curve_runs")
+        curves = {name: curves[name] for name in chosen}
     if curves:
         try:
             fig = training_curves(
@@ -289,7 +299,7 @@ def body() -> None:
                 st.info(f"Residual norms and per-token loss: {why}")
             else:
                 residuals_and_loss(cap_a, cap_b, la, lb)
-    records_section()
+    records_section([c.name for c in (ckpt_a, ckpt_b) if c is not None])
 
 
 with guard("Compare"):

@@ -429,6 +429,17 @@ def test_compare_shows_every_heads_difference_in_one_map():
     assert trace["x"][0].startswith("H0 · k 0") and trace["y"][-1].startswith("L1 · q")
 
 
+def test_compare_draws_the_compared_models_curves_and_those_picked():
+    at = compare()
+    ok(at.selectbox(key="cmp_b_model").set_value("no_pos"))
+    (curves,) = [c for c in charts(at) if "Training curves" in dump(c["layout"].get("title"))]
+    drawn = {t["legendgroup"] for t in curves["data"]}
+    assert drawn == {"baseline", "no_pos"}
+    ok(at.multiselect(key="cmp_curve_runs").select("lstm"))
+    (curves,) = [c for c in charts(at) if "Training curves" in dump(c["layout"].get("title"))]
+    assert {t["legendgroup"] for t in curves["data"]} == {"baseline", "no_pos", "lstm"}
+
+
 def test_compare_gives_each_variant_one_colour_on_every_chart():
     at = compare()
     figs = charts(at)
@@ -437,7 +448,8 @@ def test_compare_gives_each_variant_one_colour_on_every_chart():
     curve_colour = {t["legendgroup"]: t["line"]["color"] for t in curves["data"]}
     bar = bars["data"][0]
     bar_colour = dict(zip(bar["x"], bar["marker"]["color"], strict=True))
-    assert curve_colour == bar_colour
+    # the curves drawn are the compared models'; each in its bar's colour
+    assert curve_colour == {name: bar_colour[name] for name in curve_colour}
     assert len(set(curve_colour.values())) == len(curve_colour)
 
 
