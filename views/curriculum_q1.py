@@ -9,6 +9,7 @@ from curriculum.evidence import Evidence
 from curriculum.positions import scale_note
 from curriculum.recall import MIN_QUERIES, read_recall, recall_headline, recall_task
 from curriculum.series import loss_by_position
+from views.curriculum_q1_copying import copying_part
 from views.curriculum_section import Chart, Section, bars, make_section, suite_facts
 from views.curriculum_text import setup
 from viz.curriculum import band_lines, layer_head_map
@@ -99,10 +100,13 @@ def build(ev: Evidence) -> Section:
             )
         )
     charts.append(bars(ev, E.needed("Q1"), "Validation loss, question 1's variants"))
+    copying = copying_part(ev.root)
+    experiment += copying.text
+    charts.extend(copying.charts)
     answer = answers.q1(ev)
     head = " ".join(h for h in (recall_headline(ev), E.headline(answer.findings)) if h)
     sinusoidal = next((f for f in answer.findings if f.what == SINUSOIDAL), None)
-    notes = [n for n in (scale_note(ev, sinusoidal),) if n]
+    notes = [n for n in (scale_note(ev, sinusoidal), *copying.notes) if n]
     return make_section(
         "Q1", ev, answer, experiment + setup(suite_facts(ev)), charts, headline=head, notes=notes
     )
