@@ -6,18 +6,18 @@ shared across tabs, so the layer chosen in one view is the layer of the next.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
 
-from analysis.capture import Capture, generate_with_attention
+from analysis.capture import generate_with_attention
 from interp import HeadScores
-from model.checkpoint import Checkpoint
 from model.generate import GenerationSettings
 from model.switches import Switches
 from ui.head_finder import GRID_PANELS, grid_layers, head_finder
 from ui.interp_controls import patching, position_picker, walk
+from ui.page import Page
 from ui.state import clamp_choice, load_model, stamp_of
 from views import interp_heads
 from views.interp_lab import InterpLab, Request, run_or_note
@@ -45,16 +45,6 @@ KEYS = (
 )
 FOCUSED_VIEW = "Focused head"  # the tab a head picked in Head types opens in
 DEFAULTS = {"layer": 0, "head": 0, "gamma": 1.0}
-
-
-@dataclass(frozen=True)
-class Page:
-    """What the controls need to know of the page: the model, the capture, the prompt, switches."""
-
-    ckpt: Checkpoint
-    cap: Capture
-    text: str
-    switches: Switches
 
 
 def layer_head(page: Page, inp: ViewInput) -> ViewInput:

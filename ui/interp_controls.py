@@ -17,7 +17,7 @@ from views.items import Note
 from views.view_input import ViewInput
 
 if TYPE_CHECKING:
-    from ui.controls import Page
+    from ui.page import Page
 
 
 def position_picker(page: Page, key: str, label: str) -> int:
