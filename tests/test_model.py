@@ -257,11 +257,12 @@ def test_a_field_added_later_keeps_the_digests_of_older_configs():
     import json
 
     # as saved before the fields existed
-    older = {k: v for k, v in TINY.to_dict().items() if k not in ("gelu", "pos_scale")}
+    older = {k: v for k, v in TINY.to_dict().items() if k not in ("gelu", "pos_scale", "mlp")}
     digest = hashlib.sha256(json.dumps(older, sort_keys=True).encode()).hexdigest()[:12]
     assert ModelConfig.from_dict(older).hash() == TINY.hash() == digest
     assert TINY.replace(gelu="exact").hash() != TINY.hash()
     assert TINY.replace(pos_scale=0.5).hash() != TINY.hash()
+    assert TINY.replace(mlp=False).hash() != TINY.hash()
 
 
 def test_pos_scale_scales_the_sinusoids_only():
