@@ -20,8 +20,6 @@ import numpy as np
 from model.hook_names import pattern_hooks
 from model.safe_read import folder_problem
 from training.cli import OneLineParser
-from viz.attention import head_heatmap, pattern_grid
-from viz.export import head_to_csv, to_html, to_npz, to_png, to_svg
 
 FORMATS = ("png", "svg", "html", "npz", "csv")
 
@@ -107,6 +105,11 @@ def _capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
 
 def _exports(args: argparse.Namespace, run: dict[str, Any]) -> Iterator[tuple[str, bytes | str]]:
     """(file name, content) for every requested format."""
+    # the figure libraries (plotly, matplotlib) load here, after the checkpoint was accepted:
+    # a refusal answers without paying for them
+    from viz.attention import head_heatmap, pattern_grid
+    from viz.export import head_to_csv, to_html, to_npz, to_png, to_svg
+
     grid, tokens = run["grid"], run["tokens"]
     n_layers, n_heads = grid.shape[:2]
     if args.layer is not None:
