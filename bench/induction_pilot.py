@@ -24,23 +24,53 @@ from training.measurements import ROWS
 from training.metrics import read_metrics
 from training.prepare import BatchSource, model_config_for, prepare_data
 
-BASE = dict(n_ctx=256, d_model=128, n_heads=4, d_head=32, d_mlp=512, dropout=0.0,
-            tied_embeddings=True, bias=False, gelu="exact", norm="pre", pos_encoding="learned")
+BASE = dict(
+    n_ctx=256,
+    d_model=128,
+    n_heads=4,
+    d_head=32,
+    d_mlp=512,
+    dropout=0.0,
+    tied_embeddings=True,
+    bias=False,
+    gelu="exact",
+    norm="pre",
+    pos_encoding="learned",
+)
 MODELS = {
     "attn1": dict(BASE, n_layers=1, n_heads=8, mlp=False),
     "attn2": dict(BASE, n_layers=2, mlp=False),
     "mlp2": dict(BASE, n_layers=2, d_model=96, d_head=24, d_mlp=384),
-    "lstm2": dict(BASE, architecture="lstm", n_layers=2, d_model=80, tied_embeddings=False, bias=True),
+    "lstm2": dict(
+        BASE, architecture="lstm", n_layers=2, d_model=80, tied_embeddings=False, bias=True
+    ),
 }
 
 
 def train_config(**kw) -> TrainConfig:
-    base = dict(corpus="shakespeare", tokenizer="bpe", bpe_vocab_size=2048, holdout_tokens=20000,
-                holdout_at="start", batch_size=16, max_steps=1000, lr=1e-3, min_lr=0.0,
-                decay="linear", warmup_steps=50, weight_decay=0.0, eval_interval=250,
-                eval_max_tokens=8192, checkpoint_interval=500, precision="bfloat16",
-                progress=False, repeat_share=0.5, repeat_min_len=8, repeat_max_len=128,
-                threads=1)
+    base = dict(
+        corpus="shakespeare",
+        tokenizer="bpe",
+        bpe_vocab_size=2048,
+        holdout_tokens=20000,
+        holdout_at="start",
+        batch_size=16,
+        max_steps=1000,
+        lr=1e-3,
+        min_lr=0.0,
+        decay="linear",
+        warmup_steps=50,
+        weight_decay=0.0,
+        eval_interval=250,
+        eval_max_tokens=8192,
+        checkpoint_interval=500,
+        precision="bfloat16",
+        progress=False,
+        repeat_share=0.5,
+        repeat_min_len=8,
+        repeat_max_len=128,
+        threads=1,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -65,26 +95,45 @@ def time_models(steps: int = 12) -> None:
             opt.step()
             opt.zero_grad()
             times.append(time.perf_counter() - t0)
-        print(f"{name:6s} params {model.n_params():,}  median {statistics.median(times[2:]):.4f} s/step")
+        print(
+            f"{name:6s} params {model.n_params():,}  median {statistics.median(times[2:]):.4f} s/step"
+        )
 
 
 def train_one(name: str, lr: float, steps: int, share: float, vocab: int, extra: dict) -> None:
     from training.train import train
 
     out = f"runs/pilot/{name}_lr{lr:g}_s{steps}_share{share:g}_v{vocab}_{'_'.join(f'{k}{v}' for k, v in extra.items())}"
-    model = {**MODELS[name], **{k: v for k, v in extra.items() if k in ModelConfig.__dataclass_fields__}}
+    model = {
+        **MODELS[name],
+        **{k: v for k, v in extra.items() if k in ModelConfig.__dataclass_fields__},
+    }
     tk = {k: v for k, v in extra.items() if k not in ModelConfig.__dataclass_fields__}
-    run = RunConfig(ModelConfig(**model),
-                    train_config(lr=lr, max_steps=steps, repeat_share=share, measure_steps=20,
-                                 out_dir=out, eval_interval=steps, bpe_vocab_size=vocab, **tk))
+    run = RunConfig(
+        ModelConfig(**model),
+        train_config(
+            lr=lr,
+            max_steps=steps,
+            repeat_share=share,
+            measure_steps=20,
+            out_dir=out,
+            eval_interval=steps,
+            bpe_vocab_size=vocab,
+            **tk,
+        ),
+    )
     t0 = time.perf_counter()
     r = train(run, overwrite=True)
-    print(f"{name} lr {lr} share {share}: {r.step} steps in {time.perf_counter() - t0:.0f} s, "
-          f"val {r.val_loss:.3f}")
+    print(
+        f"{name} lr {lr} share {share}: {r.step} steps in {time.perf_counter() - t0:.0f} s, "
+        f"val {r.val_loss:.3f}"
+    )
     for row in read_metrics(f"{out}/{ROWS}"):
-        print(f"  step {row['step']:5d} val {row['val_loss']:.3f} first {row['first_copy_loss']:.3f} "
-              f"second {row['second_copy_loss']:.3f} gain {row['copy_gain']:+.3f} "
-              f"ind {row.get('best_induction', float('nan')):.3f}")
+        print(
+            f"  step {row['step']:5d} val {row['val_loss']:.3f} first {row['first_copy_loss']:.3f} "
+            f"second {row['second_copy_loss']:.3f} gain {row['copy_gain']:+.3f} "
+            f"ind {row.get('best_induction', float('nan')):.3f}"
+        )
 
 
 def summary(root: str = "runs/pilot") -> None:
@@ -98,9 +147,11 @@ def summary(root: str = "runs/pilot") -> None:
         best = max(r.get("best_induction", 0.0) for r in rows)
         prev = max(max(max(h) for h in r["previous_token"]) for r in rows if "previous_token" in r)
         last = rows[-1]
-        print(f"{rows_path.parent.name}: step {last['step']}, best induction {best:.4f}, "
-              f"best previous-token {prev:.3f}, copy gain {last['copy_gain']:+.3f}, "
-              f"val {last['val_loss']:.3f}")
+        print(
+            f"{rows_path.parent.name}: step {last['step']}, best induction {best:.4f}, "
+            f"best previous-token {prev:.3f}, copy gain {last['copy_gain']:+.3f}, "
+            f"val {last['val_loss']:.3f}"
+        )
 
 
 if __name__ == "__main__":
@@ -112,5 +163,11 @@ if __name__ == "__main__":
         import ast
 
         extra = {k: ast.literal_eval(v) for k, v in (a.split("=") for a in sys.argv[7:])}
-        train_one(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]),
-                  int(sys.argv[6]), extra)
+        train_one(
+            sys.argv[2],
+            float(sys.argv[3]),
+            int(sys.argv[4]),
+            float(sys.argv[5]),
+            int(sys.argv[6]),
+            extra,
+        )
