@@ -29,17 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.bench_gpt2 import build_folder  # noqa: E402
+from fixtures.browser_server import GRID_Z  # noqa: E402  (the grid's numbers, read in the page)
 
 TOGGLE_BAR_S = 2.0
 PROMPT = "When Mary and John went to the store, John gave a drink to Mary. " * 9  # ~130 tokens
-# JSON of the first heatmap's z: enough to see whether the grid was redrawn with new numbers
-GRID_Z = """() => {
-    for (const plot of document.querySelectorAll('.js-plotly-plot')) {
-        const t = plot.data && plot.data.find((d) => d.type === 'heatmap' && d.z);
-        if (t) return JSON.stringify(t.z);
-    }
-    return null;
-}"""
 QUIET = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 
