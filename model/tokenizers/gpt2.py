@@ -22,7 +22,7 @@ from model.tokenizers.patterns import GPT2_PATTERN
 from model.tokenizers.tiktoken_backed import TiktokenTokenizer
 
 # The two files tiktoken's "gpt2" encoding reads (tiktoken_ext/openai_public.py); tiktoken caches
-# each under the sha1 of its URL. Only used to tell whether a download is needed at all.
+# each under the sha1 of its URL. Consulted only to tell whether a download is needed at all.
 _GPT2_URLS = (
     "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe",
     "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json",
