@@ -147,10 +147,14 @@ def test_the_suggested_corruption_flips_every_shipped_model_that_can_flip():
         pytest.skip(f"no shipped transformer checkpoint in {checkpoint_root()}")
     torch.set_num_threads(1)
     for ckpt in ckpts:
-        # the first example prompt that works: a model trained on other text (the LAMBADA models
-        # read Shakespeare's first example with a 0.04-logit margin) can barely flip on some
+        # The built-in examples are Shakespeare: a model trained on it must flip on the first
+        # one, the prompt the app opens with. A model trained on other text (the LAMBADA models
+        # read that example with a 0.04-logit margin) must flip on one of them.
+        examples = list(examples_for(ckpt.tokenizer, ckpt.config.n_ctx).values())
+        if ckpt.meta.get("corpus") == "shakespeare":
+            examples = examples[:1]
         tried = []
-        for text in examples_for(ckpt.tokenizer, ckpt.config.n_ctx).values():
+        for text in examples:
             clean = torch.tensor(prepare_prompt(text, ckpt.tokenizer, ckpt.config.n_ctx).ids)
             setup = setup_from_predictions(ckpt.model, clean, suggest_corruption(ckpt.model, clean))
             with warnings.catch_warnings():
