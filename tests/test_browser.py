@@ -18,11 +18,11 @@ import pytest
 from fixtures.app_checkpoints import TINY, make_checkpoints
 from fixtures.browser_server import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     FIRST_LOAD_BAR_S,
     GRID_Z,
     PROMPT_120,
     TOGGLE_BAR_S,
+    chromium,
     first_load,
     mask_switch,
     streamlit_server,
@@ -98,100 +98,94 @@ def pick(page, label: str, option: str) -> None:
 
 
 def test_a_new_user_session_end_to_end(server: str, tmp_path: Path):
-    from playwright.sync_api import sync_playwright
+    with chromium() as browser:
+        viewport = {"width": 1440, "height": 900}
+        first_load(browser, server)  # the server's first session: imports
+        first = first_load(browser, server)
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            viewport = {"width": 1440, "height": 900}
-            first_load(browser, server)  # the server's first session: imports
-            first = first_load(browser, server)
+        page = browser.new_page(accept_downloads=True, viewport=viewport)
+        # the app works offline: nothing is fetched from outside the server (a named
+        # Material icon as the page icon was fetched from a font CDN on every load)
+        outside: list[str] = []
+        page.on(
+            "request", lambda r: outside.append(r.url) if not r.url.startswith(server) else None
+        )
+        page.goto(server, timeout=60_000)
+        page.wait_for_function(GRID_Z, timeout=90_000)
+        assert "traceback" not in page.content().lower()
+        assert not [u for u in outside if not u.startswith(("data:", "blob:"))], outside
 
-            page = browser.new_page(accept_downloads=True, viewport=viewport)
-            # the app works offline: nothing is fetched from outside the server (a named
-            # Material icon as the page icon was fetched from a font CDN on every load)
-            outside: list[str] = []
-            page.on(
-                "request", lambda r: outside.append(r.url) if not r.url.startswith(server) else None
-            )
-            page.goto(server, timeout=60_000)
-            page.wait_for_function(GRID_Z, timeout=90_000)
-            assert "traceback" not in page.content().lower()
-            assert not [u for u in outside if not u.startswith(("data:", "blob:"))], outside
+        # a 120-token prompt, then three toggles of the mask (off, on, off)
+        page.get_by_label("Prompt", exact=True).fill(PROMPT_120)
+        page.get_by_label("Prompt", exact=True).press("Control+Enter")
+        wait_quiet(page)
+        page.wait_for_function(GRID_Z, timeout=60_000)
+        loss = page.get_by_test_id("stMetric").nth(1).inner_text()
+        times = toggle_times(page, 3)
+        median = sorted(times)[1]
+        print(
+            f"\nbrowser: first load of a new session {first:.2f} s "
+            f"(bar {FIRST_LOAD_BAR_S} s); mask toggle on 120 tokens -> grid redrawn in "
+            f"{', '.join(f'{t:.2f}' for t in times)} s (median {median:.2f} s, "
+            f"bar {TOGGLE_BAR_S} s)"
+        )
+        wait_quiet(page)
+        assert page.get_by_test_id("stMetric").nth(1).inner_text() != loss  # mask is off
 
-            # a 120-token prompt, then three toggles of the mask (off, on, off)
-            page.get_by_label("Prompt", exact=True).fill(PROMPT_120)
-            page.get_by_label("Prompt", exact=True).press("Control+Enter")
-            wait_quiet(page)
-            page.wait_for_function(GRID_Z, timeout=60_000)
-            loss = page.get_by_test_id("stMetric").nth(1).inner_text()
-            times = toggle_times(page, 3)
-            median = sorted(times)[1]
-            print(
-                f"\nbrowser: first load of a new session {first:.2f} s "
-                f"(bar {FIRST_LOAD_BAR_S} s); mask toggle on 120 tokens -> grid redrawn in "
-                f"{', '.join(f'{t:.2f}' for t in times)} s (median {median:.2f} s, "
-                f"bar {TOGGLE_BAR_S} s)"
-            )
-            wait_quiet(page)
-            assert page.get_by_test_id("stMetric").nth(1).inner_text() != loss  # mask is off
+        # the Grid view's exports name the switch; the NPZ holds the unmasked patterns
+        page.get_by_text("Export: Grid").click()
+        with page.expect_download(timeout=60_000) as info:
+            page.get_by_role("button", name="NPZ (all tensors)").click()
+        assert "no-mask" in info.value.suggested_filename
+        target = tmp_path / info.value.suggested_filename
+        info.value.save_as(target)
+        with np.load(io.BytesIO(target.read_bytes()), allow_pickle=False) as npz:
+            assert npz["patterns"].shape[:2] == (2, 2)
+            assert not np.allclose(np.triu(npz["patterns"][0, 0], 1), 0.0)
+        mask_switch(page).click()  # back on
+        wait_quiet(page)
 
-            # the Grid view's exports name the switch; the NPZ holds the unmasked patterns
-            page.get_by_text("Export: Grid").click()
-            with page.expect_download(timeout=60_000) as info:
-                page.get_by_role("button", name="NPZ (all tensors)").click()
-            assert "no-mask" in info.value.suggested_filename
-            target = tmp_path / info.value.suggested_filename
-            info.value.save_as(target)
-            with np.load(io.BytesIO(target.read_bytes()), allow_pickle=False) as npz:
-                assert npz["patterns"].shape[:2] == (2, 2)
-                assert not np.allclose(np.triu(npz["patterns"][0, 0], 1), 0.0)
-            mask_switch(page).click()  # back on
-            wait_quiet(page)
+        # digits in Focused head: the axes stay categorical (no scattered cells)
+        page.get_by_label("Prompt", exact=True).fill("14 5 14 5 0123456789 3 1 4 1 5 9 2 6")
+        page.get_by_label("Prompt", exact=True).press("Control+Enter")
+        wait_quiet(page)
+        page.get_by_role("tab", name="Focused head").click()
+        wait_quiet(page)
+        page.wait_for_function(GRID_Z, timeout=60_000)
+        assert page.evaluate(FULL_LAYOUT, "xaxis") == "category"
+        assert page.evaluate(FULL_LAYOUT, "yaxis") == "category"
 
-            # digits in Focused head: the axes stay categorical (no scattered cells)
-            page.get_by_label("Prompt", exact=True).fill("14 5 14 5 0123456789 3 1 4 1 5 9 2 6")
-            page.get_by_label("Prompt", exact=True).press("Control+Enter")
-            wait_quiet(page)
-            page.get_by_role("tab", name="Focused head").click()
-            wait_quiet(page)
-            page.wait_for_function(GRID_Z, timeout=60_000)
-            assert page.evaluate(FULL_LAYOUT, "xaxis") == "category"
-            assert page.evaluate(FULL_LAYOUT, "yaxis") == "category"
+        # a click on a head's cell in Head types opens that head in Focused head
+        page.get_by_role("tab", name="Head types").click()
+        wait_quiet(page)
+        page.wait_for_function(f"() => ({HEAD_CELL})('L1', 'H0') !== null", timeout=90_000)
+        cell = page.evaluate(f"() => ({HEAD_CELL})('L1', 'H0')")
+        # off the centre, towards the cell's corner: the whole cell is the target
+        x, y = cell["x"] + 0.35 * cell["w"], cell["y"] + 0.35 * cell["h"]
+        page.mouse.move(x, y)
+        page.mouse.click(x, y)
+        wait_quiet(page)
+        page.wait_for_function(CHART_TITLE_HAS, arg="Layer 1 head 0", timeout=60_000)
+        selected = page.get_by_role("tab", name="Focused head")
+        assert selected.get_attribute("aria-selected") == "true"
 
-            # a click on a head's cell in Head types opens that head in Focused head
-            page.get_by_role("tab", name="Head types").click()
-            wait_quiet(page)
-            page.wait_for_function(f"() => ({HEAD_CELL})('L1', 'H0') !== null", timeout=90_000)
-            cell = page.evaluate(f"() => ({HEAD_CELL})('L1', 'H0')")
-            # off the centre, towards the cell's corner: the whole cell is the target
-            x, y = cell["x"] + 0.35 * cell["w"], cell["y"] + 0.35 * cell["h"]
-            page.mouse.move(x, y)
-            page.mouse.click(x, y)
-            wait_quiet(page)
-            page.wait_for_function(CHART_TITLE_HAS, arg="Layer 1 head 0", timeout=60_000)
-            selected = page.get_by_role("tab", name="Focused head")
-            assert selected.get_attribute("aria-selected") == "true"
+        # a model with its own alphabet opens on its own example
+        pick(page, "Model", "reversal")
+        wait_quiet(page)
+        assert page.get_by_label("Prompt", exact=True).input_value() == "hcaebgdf|fdgbeac"
+        assert "abcdefgh|" in page.content()
+        assert "cannot encode" not in page.content()
 
-            # a model with its own alphabet opens on its own example
-            pick(page, "Model", "reversal")
-            wait_quiet(page)
-            assert page.get_by_label("Prompt", exact=True).input_value() == "hcaebgdf|fdgbeac"
-            assert "abcdefgh|" in page.content()
-            assert "cannot encode" not in page.content()
+        # Compare opens on a metric the records hold
+        page.goto(f"{server}/compare", timeout=60_000)
+        wait_quiet(page)
+        # the metric bars are titled with the chosen metric (the selectbox's own text is an
+        # input's value, not inner text)
+        page.wait_for_function(CHART_WITH_TITLE, arg="val_loss", timeout=90_000)
+        assert "traceback" not in page.content().lower()
 
-            # Compare opens on a metric the records hold
-            page.goto(f"{server}/compare", timeout=60_000)
-            wait_quiet(page)
-            # the metric bars are titled with the chosen metric (the selectbox's own text is an
-            # input's value, not inner text)
-            page.wait_for_function(CHART_WITH_TITLE, arg="val_loss", timeout=90_000)
-            assert "traceback" not in page.content().lower()
-
-            # speed is measured and printed (above), never asserted: a shared, loaded machine
-            # would turn these into flaky failures; the bars are for docs/performance.md's table
-        finally:
-            browser.close()
+        # speed is measured and printed (above), never asserted: a shared, loaded machine
+        # would turn these into flaky failures; the bars are for docs/performance.md's table
 
 
 # every Explore tab lies inside the tab bar's box (none behind a scroll arrow)
@@ -203,19 +197,13 @@ TABS_IN_VIEW = """() => {
 
 
 def test_every_explore_tab_is_in_sight_at_1280_px(server: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(server, timeout=60_000)
-            page.wait_for_function(GRID_Z, timeout=90_000)
-            wait_quiet(page)
-            assert page.locator("[data-testid=stTabs] [role=tab]").count() >= 14
-            assert page.evaluate(TABS_IN_VIEW) == []
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server, timeout=60_000)
+        page.wait_for_function(GRID_Z, timeout=90_000)
+        wait_quiet(page)
+        assert page.locator("[data-testid=stTabs] [role=tab]").count() >= 14
+        assert page.evaluate(TABS_IN_VIEW) == []
 
 
 # the token view's shading of one column, as the hover left it: weight per token
@@ -224,71 +212,57 @@ SHADES = """(side) => Array.from(document.querySelectorAll('.tv-' + side))
 
 
 def test_hovering_a_token_in_the_token_view_shows_its_attention(server: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.goto(server, timeout=60_000)
-            page.wait_for_function(GRID_Z, timeout=90_000)
-            page.get_by_role("tab", name="Token view").click()
-            wait_quiet(page)
-            page.wait_for_function("() => document.querySelector('.tv-root[data-ready]')")
-            query = 9
-            page.locator(f".tv-q[data-pos='{query}']").hover()
-            keys = page.evaluate(SHADES, "k")
-            # one head of a causal model: the keys shaded are the query's row of weights
-            assert sum(keys) == pytest.approx(1.0, abs=0.05)
-            assert max(keys[query + 1 :]) == 0.0 and max(keys[: query + 1]) > 0.0
-            assert page.locator(".tv-root line").count() > 0
-            # a key: the queries that attend to it, none before it
-            page.locator(".tv-k[data-pos='3']").hover()
-            queries = page.evaluate(SHADES, "q")
-            assert max(queries[:3]) == 0.0 and max(queries[3:]) > 0.0
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(server, timeout=60_000)
+        page.wait_for_function(GRID_Z, timeout=90_000)
+        page.get_by_role("tab", name="Token view").click()
+        wait_quiet(page)
+        page.wait_for_function("() => document.querySelector('.tv-root[data-ready]')")
+        query = 9
+        page.locator(f".tv-q[data-pos='{query}']").hover()
+        keys = page.evaluate(SHADES, "k")
+        # one head of a causal model: the keys shaded are the query's row of weights
+        assert sum(keys) == pytest.approx(1.0, abs=0.05)
+        assert max(keys[query + 1 :]) == 0.0 and max(keys[: query + 1]) > 0.0
+        assert page.locator(".tv-root line").count() > 0
+        # a key: the queries that attend to it, none before it
+        page.locator(".tv-k[data-pos='3']").hover()
+        queries = page.evaluate(SHADES, "q")
+        assert max(queries[:3]) == 0.0 and max(queries[3:]) > 0.0
 
 
 def test_a_link_reopens_the_same_state_in_a_new_browser(server: str):
     """The address bar holds the state after a change; that address, opened in a new browser
     context (another user), shows the same model, prompt, switches, view and head."""
-    from playwright.sync_api import sync_playwright
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(server, timeout=60_000)
+        page.wait_for_function(GRID_Z, timeout=90_000)
+        pick(page, "Model", "no_pos")
+        wait_quiet(page)
+        page.get_by_label("Prompt", exact=True).fill("the cat sat on the mat")
+        page.get_by_label("Prompt", exact=True).press("Control+Enter")
+        wait_quiet(page)
+        mask_switch(page).click()
+        wait_quiet(page)
+        page.get_by_role("tab", name="Focused head").click()
+        wait_quiet(page)
+        page.get_by_test_id("stSelectbox").filter(has_text="Head").last.click()
+        page.get_by_role("option", name="1", exact=True).click()
+        wait_quiet(page)
+        page.wait_for_function("() => location.search.includes('head=1')", timeout=30_000)
+        link = page.url
+        assert "causal_mask=0" in link and "head=1" in link
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.goto(server, timeout=60_000)
-            page.wait_for_function(GRID_Z, timeout=90_000)
-            pick(page, "Model", "no_pos")
-            wait_quiet(page)
-            page.get_by_label("Prompt", exact=True).fill("the cat sat on the mat")
-            page.get_by_label("Prompt", exact=True).press("Control+Enter")
-            wait_quiet(page)
-            mask_switch(page).click()
-            wait_quiet(page)
-            page.get_by_role("tab", name="Focused head").click()
-            wait_quiet(page)
-            page.get_by_test_id("stSelectbox").filter(has_text="Head").last.click()
-            page.get_by_role("option", name="1", exact=True).click()
-            wait_quiet(page)
-            page.wait_for_function("() => location.search.includes('head=1')", timeout=30_000)
-            link = page.url
-            assert "causal_mask=0" in link and "head=1" in link
-
-            other = browser.new_page(viewport={"width": 1440, "height": 900})
-            other.goto(link, timeout=60_000)
-            other.wait_for_function(CHART_TITLE_HAS, arg="Layer 0 head 1", timeout=90_000)
-            wait_quiet(other)
-            assert (
-                other.get_by_label("Prompt", exact=True).input_value() == "the cat sat on the mat"
-            )
-            sidebar = other.get_by_test_id("stSidebarUserContent")
-            model = sidebar.get_by_test_id("stSelectbox").first.locator("input")
-            assert model.input_value() == "no_pos"
-            assert not sidebar.get_by_role("checkbox", name="Causal mask").is_checked()
-            tab = other.get_by_role("tab", name="Focused head")
-            assert tab.get_attribute("aria-selected") == "true"
-        finally:
-            browser.close()
+        other = browser.new_page(viewport={"width": 1440, "height": 900})
+        other.goto(link, timeout=60_000)
+        other.wait_for_function(CHART_TITLE_HAS, arg="Layer 0 head 1", timeout=90_000)
+        wait_quiet(other)
+        assert other.get_by_label("Prompt", exact=True).input_value() == "the cat sat on the mat"
+        sidebar = other.get_by_test_id("stSidebarUserContent")
+        model = sidebar.get_by_test_id("stSelectbox").first.locator("input")
+        assert model.input_value() == "no_pos"
+        assert not sidebar.get_by_role("checkbox", name="Causal mask").is_checked()
+        tab = other.get_by_role("tab", name="Focused head")
+        assert tab.get_attribute("aria-selected") == "true"
